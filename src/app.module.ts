@@ -1,0 +1,36 @@
+import { type DynamicModule, Module, type ModuleMetadata } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { AuthModule } from './platform/auth/auth.module.js';
+import { DatabaseModule } from './platform/database/database.module.js';
+import { EventsModule } from './platform/events/events.module.js';
+import { loggerParams } from './platform/observability/logger.js';
+import { ObservabilityModule } from './platform/observability/observability.module.js';
+import { QueueModule } from './platform/queue/queue.module.js';
+import { RedisModule } from './platform/redis/redis.module.js';
+import { UsersModule } from './users/users.module.js';
+
+export const FEATURE_MODULES = [UsersModule];
+
+/** The application: platform modules, then the feature modules. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, extra: ModuleMetadata['imports'] = []): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerParams(config)),
+        ObservabilityModule,
+        DatabaseModule,
+        RedisModule,
+        QueueModule,
+        EventsModule,
+        AuthModule,
+        ...FEATURE_MODULES,
+        ...extra,
+      ],
+    };
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Everything global about the app, in one place: used by main.ts and by the e2e tests, so the tests
+ * run the app production runs.
+ */
+import helmet from '@fastify/helmet';
+import { type ModuleMetadata, ValidationPipe } from '@nestjs/common';
+import { HttpAdapterHost, NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { ADMIN_AUTH, USER_AUTH } from './platform/auth/decorators.js';
+import { ErrorFilter } from './platform/http/error.filter.js';
+import { MetricsService } from './platform/observability/metrics.service.js';
+
+export interface CreateAppOptions {
+  /** Extra modules (tests add fixtures this way). */
+  imports?: ModuleMetadata['imports'];
+  /** Install SIGTERM/SIGINT handlers (main.ts does; in-process tests do not). */
+  shutdownHooks?: boolean;
+}
+
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.app.bodyLimitBytes,
+    trustProxy: true,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.imports), adapter, {
+    bufferLogs: true,
+  });
+  await configureApp(app, config, options);
+  return app;
+}
+
+export async function configureApp(app: NestFastifyApplication, config: AppConfig, options: CreateAppOptions = {}) {
+  app.useLogger(app.get(Logger));
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useGlobalFilters(new ErrorFilter(app.get(HttpAdapterHost)));
+  app.enableCors({ origin: config.app.corsOrigins.length > 0 ? config.app.corsOrigins : false, credentials: true });
+  if (options.shutdownHooks) app.enableShutdownHooks();
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+      },
+    },
+    crossOriginEmbedderPolicy: false,
+  });
+
+  const metrics = app.get(MetricsService);
+  const fastify = app.getHttpAdapter().getInstance();
+  // JSON only: any other body type is a 415, not a string handed to validation.
+  fastify.removeContentTypeParser(['text/plain']);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Live-feed backend')
+      .setDescription(
+        'Ticker and scores over SSE and polls, chat over socket.io, inbound and outbound webhooks, admin API.',
+      )
+      .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY' }, ADMIN_AUTH)
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, USER_AUTH)
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}

@@ -1,0 +1,125 @@
+/**
+ * The whole configuration, read from the environment once at boot and validated.
+ * One namespace per concern; inject `AppConfig` and read `config.redis.url`, fully typed.
+ * A malformed or missing value stops the boot with a message naming the variable.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { ConfigError, type Env, EnvReader } from './env.js';
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/livefeed';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** Default retry schedule for outbound webhooks, in seconds after the first attempt. */
+export const DEFAULT_OUTBOUND_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
+
+function loadAll(env: Env) {
+  const r = new EnvReader(env);
+  const nodeEnv = r.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const production = nodeEnv === 'production';
+
+  const generated: string[] = [];
+  const secret = (name: string, minLength: number): string => {
+    if (!r.has(name)) {
+      if (production) return r.string(name);
+      generated.push(name);
+      return randomBytes(24).toString('base64url');
+    }
+    const value = r.string(name);
+    if (value.length < minLength) r.problems.push(`${name} must be at least ${minLength} characters`);
+    return value;
+  };
+
+  const config = {
+    app: {
+      nodeEnv,
+      production,
+      port: r.int('PORT', 3000, 0, 65535),
+      host: r.string('HOST', '0.0.0.0'),
+      instanceId: r.string('INSTANCE_ID', `${hostname()}-${process.pid}`),
+      demoMode: r.bool('DEMO_MODE', false),
+      corsOrigins: r.list('CORS_ORIGINS'),
+      logLevel: r.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+      bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
+      shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 9_000, 100, 60_000),
+    },
+    database: {
+      url: r.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
+      poolSize: r.int('DATABASE_POOL_SIZE', 20, 1, 500),
+      createIfMissing: r.bool('DATABASE_CREATE', true),
+    },
+    redis: {
+      url: r.url('REDIS_URL', DEFAULT_REDIS_URL, ['redis:', 'rediss:']),
+      keyPrefix: r.string('REDIS_KEY_PREFIX', 'lf:'),
+    },
+    auth: {
+      adminApiKey: secret('ADMIN_API_KEY', 16),
+      jwtSecret: secret('JWT_SECRET', 32),
+      jwtTtlSeconds: r.int('JWT_TTL_SECONDS', 86_400, 60, 30 * 86_400),
+    },
+    outbox: {
+      pollIntervalMs: r.int('OUTBOX_POLL_INTERVAL_MS', 1_000, 50, 60_000),
+      batchSize: r.int('OUTBOX_BATCH_SIZE', 200, 1, 10_000),
+      maxAttempts: r.int('OUTBOX_MAX_ATTEMPTS', 50, 1, 10_000),
+      retentionHours: r.int('OUTBOX_RETENTION_HOURS', 72, 1, 24 * 365),
+    },
+    queue: {
+      attempts: r.int('QUEUE_DEFAULT_ATTEMPTS', 5, 1, 100),
+      backoffMs: r.int('QUEUE_DEFAULT_BACKOFF_MS', 1_000, 10, 3_600_000),
+      keepCompleted: r.int('QUEUE_KEEP_COMPLETED', 1_000, 0, 1_000_000),
+      keepFailed: r.int('QUEUE_KEEP_FAILED', 10_000, 0, 1_000_000),
+    },
+    realtime: {
+      tickerLogLength: r.int('TICKER_LOG_LENGTH', 100_000, 100, 10_000_000),
+      scoresLogLength: r.int('SCORES_LOG_LENGTH', 100_000, 100, 10_000_000),
+      sseConnectionBudgetBytes: r.int('SSE_CONNECTION_BUDGET_BYTES', 65_536, 1024, 16 * 1_048_576),
+      sseHardLimitBytes: r.int('SSE_HARD_LIMIT_BYTES', 1_048_576, 4096, 64 * 1_048_576),
+      sseHeartbeatMs: r.int('SSE_HEARTBEAT_MS', 15_000, 100, 300_000),
+      sseRetryMs: r.int('SSE_RETRY_MS', 2_000, 100, 60_000),
+      maxSseConnections: r.int('MAX_SSE_CONNECTIONS', 20_000, 1, 1_000_000),
+      maxTopicsPerSubscription: r.int('MAX_TOPICS_PER_SUBSCRIPTION', 100, 1, 10_000),
+      longPollMaxMs: r.int('LONG_POLL_MAX_MS', 30_000, 1_000, 120_000),
+      maxTicksPerBatch: r.int('MAX_TICKS_PER_BATCH', 1_000, 1, 100_000),
+      demoTickRatePerSecond: r.int('DEMO_TICK_RATE', 20, 1, 100_000),
+    },
+    chat: {
+      maxMessageChars: r.int('CHAT_MAX_MESSAGE_CHARS', 4_000, 1, 100_000),
+      messagesPerMinute: r.int('CHAT_MESSAGES_PER_MINUTE', 120, 1, 100_000),
+      presenceTtlSeconds: r.int('CHAT_PRESENCE_TTL_SECONDS', 60, 5, 3_600),
+    },
+    inbound: {
+      stripeSecrets: r.list('STRIPE_WEBHOOK_SECRETS'),
+      githubSecrets: r.list('GITHUB_WEBHOOK_SECRETS'),
+      standardSources: r.pairs('STANDARD_WEBHOOK_SOURCES'),
+      stripeBodyLimitBytes: r.int('STRIPE_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
+      githubBodyLimitBytes: r.int('GITHUB_BODY_LIMIT_BYTES', 25 * 1_048_576, 1024, 100 * 1_048_576),
+      toleranceSeconds: r.int('WEBHOOK_TOLERANCE_SECONDS', 300, 1, 86_400),
+    },
+    outbound: {
+      allowedCidrs: r.cidrs('OUTBOUND_ALLOWED_CIDRS'),
+      retrySchedule: r.intList('OUTBOUND_RETRY_SCHEDULE', DEFAULT_OUTBOUND_RETRY_SCHEDULE, 0, 7 * 86_400),
+      connectTimeoutMs: r.int('OUTBOUND_CONNECT_TIMEOUT_MS', 5_000, 100, 60_000),
+      requestTimeoutMs: r.int('OUTBOUND_REQUEST_TIMEOUT_MS', 15_000, 100, 300_000),
+      secretGraceHours: r.int('OUTBOUND_SECRET_GRACE_HOURS', 24, 0, 24 * 30),
+      disableAfterHours: r.int('OUTBOUND_DISABLE_AFTER_HOURS', 120, 1, 24 * 365),
+    },
+  };
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return { config, generated };
+}
+
+export type AppConfigShape = ReturnType<typeof loadAll>['config'];
+
+/** Injection token and type: `constructor(private readonly config: AppConfig)`. */
+/* eslint-disable @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type */
+export abstract class AppConfig {}
+export interface AppConfig extends AppConfigShape {}
+/* eslint-enable @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type */
+
+/**
+ * Parse and validate the environment. In development, a missing admin key or JWT secret is
+ * generated and reported through `generated` so the caller can print it once.
+ */
+export function loadConfig(env: Env = process.env): { config: AppConfig; generated: string[] } {
+  return loadAll(env);
+}

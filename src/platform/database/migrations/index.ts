@@ -1,0 +1,5 @@
+// Every committed migration, in order. `npm run migration:generate -- src/platform/database/migrations/<Name>`
+// writes a new file here (against an up-to-date database); add its class to this list.
+import { Init1795300207983 } from './1795300207983-Init.js';
+
+export const migrations = [Init1795300207983];

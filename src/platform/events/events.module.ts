@@ -1,0 +1,15 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { OutboxEvent } from './outbox-event.entity.js';
+import { OutboxHandled } from './outbox-handled.entity.js';
+import { OutboxRelay } from './outbox.relay.js';
+import { OutboxService } from './outbox.service.js';
+
+/** Domain events: the transactional outbox and its relay. */
+@Global()
+@Module({
+  imports: [TypeOrmModule.forFeature([OutboxEvent, OutboxHandled])],
+  providers: [OutboxService, OutboxRelay],
+  exports: [OutboxService, OutboxRelay],
+})
+export class EventsModule {}

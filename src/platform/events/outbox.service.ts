@@ -1,0 +1,26 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { type DomainEvent, type NewDomainEvent, OUTBOX_CHANNEL } from './domain-event.js';
+
+/**
+ * Writes domain events in the caller's transaction. Nothing is published here: the relay picks the
+ * rows up after the commit, so an event of a rolled-back transaction never leaves.
+ */
+@Injectable()
+export class OutboxService {
+  async record(manager: EntityManager, ...events: NewDomainEvent[]): Promise<DomainEvent[]> {
+    if (!manager.queryRunner?.isTransactionActive) {
+      throw new Error('OutboxService.record must be called inside a transaction');
+    }
+    if (events.length === 0) return [];
+    const rows: { id: string; occurred_at: Date }[] = await manager.query(
+      `INSERT INTO outbox_events (type, data)
+       SELECT * FROM unnest($1::varchar[], $2::jsonb[])
+       RETURNING id, occurred_at`,
+      [events.map((event) => event.type), events.map((event) => JSON.stringify(event.data))],
+    );
+    // Delivered by Postgres only if and when the transaction commits.
+    await manager.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    return rows.map((row, index) => ({ id: String(row.id), occurredAt: row.occurred_at, ...events[index] }));
+  }
+}

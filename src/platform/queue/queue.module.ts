@@ -1,0 +1,32 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Global, Module } from '@nestjs/common';
+import type { RedisOptions as BullRedisOptions } from 'bullmq';
+import { AppConfig } from '#src/config/app-config.js';
+import { redisOptions } from '#src/platform/redis/redis.service.js';
+
+/**
+ * BullMQ root: one connection config, one key prefix (under the app's Redis prefix), default job
+ * options. @nestjs/bullmq closes workers on shutdown; `Worker.close()` lets running jobs finish,
+ * and a job cut off by a hard kill is picked up again by the stalled-job check.
+ */
+@Global()
+@Module({
+  imports: [
+    BullModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({
+        // BullMQ's blocking connections need maxRetriesPerRequest: null.
+        connection: redisOptions(config.redis.url, { maxRetriesPerRequest: null }) as BullRedisOptions,
+        prefix: `${config.redis.keyPrefix}bull`,
+        defaultJobOptions: {
+          attempts: config.queue.attempts,
+          backoff: { type: 'exponential', delay: config.queue.backoffMs },
+          removeOnComplete: { count: config.queue.keepCompleted },
+          removeOnFail: { count: config.queue.keepFailed },
+        },
+      }),
+    }),
+  ],
+  exports: [BullModule],
+})
+export class QueueModule {}

@@ -1,0 +1,84 @@
+/**
+ * Owns the process's Redis connections: `command` for ordinary commands, `publisher` for
+ * PUBLISH/XADD on hot paths, `subscriber` for SUBSCRIBE. All reconnect with capped backoff and
+ * never crash the process when Redis goes away; commands issued while it is down fail after a
+ * couple of retries so callers (outbox relay, health) can react instead of hanging.
+ */
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Redis, type RedisOptions } from 'ioredis';
+import { AppConfig } from '#src/config/app-config.js';
+
+export function redisOptions(url: string, extra: RedisOptions = {}): RedisOptions {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    username: parsed.username || undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0,
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 3_000),
+    reconnectOnError: () => true,
+    ...extra,
+  };
+}
+
+@Injectable()
+export class RedisService implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  readonly command: Redis;
+  readonly publisher: Redis;
+  readonly subscriber: Redis;
+  readonly prefix: string;
+  private readonly options: RedisOptions;
+
+  constructor(config: AppConfig) {
+    this.prefix = config.redis.keyPrefix;
+    this.options = redisOptions(config.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    this.command = this.connect('command');
+    this.publisher = this.connect('publisher');
+    this.subscriber = this.connect('subscriber', { maxRetriesPerRequest: null });
+  }
+
+  /** A new connection with the same settings (for blocking reads or a second subscriber). */
+  connect(role: string, extra: RedisOptions = {}): Redis {
+    const client = new Redis({ ...this.options, connectionName: `${this.prefix}${role}`, ...extra });
+    let lastError = '';
+    client.on('error', (error: Error) => {
+      // ioredis repeats the same error on every reconnect attempt: log each distinct one once.
+      if (error.message !== lastError) this.logger.warn(`redis ${role}: ${error.message}`);
+      lastError = error.message;
+    });
+    client.on('ready', () => {
+      if (lastError) this.logger.log(`redis ${role}: connected again`);
+      lastError = '';
+    });
+    return client;
+  }
+
+  /** A key or channel name under this app's prefix. */
+  key(name: string): string {
+    return `${this.prefix}${name}`;
+  }
+
+  async ping(timeoutMs = 1_000): Promise<void> {
+    if (this.command.status !== 'ready') throw new Error(`redis is ${this.command.status}`);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.command.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      [this.command, this.publisher, this.subscriber].map((client) => client.quit().catch(() => client.disconnect())),
+    );
+  }
+}

@@ -1,0 +1,11 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+
+export class MintTokenDto {
+  @ApiPropertyOptional({ minimum: 60, maximum: 2_592_000, description: 'Token lifetime in seconds' })
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(2_592_000)
+  ttlSeconds?: number;
+}
