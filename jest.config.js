@@ -6,6 +6,8 @@ const shared = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }] },
   moduleNameMapper: {
+    // see test/shims/content-disposition.cjs
+    '^content-disposition$': '<rootDir>/test/shims/content-disposition.cjs',
     '^#src/(.*)\\.js$': '<rootDir>/src/$1',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

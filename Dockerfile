@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+
+# live-feed-backend: build with dev dependencies, run with production dependencies only.
+# Node >= 20.19 (package.json engines); the node:20 tags track the latest 20.x release.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- stage 1: compile TypeScript to dist/ ------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- stage 2: runtime ---------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    PORT=3000
+WORKDIR /app
+# Production dependencies only. Files stay owned by root: the app user can read, not modify, them.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY public ./public
+
+USER node
+EXPOSE 3000
+# Liveness only (the process serves HTTP); readiness (Postgres + Redis) is GET /health/ready.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/main.js"]

@@ -1,0 +1,126 @@
+/**
+ * Real processes for tests that kill things: the built app (`dist/main.js`) and a Redis server of
+ * the test's own on another port, so a test can stop it without touching anyone else's.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface AppProcess {
+  proc: ChildProcess;
+  url: string;
+  port: number;
+  output(): string;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts `node <script>` (default `dist/main.js`) with `env`, resolves once `/health/ready` is 200. */
+export async function spawnApp(
+  env: Record<string, string>,
+  options: { script?: string; readyTimeoutMs?: number; waitReady?: boolean } = {},
+): Promise<AppProcess> {
+  const script = options.script ?? join(ROOT, 'dist/main.js');
+  if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first (npm test does)`);
+  const port = env.PORT && env.PORT !== '0' ? Number(env.PORT) : await freePort();
+  const proc = spawn(process.execPath, [script], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200_000)));
+  proc.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200_000)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const app: AppProcess = {
+    proc,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    exited,
+    kill: (signal = 'SIGKILL') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
+  };
+  if (options.waitReady === false) return app;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+  let ended = false;
+  void exited.then(() => (ended = true));
+  while (Date.now() < deadline && !ended) {
+    try {
+      const response = await fetch(`${app.url}/health/ready`);
+      if (response.status === 200) return app;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  app.kill();
+  throw new Error(`app did not become ready:\n${output.slice(-5000)}`);
+}
+
+export interface RedisProcess {
+  port: number;
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A private redis-server (no persistence) on a free port; `stop()` kills it, `start()` brings it back empty. */
+export async function privateRedis(): Promise<RedisProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'lf-redis-'));
+  let proc: ChildProcess | undefined;
+  const instance: RedisProcess = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+        stdio: 'ignore',
+      });
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        if (await portOpen(port)) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error('redis-server did not start');
+    },
+    async stop() {
+      if (!proc || proc.exitCode !== null) return;
+      const done = new Promise((resolve) => proc!.once('exit', resolve));
+      proc.kill('SIGKILL');
+      await done;
+    },
+  };
+  await instance.start();
+  return instance;
+}
+
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
