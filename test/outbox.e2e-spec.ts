@@ -119,8 +119,8 @@ describe('transactional outbox (e2e, two instances)', () => {
 
   it('refuses to record outside a transaction', async () => {
     const dataSource = a.app.get<DataSource>(getDataSourceToken());
-    await expect(a.app.get(OutboxService).record(dataSource.manager, { type: 'test.happened', data: {} })).rejects.toThrow(
-      /inside a transaction/,
-    );
+    await expect(
+      a.app.get(OutboxService).record(dataSource.manager, { type: 'test.happened', data: {} }),
+    ).rejects.toThrow(/inside a transaction/);
   });
 });

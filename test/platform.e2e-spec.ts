@@ -30,7 +30,11 @@ describe('platform (e2e)', () => {
     it('refuses a missing key with 401 and a clear message', async () => {
       const res = await api(t.url, 'GET', '/admin/users', undefined, {});
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: expect.stringMatching(/missing admin key/) });
+      expect(res.body).toEqual({
+        statusCode: 401,
+        error: 'Unauthorized',
+        message: expect.stringMatching(/missing admin key/),
+      });
     });
 
     it('refuses a wrong key with 401', async () => {
@@ -88,7 +92,12 @@ describe('platform (e2e)', () => {
     it('creates a user, mints a token, and the token authenticates', async () => {
       const created = await api(t.url, 'POST', '/admin/users', { name: '  Alice  ' });
       expect(created.status).toBe(201);
-      expect(created.body).toMatchObject({ id: expect.any(String), name: 'Alice', plan: 'free', createdAt: expect.any(String) });
+      expect(created.body).toMatchObject({
+        id: expect.any(String),
+        name: 'Alice',
+        plan: 'free',
+        createdAt: expect.any(String),
+      });
       const minted = await api(t.url, 'POST', `/admin/users/${created.body.id}/tokens`, {});
       expect(minted.status).toBe(201);
       const me = await api(t.url, 'GET', '/auth/me', undefined, { authorization: `Bearer ${minted.body.token}` });
@@ -136,7 +145,9 @@ describe('platform (e2e)', () => {
       expect(metrics).toMatch(/process_resident_memory_bytes/);
       expect(metrics).toMatch(/http_request_duration_seconds_bucket\{.*route="\/health\/ready".*\}/);
       const docs = await api(t.url, 'GET', '/docs-json');
-      expect(Object.keys(docs.body.paths)).toEqual(expect.arrayContaining(['/admin/users', '/admin/users/{id}/tokens']));
+      expect(Object.keys(docs.body.paths)).toEqual(
+        expect.arrayContaining(['/admin/users', '/admin/users/{id}/tokens']),
+      );
       expect(docs.body.components.securitySchemes.admin).toMatchObject({ type: 'http', scheme: 'bearer' });
       expect((await fetch(`${t.url}/docs`)).status).toBe(200);
     });

@@ -39,9 +39,10 @@ export function ensureTemplateDatabase(): Promise<void> {
       const wanted = migrations.map((m) => m.name).join(',');
       const exists = (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE_DB])).rowCount;
       if (exists) {
-        const applied = await query<{ name: string }>(databaseUrl(TEMPLATE_DB), 'SELECT name FROM migrations ORDER BY id').catch(
-          () => [],
-        );
+        const applied = await query<{ name: string }>(
+          databaseUrl(TEMPLATE_DB),
+          'SELECT name FROM migrations ORDER BY id',
+        ).catch(() => []);
         if (applied.map((row) => row.name).join(',') === wanted) return;
         await client.query(`DROP DATABASE ${TEMPLATE_DB} WITH (FORCE)`);
       }
@@ -72,7 +73,11 @@ export async function dropDatabase(name: string, base = PG_ADMIN_URL): Promise<v
   await admin((client) => client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`), base);
 }
 
-export async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function query<T = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

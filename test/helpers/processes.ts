@@ -39,10 +39,10 @@ export async function spawnApp(
 ): Promise<AppProcess> {
   const script = options.script ?? join(ROOT, 'dist/main.js');
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first (npm test does)`);
-  const port = env.PORT && env.PORT !== '0' ? Number(env.PORT) : await freePort();
+  const port = env.PORT && env.PORT !== '0' ? env.PORT : String(await freePort());
   const proc = spawn(process.execPath, [script], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: port, HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -53,7 +53,7 @@ export async function spawnApp(
   );
   const app: AppProcess = {
     proc,
-    port,
+    port: Number(port),
     url: `http://127.0.0.1:${port}`,
     output: () => output,
     exited,
@@ -81,6 +81,7 @@ export async function spawnApp(
 export interface RedisProcess {
   port: number;
   url: string;
+  readonly running: boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -93,10 +94,17 @@ export async function privateRedis(): Promise<RedisProcess> {
   const instance: RedisProcess = {
     port,
     url: `redis://127.0.0.1:${port}`,
+    get running() {
+      return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
+    },
     async start() {
-      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-        stdio: 'ignore',
-      });
+      proc = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+        {
+          stdio: 'ignore',
+        },
+      );
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline) {
         if (await portOpen(port)) return;

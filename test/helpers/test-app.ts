@@ -62,9 +62,9 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
 }
 
 export async function deleteRedisPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   try {
+    await redis.connect();
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
@@ -80,7 +80,11 @@ export async function startTestApp(
   testEnv: TestEnv,
   options: { env?: Record<string, string>; imports?: ModuleMetadata['imports'] } = {},
 ): Promise<TestApp> {
-  const { config } = loadConfig({ ...testEnv.env, INSTANCE_ID: `test-${randomBytes(3).toString('hex')}`, ...options.env });
+  const { config } = loadConfig({
+    ...testEnv.env,
+    INSTANCE_ID: `test-${randomBytes(3).toString('hex')}`,
+    ...options.env,
+  });
   const app = await createApp(config, { imports: options.imports });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
@@ -99,7 +103,8 @@ export async function api(
 ): Promise<{ status: number; body: any; headers: Headers }> {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'content-type')) : headers,
+    headers:
+      body === undefined ? Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'content-type')) : headers,
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();

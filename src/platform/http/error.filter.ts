@@ -6,6 +6,8 @@ export interface ErrorBody {
   statusCode: number;
   error: string;
   message: string;
+  /** Health checks: which dependency is down. */
+  details?: unknown;
 }
 
 /** Turns any thrown value into an `ErrorBody`; `message` is one readable string. */
@@ -14,6 +16,12 @@ export function toErrorBody(exception: unknown): ErrorBody {
     const status = exception.getStatus();
     const response = exception.getResponse();
     const raw = typeof response === 'string' ? response : (response as { message?: unknown }).message;
+    const details = typeof response === 'object' ? (response as { details?: unknown }).details : undefined;
+    if (details && typeof details === 'object') {
+      const down = Object.entries(details).filter(([, v]) => (v as { status?: string }).status !== 'up');
+      const message = `unavailable: ${down.map(([name]) => name).join(', ')}`;
+      return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, details };
+    }
     const message = Array.isArray(raw) ? raw.join('; ') : typeof raw === 'string' ? raw : exception.message;
     return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
   }

@@ -1,0 +1,58 @@
+import { loadConfig } from './app-config.js';
+import { ConfigError } from './env.js';
+
+describe('loadConfig', () => {
+  it('has defaults that run on a machine with local Postgres and Redis, generating dev secrets', () => {
+    const { config, generated } = loadConfig({});
+    expect(config.app.port).toBe(3000);
+    expect(config.database.url).toBe('postgres://postgres@127.0.0.1:5432/livefeed');
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(generated).toEqual(['ADMIN_API_KEY', 'JWT_SECRET']);
+    expect(config.auth.adminApiKey.length).toBeGreaterThanOrEqual(16);
+    expect(config.outbound.retrySchedule).toEqual([5, 300, 1800, 7200, 18000, 36000, 36000]);
+  });
+
+  it('names every malformed variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'abc', DEMO_MODE: 'maybe', REDIS_URL: 'http://x', OUTBOUND_RETRY_SCHEDULE: '1,x' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/PORT must be an integer/);
+    expect(problems).toMatch(/DEMO_MODE must be true or false/);
+    expect(problems).toMatch(/REDIS_URL must be a URL/);
+    expect(problems).toMatch(/OUTBOUND_RETRY_SCHEDULE/);
+  });
+
+  it('requires the secrets in production and checks their length', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /ADMIN_API_KEY is required[\s\S]*JWT_SECRET is required/,
+    );
+    expect(() => loadConfig({ NODE_ENV: 'production', ADMIN_API_KEY: 'short', JWT_SECRET: 'x'.repeat(40) })).toThrow(
+      /ADMIN_API_KEY must be at least 16 characters/,
+    );
+    const { generated } = loadConfig({
+      NODE_ENV: 'production',
+      ADMIN_API_KEY: 'k'.repeat(20),
+      JWT_SECRET: 's'.repeat(40),
+    });
+    expect(generated).toEqual([]);
+  });
+
+  it('parses lists, pairs and CIDRs', () => {
+    const { config } = loadConfig({
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+      STRIPE_WEBHOOK_SECRETS: 'whsec_1,whsec_2',
+      STANDARD_WEBHOOK_SOURCES: 'acme=whsec_a,acme=whsec_b,other=whsec_c',
+      OUTBOUND_ALLOWED_CIDRS: '127.0.0.0/8,::1/128',
+    });
+    expect(config.app.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.inbound.stripeSecrets).toEqual(['whsec_1', 'whsec_2']);
+    expect(config.inbound.standardSources).toEqual({ acme: ['whsec_a', 'whsec_b'], other: ['whsec_c'] });
+    expect(config.outbound.allowedCidrs).toEqual(['127.0.0.0/8', '::1/128']);
+    expect(() => loadConfig({ OUTBOUND_ALLOWED_CIDRS: 'everything' })).toThrow(/OUTBOUND_ALLOWED_CIDRS/);
+  });
+});
