@@ -8,10 +8,12 @@ import { EventsModule } from './platform/events/events.module.js';
 import { loggerParams } from './platform/observability/logger.js';
 import { ObservabilityModule } from './platform/observability/observability.module.js';
 import { QueueModule } from './platform/queue/queue.module.js';
+import { RealtimeModule } from './platform/realtime/realtime.module.js';
 import { RedisModule } from './platform/redis/redis.module.js';
+import { TickerModule } from './ticker/ticker.module.js';
 import { UsersModule } from './users/users.module.js';
 
-export const FEATURE_MODULES = [UsersModule];
+export const FEATURE_MODULES = [UsersModule, TickerModule];
 
 /** The application: platform modules, then the feature modules. */
 @Module({})
@@ -28,6 +30,7 @@ export class AppModule {
         QueueModule,
         EventsModule,
         AuthModule,
+        RealtimeModule,
         ...FEATURE_MODULES,
         ...extra,
       ],

@@ -1,0 +1,238 @@
+/**
+ * The load client, forked by run.ts so that it never shares a process (or an event loop) with a server.
+ * Opens N SSE connections with raw node:http (no agent, no keep-alive pool), connection i subscribing to
+ * SYMBOLS[i % 10], and counts `event: tick` frames. Per frame it reads only the `"ts":` field of the
+ * payload (publish time) and bins `Date.now() - ts` into a 1 ms histogram; nothing else is parsed.
+ *
+ * Commands arrive over IPC as `{ id, cmd, ... }` and each gets one reply `{ id, ... }`.
+ */
+import { type ClientRequest, type IncomingMessage, request } from 'node:http';
+import { SYMBOLS } from './common.js';
+
+const FRAME_END = Buffer.from('\n\n');
+const EVENT_FIELD = Buffer.from('event:');
+const TS_FIELD = Buffer.from('"ts":');
+const TICK = Buffer.from('tick\n');
+const HIST_MAX_MS = 60_000;
+
+interface Conn {
+  req: ClientRequest;
+  res?: IncomingMessage;
+  tail: Buffer | null;
+  group: string;
+  symbol: number;
+}
+
+const conns = new Set<Conn>();
+let closing = false;
+let dropped = 0;
+let totalTicks = 0;
+
+/** The measurement window: ticks published in [start, end) are counted; mid splits it in halves. */
+let win = { start: Number.POSITIVE_INFINITY, mid: 0, end: 0 };
+let firstHalf = new Uint32Array(HIST_MAX_MS + 1);
+let secondHalf = new Uint32Array(HIST_MAX_MS + 1);
+let windowTicks = 0;
+let cpuAtWindow = process.cpuUsage();
+let wallAtWindow = Date.now();
+
+function record(ts: number, now: number): void {
+  totalTicks++;
+  if (ts < win.start || ts >= win.end) return;
+  windowTicks++;
+  let latency = now - ts;
+  if (latency < 0) latency = 0;
+  else if (latency > HIST_MAX_MS) latency = HIST_MAX_MS;
+  (ts < win.mid ? firstHalf : secondHalf)[latency]++;
+}
+
+/** True when the frame [pos, end) has `event: tick` (or `event:tick`). */
+function isTick(buf: Buffer, pos: number, end: number): boolean {
+  const e = buf.indexOf(EVENT_FIELD, pos);
+  if (e < 0 || e >= end) return false;
+  let j = e + EVENT_FIELD.length;
+  if (buf[j] === 0x20) j++;
+  for (let k = 0; k < TICK.length; k++) if (buf[j + k] !== TICK[k]) return false;
+  return true;
+}
+
+/** The `"ts":` number of the frame [pos, end), or -1. A quoted ISO date is accepted too. */
+function readTs(buf: Buffer, pos: number, end: number): number {
+  const t = buf.indexOf(TS_FIELD, pos);
+  if (t < 0 || t >= end) return -1;
+  let j = t + TS_FIELD.length;
+  if (buf[j] === 0x22) {
+    const close = buf.indexOf(0x22, j + 1);
+    return close > 0 && close < end ? Date.parse(buf.toString('latin1', j + 1, close)) : -1;
+  }
+  let value = 0;
+  let digits = 0;
+  for (let c = buf[j]; c >= 0x30 && c <= 0x39; c = buf[++j]) {
+    value = value * 10 + (c - 0x30);
+    digits++;
+  }
+  return digits > 0 ? value : -1;
+}
+
+function consume(conn: Conn, chunk: Buffer): void {
+  const now = Date.now();
+  let buf = chunk;
+  if (conn.tail) {
+    buf = Buffer.concat([conn.tail, chunk]);
+    conn.tail = null;
+  }
+  let pos = 0;
+  for (;;) {
+    const end = buf.indexOf(FRAME_END, pos);
+    if (end < 0) break;
+    if (isTick(buf, pos, end)) {
+      const ts = readTs(buf, pos, end);
+      if (ts >= 0) record(ts, now);
+    }
+    pos = end + FRAME_END.length;
+  }
+  // Copy the partial frame so the (possibly large) chunk is not pinned until the next one.
+  if (pos < buf.length) conn.tail = Buffer.from(buf.subarray(pos));
+}
+
+function openOne(port: number, path: string, group: string, symbol: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (error: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(error);
+    };
+    const req = request(
+      { host: '127.0.0.1', port, path, agent: false, headers: { Accept: 'text/event-stream' } },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          req.destroy();
+          done(`HTTP ${res.statusCode}`);
+          return;
+        }
+        const conn: Conn = { req, res, tail: null, group, symbol };
+        conns.add(conn);
+        res.on('data', (chunk: Buffer) => consume(conn, chunk));
+        res.on('close', () => {
+          if (conns.delete(conn) && !closing) dropped++;
+        });
+        res.on('error', () => undefined);
+        done(null);
+      },
+    );
+    const timer = setTimeout(() => {
+      req.destroy();
+      done('connect timeout');
+    }, 30_000);
+    req.on('error', (error) => done(error.message));
+    req.end();
+  });
+}
+
+async function connect(msg: any) {
+  const { port, n, group, concurrency = 200, pathFor = '/ticker/stream?symbols=' } = msg;
+  const started = Date.now();
+  const errors = new Map<string, number>();
+  let next = 0;
+  let ok = 0;
+  const worker = async () => {
+    for (let i = next++; i < n; i = next++) {
+      const symbol = i % SYMBOLS.length;
+      const error = await openOne(port, `${pathFor}${SYMBOLS[symbol]}`, group, symbol);
+      if (error === null) ok++;
+      else errors.set(error, (errors.get(error) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return { ok, failed: n - ok, errors: Object.fromEntries(errors), ms: Date.now() - started };
+}
+
+function closeGroup(group: string | undefined) {
+  const prev = closing;
+  closing = true;
+  let closed = 0;
+  for (const conn of [...conns]) {
+    if (group !== undefined && conn.group !== group) continue;
+    conns.delete(conn);
+    conn.req.destroy();
+    closed++;
+  }
+  closing = prev;
+  return { closed };
+}
+
+function percentile(hists: Uint32Array[], total: number, p: number): number | null {
+  if (total === 0) return null;
+  const rank = Math.max(1, Math.ceil(total * p));
+  let seen = 0;
+  for (let ms = 0; ms <= HIST_MAX_MS; ms++) {
+    for (const h of hists) seen += h[ms];
+    if (seen >= rank) return ms;
+  }
+  return HIST_MAX_MS;
+}
+
+function sum(h: Uint32Array): number {
+  let s = 0;
+  for (let i = 0; i < h.length; i++) s += h[i];
+  return s;
+}
+
+function report() {
+  const a = sum(firstHalf);
+  const b = sum(secondHalf);
+  const cpu = process.cpuUsage(cpuAtWindow);
+  const wall = Date.now() - wallAtWindow;
+  const bySymbol = new Array<number>(SYMBOLS.length).fill(0);
+  for (const conn of conns) bySymbol[conn.symbol]++;
+  return {
+    windowTicks,
+    totalTicks,
+    p50Ms: percentile([firstHalf, secondHalf], a + b, 0.5),
+    p99Ms: percentile([firstHalf, secondHalf], a + b, 0.99),
+    maxMs: percentile([firstHalf, secondHalf], a + b, 1),
+    firstHalfP50Ms: percentile([firstHalf], a, 0.5),
+    secondHalfP50Ms: percentile([secondHalf], b, 0.5),
+    open: conns.size,
+    openBySymbol: bySymbol,
+    dropped,
+    cpuPct: wall > 0 ? ((cpu.user + cpu.system) / 1000 / wall) * 100 : 0,
+  };
+}
+
+async function handle(msg: any): Promise<any> {
+  switch (msg.cmd) {
+    case 'connect':
+      return connect(msg);
+    case 'window':
+      win = { start: msg.start, mid: msg.mid, end: msg.end };
+      firstHalf = new Uint32Array(HIST_MAX_MS + 1);
+      secondHalf = new Uint32Array(HIST_MAX_MS + 1);
+      windowTicks = 0;
+      cpuAtWindow = process.cpuUsage();
+      wallAtWindow = Date.now();
+      return {};
+    case 'report':
+      return report();
+    case 'close':
+      return closeGroup(msg.group);
+    case 'exit':
+      closeGroup(undefined);
+      setImmediate(() => process.exit(0));
+      return {};
+    default:
+      throw new Error(`unknown command ${msg.cmd}`);
+  }
+}
+
+process.on('message', (msg: any) => {
+  handle(msg).then(
+    (result) => process.send?.({ id: msg.id, ok: true, ...result }),
+    (error: unknown) => process.send?.({ id: msg.id, ok: false, error: String(error) }),
+  );
+});
+// The driver is our only reason to live.
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,223 @@
+/**
+ * The three servers under test, each started as its own child process on 127.0.0.1, and what the
+ * driver reads from them: readiness, RSS and CPU time (from /proc/<pid>, the same way for all three).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { httpJson } from './publisher.js';
+
+export type TargetName = 'bare' | 'better-sse' | 'ours';
+export const TARGETS: TargetName[] = ['bare', 'better-sse', 'ours'];
+
+export const ADMIN_API_KEY = 'bench-admin-key-0123456789';
+
+export interface RunningServer {
+  target: TargetName;
+  pid: number;
+  port: number;
+  /** Where ticks are POSTed, and with which headers. */
+  publishPath: string;
+  publishHeaders: Record<string, string>;
+  /** Server-side connection count, where the server reports one. */
+  connections(): Promise<number | undefined>;
+  stop(): Promise<void>;
+  /** Last lines the process wrote, for error messages. */
+  output(): string;
+}
+
+/** The repository root: the nearest folder above this file (or else the cwd) whose package.json is ours. */
+export function repoRoot(): string {
+  const isRoot = (dir: string) => {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name === 'live-feed-backend';
+    } catch {
+      return false;
+    }
+  };
+  for (let dir = fileURLToPath(new URL('.', import.meta.url)); ; dir = dirname(dir)) {
+    if (isRoot(dir)) return dir;
+    if (dirname(dir) === dir) break;
+  }
+  if (isRoot(process.cwd())) return process.cwd();
+  throw new Error('run from the repository root (package.json "live-feed-backend" not found)');
+}
+
+export function oursAvailable(root: string): boolean {
+  return existsSync(join(root, 'dist', 'main.js')) && existsSync(join(root, 'dist', 'ticker'));
+}
+
+export function readRssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/** utime + stime of the process (all its threads), in ms. */
+export function readCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15, in clock ticks (USER_HZ = 100).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function collect(child: ChildProcess): { tail: () => string; lines: (fn: (line: string) => void) => void } {
+  let tail = '';
+  const listeners: ((line: string) => void)[] = [];
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    tail = (tail + text).slice(-4000);
+    partial += text;
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) for (const fn of listeners) fn(line);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  return { tail: () => tail, lines: (fn) => listeners.push(fn) };
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+const live = new Set<ChildProcess>();
+/** Last resort when the driver exits abnormally: no server may outlive it. */
+export function killAll(): void {
+  for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
+async function startBaseline(target: 'bare' | 'better-sse'): Promise<RunningServer> {
+  const file = fileURLToPath(new URL(target === 'bare' ? './baseline-bare.js' : './baseline-better-sse.js', import.meta.url));
+  const child = spawn(process.execPath, [file], { env: { ...process.env, PORT: '0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  track(child);
+  const out = collect(child);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${target} did not print READY in 15 s:\n${out.tail()}`)), 15_000);
+    out.lines((line) => {
+      const match = /^READY (\d+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${target} exited (${code}) before READY:\n${out.tail()}`)));
+  });
+  return {
+    target,
+    pid: child.pid!,
+    port,
+    publishPath: '/publish',
+    publishHeaders: {},
+    connections: async () => (await httpJson('GET', port, '/stats')).body?.connections,
+    stop: stopper(child),
+    output: out.tail,
+  };
+}
+
+async function startOurs(root: string, symbols: readonly string[]): Promise<RunningServer & { redisPrefix: string }> {
+  const port = await freePort();
+  const redisPrefix = `bench:${randomBytes(4).toString('hex')}:`;
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/livefeed_bench',
+    REDIS_KEY_PREFIX: redisPrefix,
+    ADMIN_API_KEY,
+    JWT_SECRET: 'bench-jwt-secret-0123456789-0123456789',
+    LOG_LEVEL: 'warn',
+    DEMO_MODE: 'false',
+    MAX_SSE_CONNECTIONS: '20000',
+  };
+  const child = spawn(process.execPath, [join(root, 'dist', 'main.js')], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  track(child);
+  const out = collect(child);
+  const stop = stopper(child);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`ours exited (${child.exitCode}) while booting:\n${out.tail()}`);
+    const ready = await httpJson('GET', port, '/health/ready').catch(() => undefined);
+    if (ready?.status === 200) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`ours not ready after 60 s:\n${out.tail()}`);
+    }
+    await sleep(250);
+  }
+  const auth = { Authorization: `Bearer ${ADMIN_API_KEY}` };
+  for (const symbol of symbols) {
+    const res = await httpJson('POST', port, '/admin/ticker/instruments', { symbol, name: `${symbol} (bench)` }, auth);
+    // 409: the bench database already has it from an earlier run.
+    if (res.status !== 201 && res.status !== 409) {
+      await stop();
+      throw new Error(`POST /admin/ticker/instruments ${symbol} → ${res.status} ${JSON.stringify(res.body)}`);
+    }
+  }
+  return {
+    target: 'ours',
+    pid: child.pid!,
+    port,
+    publishPath: '/admin/ticker/ticks',
+    publishHeaders: auth,
+    connections: async () => undefined,
+    stop,
+    output: out.tail,
+    redisPrefix,
+  };
+}
+
+export function startTarget(target: TargetName, root: string, symbols: readonly string[]): Promise<RunningServer> {
+  return target === 'ours' ? startOurs(root, symbols) : startBaseline(target);
+}
+
+/** Deletes the Redis keys of one `ours` run (its stream and queues live under a random prefix). */
+export async function dropRedisPrefix(prefix: string): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let removed = 0;
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) removed += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return removed;
+}

@@ -1,0 +1,204 @@
+/**
+ * The realtime core: creates feeds, subscribes once per feed in Redis, serves SSE streams and long
+ * polls with resume, and keeps the metrics. Features call `createFeed` and `stream`/`poll`; they never
+ * touch Redis streams or sockets themselves.
+ */
+import {
+  HttpException,
+  HttpStatus,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { AppConfig } from '#src/config/app-config.js';
+import { MetricsService } from '#src/platform/observability/metrics.service.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
+import { compareIds, decodeCursor } from './cursor.js';
+import { Feed } from './feed.js';
+import type { FeedDefinition, FeedEvent } from './feed-event.js';
+import { SseConnection } from './sse-connection.js';
+
+export interface StreamOptions {
+  topics?: ReadonlySet<string>;
+  /** `Last-Event-ID` header, or the `lastEventId` query on first connect. */
+  lastEventId?: string;
+  /** What a new (or reset) client gets first: `event: snapshot`. */
+  snapshot: () => Promise<unknown>;
+}
+
+/** Live events that arrive while a stream replays are held; past this the client is asked to resume. */
+const MAX_HELD_DURING_REPLAY = 50_000;
+
+@Injectable()
+export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger(RealtimeService.name);
+  private readonly feeds = new Map<string, Feed>();
+  private readonly connections = new Set<SseConnection>();
+  private readonly channelToFeed = new Map<string, Feed>();
+  private longPolls = 0;
+  private readonly openGauge: Gauge<'feed'>;
+  private readonly published: Counter<'feed'>;
+  private readonly written: Counter<'feed'>;
+  private readonly conflated: Counter<'feed'>;
+  private readonly slowCloses: Counter<'feed'>;
+  private readonly lag: Histogram<'feed'>;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+    metrics: MetricsService,
+  ) {
+    this.openGauge = metrics.gauge('sse_connections_open', 'Open SSE connections per feed', ['feed']);
+    this.published = metrics.counter('feed_events_published_total', 'Events published per feed', ['feed']);
+    this.written = metrics.counter('sse_frames_written_total', 'SSE frames written per feed', ['feed']);
+    this.conflated = metrics.counter('sse_frames_conflated_total', 'Frames replaced by a newer one while congested', [
+      'feed',
+    ]);
+    this.slowCloses = metrics.counter('sse_slow_consumer_closes_total', 'Connections closed past the hard limit', [
+      'feed',
+    ]);
+    this.lag = metrics.histogram(
+      'feed_publish_to_write_seconds',
+      'Publish to SSE write lag',
+      ['feed'],
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    );
+  }
+
+  onModuleInit(): void {
+    this.redis.subscriber.on('message', (channel: string, message: string) => {
+      const feed = this.channelToFeed.get(channel);
+      if (!feed) return;
+      try {
+        feed.dispatch(message);
+      } catch (error) {
+        this.logger.error(`feed ${feed.name}: bad fan-out message: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  createFeed(definition: FeedDefinition): Feed {
+    if (this.feeds.has(definition.name)) throw new Error(`feed ${definition.name} exists`);
+    const feed = new Feed(definition, this.redis, (count) => this.published.inc({ feed: definition.name }, count));
+    this.feeds.set(definition.name, feed);
+    this.channelToFeed.set(feed.channel, feed);
+    // ioredis re-subscribes by itself after a reconnect.
+    this.redis.subscriber.subscribe(feed.channel).catch((error: Error) => {
+      this.logger.warn(`subscribe ${feed.channel}: ${error.message}`);
+    });
+    return feed;
+  }
+
+  /** Open SSE connections on this instance, with what each buffers (for tests and diagnostics). */
+  connectionStats(): { count: number; maxBufferedBytes: number } {
+    let max = 0;
+    for (const connection of this.connections) max = Math.max(max, connection.bufferedBytes);
+    return { count: this.connections.size, maxBufferedBytes: max };
+  }
+
+  private assertCapacity(reply: FastifyReply): void {
+    if (this.connections.size + this.longPolls >= this.config.realtime.maxSseConnections) {
+      reply.header('retry-after', '5');
+      throw new HttpException(
+        { message: 'too many open streams on this instance; retry later' },
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
+    }
+  }
+
+  /** Serves an SSE stream: snapshot or replay, then live, with no gap and no duplicate. */
+  async stream(request: FastifyRequest, reply: FastifyReply, feed: Feed, options: StreamOptions): Promise<void> {
+    this.assertCapacity(reply);
+    const rt = this.config.realtime;
+    const labels = { feed: feed.name };
+    const connection = new SseConnection(reply.raw, {
+      policy: feed.definition.policy,
+      budgetBytes: rt.sseConnectionBudgetBytes,
+      hardLimitBytes: rt.sseHardLimitBytes,
+      heartbeatMs: rt.sseHeartbeatMs,
+      retryMs: rt.sseRetryMs,
+      onConflated: (n) => this.conflated.inc(labels, n),
+      onSlowClose: () => this.slowCloses.inc(labels),
+      onWritten: (event) => {
+        this.written.inc(labels);
+        this.lag.observe(labels, Math.max(0, Date.now() - event.publishedAt) / 1000);
+      },
+    });
+
+    // Hold live events until the starting point is sent, then pass on only newer ones.
+    let held: FeedEvent[] | undefined = [];
+    const unsubscribe = feed.subscribe({
+      topics: options.topics,
+      onEvent: (event) => {
+        if (!held) return connection.send(event);
+        held.push(event);
+        if (held.length > MAX_HELD_DURING_REPLAY) connection.close();
+      },
+    });
+    this.connections.add(connection);
+    this.openGauge.inc(labels);
+    connection.onClose(() => {
+      unsubscribe();
+      held = undefined;
+      this.connections.delete(connection);
+      this.openGauge.dec(labels);
+    });
+
+    reply.hijack();
+    connection.open(reply.getHeaders());
+    try {
+      let lastSent: string;
+      const check = options.lastEventId !== undefined ? await feed.check(options.lastEventId) : undefined;
+      if (check?.ok) {
+        lastSent = check.id;
+        for (;;) {
+          const { events, lastId } = await feed.readAfter(lastSent, options.topics, check.epoch);
+          for (const event of events) connection.send(event);
+          if (lastId === lastSent || connection.isClosed) break;
+          lastSent = lastId;
+        }
+      } else {
+        if (check) connection.sendControl('reset', { reason: check.reason });
+        const cursor = await feed.current();
+        connection.sendControl('snapshot', await options.snapshot(), cursor);
+        lastSent = decodeCursor(cursor)!.id;
+      }
+      const pending = held ?? [];
+      held = undefined;
+      for (const event of pending) if (compareIds(event.id, lastSent) > 0) connection.send(event);
+    } catch (error) {
+      this.logger.warn(`stream ${feed.name}: ${(error as Error).message}`);
+      connection.close(true);
+    }
+    request.raw.on('close', () => connection.close());
+  }
+
+  /** Long poll with a concurrency cap shared with SSE connections. */
+  async poll(
+    reply: FastifyReply,
+    feed: Feed,
+    topics: ReadonlySet<string> | undefined,
+    cursor: string | undefined,
+    timeoutMs: number,
+  ) {
+    this.assertCapacity(reply);
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    reply.raw.on('close', onClose);
+    this.longPolls++;
+    try {
+      return await feed.poll(topics, cursor, Math.min(timeoutMs, this.config.realtime.longPollMaxMs), abort.signal);
+    } finally {
+      this.longPolls--;
+      reply.raw.off('close', onClose);
+    }
+  }
+
+  /** Before the HTTP server closes: end every stream so clients reconnect (to another instance). */
+  beforeApplicationShutdown(): void {
+    for (const connection of [...this.connections]) connection.close();
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * One Server-Sent Events connection with a byte budget. Below the budget frames are written as they
+ * come. Above it (the client or network is slow):
+ *  - `conflate`: keep only the newest pending event per topic and write them when the socket
+ *    drains. Frames already buffered are older than pending ones, so a topic never goes backwards.
+ *  - `strict`: keep writing (nothing is ever dropped) until the hard limit, then close; the client
+ *    resumes from its last id.
+ * Memory per connection stays within the budget plus one frame plus one pending event per topic.
+ */
+import type { ServerResponse } from 'node:http';
+import type { FeedEvent, SlowConsumerPolicy } from './feed-event.js';
+
+export interface SseOptions {
+  policy: SlowConsumerPolicy;
+  budgetBytes: number;
+  hardLimitBytes: number;
+  heartbeatMs: number;
+  retryMs: number;
+  onConflated?: (count: number) => void;
+  onSlowClose?: () => void;
+  onWritten?: (event: FeedEvent) => void;
+}
+
+export class SseConnection {
+  private readonly pending = new Map<string, FeedEvent>();
+  private congested = false;
+  private heartbeat?: NodeJS.Timeout;
+  private closed = false;
+  private readonly closeHandlers: (() => void)[] = [];
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly options: SseOptions,
+  ) {
+    res.on('close', () => this.cleanup());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Bytes this connection holds in memory now (socket buffer plus pending conflated frames). */
+  get bufferedBytes(): number {
+    let pending = 0;
+    for (const event of this.pending.values()) pending += event.frame.length;
+    return this.res.writableLength + pending;
+  }
+
+  open(headers: Record<string, string | string[] | number | undefined>): void {
+    this.res.writeHead(200, {
+      ...Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    this.res.write(`retry: ${this.options.retryMs}\n: connected\n\n`);
+    this.heartbeat = setInterval(() => {
+      if (!this.congested) this.res.write(': heartbeat\n\n');
+    }, this.options.heartbeatMs);
+  }
+
+  onClose(handler: () => void): void {
+    if (this.closed) handler();
+    else this.closeHandlers.push(handler);
+  }
+
+  /** A control event (snapshot, reset) that is never conflated. */
+  sendControl(type: string, data: unknown, id?: string): void {
+    if (this.closed) return;
+    this.res.write(`${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  send(event: FeedEvent): void {
+    if (this.closed) return;
+    if (this.congested && this.options.policy === 'conflate') {
+      if (this.pending.has(event.topic)) this.options.onConflated?.(1);
+      this.pending.delete(event.topic); // re-insert so pending keeps arrival order
+      this.pending.set(event.topic, event);
+      return;
+    }
+    this.write(event);
+  }
+
+  private write(event: FeedEvent): void {
+    this.res.write(event.frame);
+    this.options.onWritten?.(event);
+    const buffered = this.res.writableLength;
+    if (this.options.policy === 'strict') {
+      if (buffered > this.options.hardLimitBytes) {
+        this.options.onSlowClose?.();
+        this.close(true);
+      }
+      return;
+    }
+    if (buffered > this.options.budgetBytes && !this.congested) {
+      this.congested = true;
+      this.res.once('drain', () => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.congested = false;
+    const events = [...this.pending.values()];
+    this.pending.clear();
+    for (let i = 0; i < events.length; i++) {
+      if (this.closed) return;
+      if (this.congested) {
+        for (const rest of events.slice(i)) this.pending.set(rest.topic, rest);
+        return;
+      }
+      this.write(events[i]);
+    }
+  }
+
+  close(abort = false): void {
+    if (this.closed) return;
+    if (abort) this.res.destroy();
+    else this.res.end();
+    this.cleanup();
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    this.pending.clear();
+    for (const handler of this.closeHandlers.splice(0)) handler();
+  }
+}

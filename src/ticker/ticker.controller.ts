@@ -1,0 +1,59 @@
+import { Controller, Get, Headers, HttpCode, Query, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
+import { PollQueryDto, QuotesQueryDto, StreamQueryDto } from './dto/feed-query.dto.js';
+import { TickerService } from './ticker.service.js';
+
+@ApiTags('ticker')
+@Controller('ticker')
+export class TickerController {
+  constructor(
+    private readonly ticker: TickerService,
+    private readonly realtime: RealtimeService,
+  ) {}
+
+  @Get('instruments')
+  instruments() {
+    return this.ticker.listInstruments();
+  }
+
+  /** Short poll: latest quotes, with an ETag (`If-None-Match` → 304). */
+  @Get('quotes')
+  async quotes(
+    @Query() query: QuotesQueryDto,
+    @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Res() reply: FastifyReply,
+  ) {
+    const { quotes, cursor, etag } = await this.ticker.quotes(await this.ticker.parseSymbols(query.symbols));
+    reply.header('etag', etag).header('cache-control', 'no-cache');
+    if (ifNoneMatch === etag) return reply.status(304).send();
+    return reply.send({ quotes, cursor });
+  }
+
+  /** SSE: `event: snapshot` then `event: tick` `{ symbol, price, size, ts }`, each with `id:`; resumable. */
+  @Get('stream')
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'text/event-stream' })
+  async stream(
+    @Query() query: StreamQueryDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const topics = await this.ticker.parseSymbols(query.symbols);
+    await this.realtime.stream(request, reply, this.ticker.feed, {
+      topics,
+      lastEventId: lastEventId ?? query.lastEventId,
+      snapshot: async () => ({ quotes: (await this.ticker.quotes(topics)).quotes }),
+    });
+  }
+
+  /** Long poll: `{ events: [{ id, type, data }], cursor }`. */
+  @Get('poll')
+  @HttpCode(200)
+  async poll(@Query() query: PollQueryDto, @Res({ passthrough: true }) reply: FastifyReply) {
+    const topics = await this.ticker.parseSymbols(query.symbols);
+    return this.realtime.poll(reply, this.ticker.feed, topics, query.cursor, query.timeoutMs);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Instruments (Postgres) and ticks (straight to the `ticker` feed: high-rate and ephemeral, so no
+ * outbox; ARCHITECTURE.md). The latest quote per symbol is kept in Redis by the feed itself.
+ */
+import {
+  BadRequestException,
+  ConflictException,
+  Injectable,
+  NotFoundException,
+  type OnModuleInit,
+  UnprocessableEntityException,
+} from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { createHash } from 'node:crypto';
+import type { Repository } from 'typeorm';
+import { AppConfig } from '#src/config/app-config.js';
+import type { Feed } from '#src/platform/realtime/feed.js';
+import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
+import type { CreateInstrumentDto } from './dto/create-instrument.dto.js';
+import type { TickDto } from './dto/publish-ticks.dto.js';
+import { Instrument } from './instrument.entity.js';
+
+export interface Quote {
+  symbol: string;
+  price: number;
+  size: number;
+  ts: number;
+}
+
+@Injectable()
+export class TickerService implements OnModuleInit {
+  feed: Feed;
+  private active = new Set<string>();
+  private reloading?: Promise<void>;
+
+  constructor(
+    @InjectRepository(Instrument) private readonly instruments: Repository<Instrument>,
+    private readonly realtime: RealtimeService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.feed = this.realtime.createFeed({
+      name: 'ticker',
+      policy: 'conflate',
+      maxLength: this.config.realtime.tickerLogLength,
+      keepLatest: true,
+    });
+    await this.reloadSymbols();
+  }
+
+  /** Concurrent misses share one reload. */
+  private reloadSymbols(): Promise<void> {
+    this.reloading ??= this.instruments
+      .find({ where: { active: true }, select: { symbol: true } })
+      .then((rows) => {
+        this.active = new Set(rows.map((row) => row.symbol));
+      })
+      .finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  /** Known-active check; an unknown symbol reloads the cache (another instance may have added it). */
+  private async unknownSymbols(symbols: Iterable<string>): Promise<string[]> {
+    let unknown = [...symbols].filter((symbol) => !this.active.has(symbol));
+    if (unknown.length > 0) {
+      await this.reloadSymbols();
+      unknown = unknown.filter((symbol) => !this.active.has(symbol));
+    }
+    return unknown;
+  }
+
+  async createInstrument(dto: CreateInstrumentDto): Promise<Instrument> {
+    const existing = await this.instruments.findOneBy({ symbol: dto.symbol });
+    if (existing?.active) throw new ConflictException(`instrument ${dto.symbol} exists`);
+    const saved = await this.instruments.save(
+      existing
+        ? Object.assign(existing, { name: dto.name, currency: dto.currency ?? existing.currency, active: true })
+        : this.instruments.create({ symbol: dto.symbol, name: dto.name, currency: dto.currency ?? 'USD' }),
+    );
+    this.active.add(saved.symbol);
+    return saved;
+  }
+
+  listInstruments(): Promise<Instrument[]> {
+    return this.instruments.find({ where: { active: true }, order: { symbol: 'ASC' } });
+  }
+
+  async deactivate(symbol: string): Promise<Instrument> {
+    const instrument = await this.instruments.findOneBy({ symbol: symbol.toUpperCase() });
+    if (!instrument) throw new NotFoundException(`instrument ${symbol} not found`);
+    instrument.active = false;
+    this.active.delete(instrument.symbol);
+    return this.instruments.save(instrument);
+  }
+
+  /** `A,B` → a validated set (400 above the limit, 422 naming unknown symbols); undefined = all. */
+  async parseSymbols(raw: string | undefined): Promise<Set<string> | undefined> {
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const symbols = new Set(
+      raw
+        .split(',')
+        .map((s) => s.trim().toUpperCase())
+        .filter(Boolean),
+    );
+    const max = this.config.realtime.maxTopicsPerSubscription;
+    if (symbols.size > max) throw new BadRequestException(`symbols: at most ${max} per subscription`);
+    const unknown = await this.unknownSymbols(symbols);
+    if (unknown.length > 0)
+      throw new UnprocessableEntityException(`symbols: unknown symbol ${unknown.slice(0, 10).join(', ')}`);
+    return symbols;
+  }
+
+  async ingest(ticks: TickDto[]): Promise<{ accepted: number }> {
+    const max = this.config.realtime.maxTicksPerBatch;
+    if (ticks.length > max) throw new BadRequestException(`ticks: at most ${max} per batch`);
+    const problems: string[] = [];
+    const unknown = new Set(await this.unknownSymbols(new Set(ticks.map((t) => t.symbol))));
+    const now = Date.now();
+    const valid: Quote[] = [];
+    ticks.forEach((tick, i) => {
+      const at = `ticks[${i}]`;
+      if (unknown.has(tick.symbol)) problems.push(`${at}.symbol: unknown symbol ${tick.symbol}`);
+      if (typeof tick.price !== 'number' || !Number.isFinite(tick.price) || tick.price <= 0) {
+        problems.push(`${at}.price must be a positive finite number`);
+      }
+      if (tick.size !== undefined && (typeof tick.size !== 'number' || !Number.isFinite(tick.size) || tick.size < 0)) {
+        problems.push(`${at}.size must be a non-negative finite number`);
+      }
+      if (tick.ts !== undefined && (typeof tick.ts !== 'number' || !Number.isSafeInteger(tick.ts) || tick.ts <= 0)) {
+        problems.push(`${at}.ts must be epoch milliseconds`);
+      }
+      valid.push({
+        symbol: tick.symbol,
+        price: tick.price as number,
+        size: (tick.size as number) ?? 0,
+        ts: (tick.ts as number) ?? now,
+      });
+    });
+    if (problems.length > 0) {
+      const more = problems.length > 10 ? `; and ${problems.length - 10} more` : '';
+      throw new UnprocessableEntityException(problems.slice(0, 10).join('; ') + more);
+    }
+    await this.feed.publish(valid.map((quote) => ({ type: 'tick', topic: quote.symbol, data: quote })));
+    return { accepted: valid.length };
+  }
+
+  /** Latest quote per symbol, the feed cursor, and an ETag over the quotes' ids. */
+  async quotes(symbols?: Set<string>): Promise<{ quotes: Quote[]; cursor: string; etag: string }> {
+    const [latest, cursor] = await Promise.all([
+      this.feed.latest(symbols ? [...symbols] : undefined),
+      this.feed.current(),
+    ]);
+    latest.sort((a, b) => a.topic.localeCompare(b.topic));
+    const etag = `"${createHash('sha1')
+      .update(latest.map((row) => `${row.topic}@${row.id}`).join(','))
+      .digest('base64url')}"`;
+    return { quotes: latest.map((row) => JSON.parse(row.data) as Quote), cursor, etag };
+  }
+}
