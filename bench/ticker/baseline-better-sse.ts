@@ -27,7 +27,11 @@ const server = createServer((req, res) => {
     const symbols = parseSymbols(url);
     if (symbols.length === 0) return sendJson(res, 400, { statusCode: 400, message: 'symbols is required' });
     // Same heartbeat period and retry hint as the app; X-Accel-Buffering like the other two.
-    createSession(req, res, { keepAlive: 15_000, retry: 2_000, headers: { 'X-Accel-Buffering': SSE_HEADERS['X-Accel-Buffering'] } }).then(
+    createSession(req, res, {
+      keepAlive: 15_000,
+      retry: 2_000,
+      headers: { 'X-Accel-Buffering': SSE_HEADERS['X-Accel-Buffering'] },
+    }).then(
       (session) => {
         connections++;
         session.once('disconnected', () => connections--);
@@ -42,11 +46,11 @@ const server = createServer((req, res) => {
       (body) => {
         const ticks = ticksOf(body);
         for (const tick of ticks) {
-          channels.get(tick.symbol)?.broadcast(
-            { symbol: tick.symbol, price: tick.price, size: tick.size, ts: tick.ts },
-            'tick',
-            { eventId: String(++lastId) },
-          );
+          channels
+            .get(tick.symbol)
+            ?.broadcast({ symbol: tick.symbol, price: tick.price, size: tick.size, ts: tick.ts }, 'tick', {
+              eventId: String(++lastId),
+            });
         }
         sendJson(res, 202, { accepted: ticks.length });
       },

@@ -7,6 +7,7 @@
  * Commands arrive over IPC as `{ id, cmd, ... }` and each gets one reply `{ id, ... }`.
  */
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
+import { type Socket, connect as netConnect } from 'node:net';
 import { SYMBOLS } from './common.js';
 
 const FRAME_END = Buffer.from('\n\n');
@@ -16,7 +17,8 @@ const TICK = Buffer.from('tick\n');
 const HIST_MAX_MS = 60_000;
 
 interface Conn {
-  req: ClientRequest;
+  /** What to destroy to close it: the request (http transport) or the socket (net transport). */
+  handle: ClientRequest | Socket;
   res?: IncomingMessage;
   tail: Buffer | null;
   group: string;
@@ -28,11 +30,15 @@ let closing = false;
 let dropped = 0;
 let totalTicks = 0;
 
-/** The measurement window: ticks published in [start, end) are counted; mid splits it in halves. */
-let win = { start: Number.POSITIVE_INFINITY, mid: 0, end: 0 };
+/**
+ * The measurement window: ticks published in [start, end) are counted; mid splits it in halves; those
+ * received by `onTimeBy` (end + a grace) count as delivered on time, the rest only for latency.
+ */
+let win = { start: Number.POSITIVE_INFINITY, mid: 0, end: 0, onTimeBy: 0 };
 let firstHalf = new Uint32Array(HIST_MAX_MS + 1);
 let secondHalf = new Uint32Array(HIST_MAX_MS + 1);
 let windowTicks = 0;
+let onTimeTicks = 0;
 let cpuAtWindow = process.cpuUsage();
 let wallAtWindow = Date.now();
 
@@ -40,6 +46,7 @@ function record(ts: number, now: number): void {
   totalTicks++;
   if (ts < win.start || ts >= win.end) return;
   windowTicks++;
+  if (now <= win.onTimeBy) onTimeTicks++;
   let latency = now - ts;
   if (latency < 0) latency = 0;
   else if (latency > HIST_MAX_MS) latency = HIST_MAX_MS;
@@ -113,7 +120,7 @@ function openOne(port: number, path: string, group: string, symbol: number): Pro
           done(`HTTP ${res.statusCode}`);
           return;
         }
-        const conn: Conn = { req, res, tail: null, group, symbol };
+        const conn: Conn = { handle: req, res, tail: null, group, symbol };
         conns.add(conn);
         res.on('data', (chunk: Buffer) => consume(conn, chunk));
         res.on('close', () => {
@@ -132,6 +139,64 @@ function openOne(port: number, path: string, group: string, symbol: number): Pro
   });
 }
 
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/**
+ * The same GET over a bare socket: the request line and headers by hand, the status line checked, and
+ * the body scanned as it comes off the socket. The chunked-encoding size lines between frames are
+ * skipped by the frame scan (each server writes a frame per chunk), which saves the HTTP parser's
+ * per-chunk work in the client (`BENCH_CLIENT=http` uses node:http instead).
+ */
+function openOneNet(port: number, path: string, group: string, symbol: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (error: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(error);
+    };
+    const socket = netConnect({ host: '127.0.0.1', port });
+    let head: Buffer | null = Buffer.alloc(0);
+    let conn: Conn | undefined;
+    socket.on('connect', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (conn) return consume(conn, chunk);
+      head = Buffer.concat([head!, chunk]);
+      const end = head.indexOf(HEAD_END);
+      if (end < 0) {
+        if (head.length > 16_384) socket.destroy(new Error('response head too large'));
+        return;
+      }
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head.toString('latin1', 0, Math.min(end, 64)));
+      if (status?.[1] !== '200') {
+        socket.destroy();
+        done(`HTTP ${status?.[1] ?? '?'}`);
+        return;
+      }
+      conn = { handle: socket, tail: null, group, symbol };
+      conns.add(conn);
+      const rest = head.subarray(end + HEAD_END.length);
+      head = null;
+      done(null);
+      if (rest.length > 0) consume(conn, rest);
+    });
+    socket.on('close', () => {
+      if (conn && conns.delete(conn) && !closing) dropped++;
+      done('closed before the response head');
+    });
+    socket.on('error', (error) => done(error.message));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      done('connect timeout');
+    }, 30_000);
+  });
+}
+
+const open = process.env.BENCH_CLIENT === 'http' ? openOne : openOneNet;
+
 async function connect(msg: any) {
   const { port, n, group, concurrency = 200, pathFor = '/ticker/stream?symbols=' } = msg;
   const started = Date.now();
@@ -141,7 +206,7 @@ async function connect(msg: any) {
   const worker = async () => {
     for (let i = next++; i < n; i = next++) {
       const symbol = i % SYMBOLS.length;
-      const error = await openOne(port, `${pathFor}${SYMBOLS[symbol]}`, group, symbol);
+      const error = await open(port, `${pathFor}${SYMBOLS[symbol]}`, group, symbol);
       if (error === null) ok++;
       else errors.set(error, (errors.get(error) ?? 0) + 1);
     }
@@ -157,7 +222,7 @@ function closeGroup(group: string | undefined) {
   for (const conn of [...conns]) {
     if (group !== undefined && conn.group !== group) continue;
     conns.delete(conn);
-    conn.req.destroy();
+    conn.handle.destroy();
     closed++;
   }
   closing = prev;
@@ -190,6 +255,7 @@ function report() {
   for (const conn of conns) bySymbol[conn.symbol]++;
   return {
     windowTicks,
+    onTimeTicks,
     totalTicks,
     p50Ms: percentile([firstHalf, secondHalf], a + b, 0.5),
     p99Ms: percentile([firstHalf, secondHalf], a + b, 0.99),
@@ -208,10 +274,11 @@ async function handle(msg: any): Promise<any> {
     case 'connect':
       return connect(msg);
     case 'window':
-      win = { start: msg.start, mid: msg.mid, end: msg.end };
+      win = { start: msg.start, mid: msg.mid, end: msg.end, onTimeBy: msg.onTimeBy };
       firstHalf = new Uint32Array(HIST_MAX_MS + 1);
       secondHalf = new Uint32Array(HIST_MAX_MS + 1);
       windowTicks = 0;
+      onTimeTicks = 0;
       cpuAtWindow = process.cpuUsage();
       wallAtWindow = Date.now();
       return {};

@@ -3,15 +3,18 @@
 export interface Step {
   ticksPerSec: number;
   expectedFrames: number;
+  /** Frames of the window's ticks that arrived by the window's end + grace. */
   deliveredFrames: number;
+  /** Frames of the window's ticks that arrived later (counted for latency only). */
+  lateFrames: number;
   deliveredRatio: number;
   framesPerSec: number;
   p50Ms: number | null;
   p99Ms: number | null;
   firstHalfP50Ms: number | null;
   secondHalfP50Ms: number | null;
-  serverCpuPct: number;
-  clientCpuPct: number;
+  /** CPU of each party in % of one core; `other` is everything else on the machine. */
+  cpuPct: { server: number; client: number; driver: number; redisPg: number; other: number };
   dropped: number;
   pass: boolean;
   why?: string;
@@ -25,6 +28,8 @@ export interface Scenario {
   /** Delivered frames/s at the highest passing ramp step (or the best step if none passed). */
   framesPerSec: number;
   sustained: boolean;
+  /** The ramp stopped at the bench's own rate cap with the server still keeping up: a lower bound. */
+  capped: boolean;
   sustainedTicksPerSec: number | null;
   peakFramesPerSec: number;
   /** Publish→receive at half the bare server's sustained rate. */
@@ -37,6 +42,8 @@ export interface Scenario {
   rssPerConnKb: number;
   rssBeforeMb: number;
   rssAfterMb: number;
+  /** Highest CPU use (% of one core) of processes outside the bench during any step. */
+  maxOtherCpuPct: number;
   steps: Step[];
 }
 
@@ -47,8 +54,10 @@ const ratio = (a: number | null | undefined, b: number | null | undefined): numb
   a == null || b == null || b === 0 ? null : Number((a / b).toFixed(2));
 
 function versus(scenarios: Record<string, Entry>, ns: number[], a: string, b: string) {
-  const out: Record<string, { framesPerSec: number | null; p50Ms: number | null; p99Ms: number | null; rssPerConnKb: number | null }> =
-    {};
+  const out: Record<
+    string,
+    { framesPerSec: number | null; p50Ms: number | null; p99Ms: number | null; rssPerConnKb: number | null }
+  > = {};
   for (const n of ns) {
     const x = scenarios[`${a}@${n}`];
     const y = scenarios[`${b}@${n}`];
@@ -99,7 +108,11 @@ const fmt = (v: number | null | undefined, digits = 0) =>
   v == null ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const times = (v: number | null) => (v == null ? '–' : `${v.toFixed(2)}×`);
 
-export function printTable(result: ReturnType<typeof summarize> & { machine: any; node: string }, ns: number[], targets: string[]): void {
+export function printTable(
+  result: ReturnType<typeof summarize> & { machine: any; node: string },
+  ns: number[],
+  targets: string[],
+): void {
   const lines = [
     '',
     `Ticker SSE fan-out: ${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.node}. Ratios are against bare at the same N, same run.`,
@@ -118,7 +131,7 @@ export function printTable(result: ReturnType<typeof summarize> & { machine: any
       }
       const b = ok(bare) ? bare : undefined;
       lines.push(
-        `| ${target} | ${fmt(n)} | ${fmt(s.framesPerSec)}${s.sustained ? '' : ' (none sustained)'} | ${times(ratio(s.framesPerSec, b?.framesPerSec))} | ` +
+        `| ${target} | ${fmt(n)} | ${s.capped ? '≥ ' : ''}${fmt(s.framesPerSec)}${s.sustained ? '' : ' (none sustained)'} | ${times(ratio(s.framesPerSec, b?.framesPerSec))} | ` +
           `${fmt(s.sustainedTicksPerSec)} | ${fmt(s.latencyTicksPerSec)} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${times(ratio(s.p99Ms, b?.p99Ms))} | ` +
           `${fmt(s.rssPerConnKb, 1)} | ${times(ratio(s.rssPerConnKb, b?.rssPerConnKb))} |`,
       );

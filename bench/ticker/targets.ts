@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,42 @@ export function readCpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** Busy and total CPU time of the whole machine since boot, in ms (summed over cores). */
+export function readMachineCpuMs(): { busy: number; total: number } {
+  const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const v = values.map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (total - v[3] - v[4]) * 10, total: total * 10 };
+}
+
+/** Pids of the data stores the app leans on (their CPU is reported apart from "other load"). */
+export function dataStorePids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (comm === 'redis-server' || comm === 'postgres') pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** CPU ms of several pids; vanished ones count as 0. */
+export function sumCpuMs(pids: number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += readCpuMs(pid);
+    } catch {
+      // exited
+    }
+  }
+  return sum;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -119,8 +155,13 @@ function track(child: ChildProcess): void {
 }
 
 async function startBaseline(target: 'bare' | 'better-sse'): Promise<RunningServer> {
-  const file = fileURLToPath(new URL(target === 'bare' ? './baseline-bare.js' : './baseline-better-sse.js', import.meta.url));
-  const child = spawn(process.execPath, [file], { env: { ...process.env, PORT: '0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const file = fileURLToPath(
+    new URL(target === 'bare' ? './baseline-bare.js' : './baseline-better-sse.js', import.meta.url),
+  );
+  const child = spawn(process.execPath, [file], {
+    env: { ...process.env, PORT: '0' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   track(child);
   const out = collect(child);
   const port = await new Promise<number>((resolve, reject) => {
@@ -162,7 +203,11 @@ async function startOurs(root: string, symbols: readonly string[]): Promise<Runn
     DEMO_MODE: 'false',
     MAX_SSE_CONNECTIONS: '20000',
   };
-  const child = spawn(process.execPath, [join(root, 'dist', 'main.js')], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'dist', 'main.js')], {
+    cwd: root,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   track(child);
   const out = collect(child);
   const stop = stopper(child);
@@ -206,7 +251,10 @@ export function startTarget(target: TargetName, root: string, symbols: readonly 
 /** Deletes the Redis keys of one `ours` run (its stream and queues live under a random prefix). */
 export async function dropRedisPrefix(prefix: string): Promise<number> {
   const { Redis } = await import('ioredis');
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+  });
   let removed = 0;
   try {
     await redis.connect();
