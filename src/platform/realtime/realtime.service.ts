@@ -173,7 +173,6 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       this.logger.warn(`stream ${feed.name}: ${(error as Error).message}`);
       connection.close(true);
     }
-    request.raw.on('close', () => connection.close());
   }
 
   /** Long poll with a concurrency cap shared with SSE connections. */
