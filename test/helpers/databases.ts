@@ -1,14 +1,21 @@
 /**
  * Test databases: one migrated template per test run, cloned per test file (STYLE.md 17).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '#src/platform/database/data-source.options.js';
 import { migrations } from '#src/platform/database/migrations/index.js';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const TEMPLATE_DB = 'livefeed_test_template';
+/**
+ * One template per set of migrations: checkouts on different branches (worktrees) share the
+ * Postgres server without rebuilding each other's template.
+ */
+export const TEMPLATE_DB = `livefeed_tpl_${createHash('sha256')
+  .update(migrations.map((m) => m.name).join(','))
+  .digest('hex')
+  .slice(0, 10)}`;
 
 export function databaseUrl(name: string, base = PG_ADMIN_URL): string {
   const url = new URL(base);
