@@ -171,6 +171,11 @@ describe('ticker over SSE and polls (e2e, two instances)', () => {
     const many = Array.from({ length: 101 }, (_, i) => `S${i}`).join(',');
     expect((await api(a.url, 'GET', `/ticker/stream?symbols=${many}`)).status).toBe(400);
     expect((await api(a.url, 'POST', '/admin/ticker/ticks', { ticks: [] })).status).toBe(400);
+    for (const item of [null, 'AAPL', [1], { symbol: 7, price: 1 }, { symbol: 'AAPL', price: 1, extra: true }]) {
+      const res = await api(a.url, 'POST', '/admin/ticker/ticks', { ticks: [{ symbol: 'AAPL', price: 1 }, item] });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(/ticks\[1\]/);
+    }
     expect((await api(a.url, 'POST', '/admin/ticker/instruments', { symbol: 'AAPL', name: 'dup' })).status).toBe(409);
   });
 

@@ -111,9 +111,12 @@ export class TickerService implements OnModuleInit {
     return symbols;
   }
 
-  async ingest(ticks: TickDto[]): Promise<{ accepted: number }> {
+  async ingest(items: unknown[]): Promise<{ accepted: number }> {
     const max = this.config.realtime.maxTicksPerBatch;
-    if (ticks.length > max) throw new BadRequestException(`ticks: at most ${max} per batch`);
+    if (items.length > max) throw new BadRequestException(`ticks: at most ${max} per batch`);
+    const shape = checkTickShapes(items);
+    if (shape) throw new BadRequestException(shape);
+    const ticks = items as TickDto[];
     const problems: string[] = [];
     const unknown = new Set(await this.unknownSymbols(new Set(ticks.map((t) => t.symbol))));
     const now = Date.now();
@@ -130,12 +133,7 @@ export class TickerService implements OnModuleInit {
       if (tick.ts !== undefined && (typeof tick.ts !== 'number' || !Number.isSafeInteger(tick.ts) || tick.ts <= 0)) {
         problems.push(`${at}.ts must be epoch milliseconds`);
       }
-      valid.push({
-        symbol: tick.symbol,
-        price: tick.price as number,
-        size: (tick.size as number) ?? 0,
-        ts: (tick.ts as number) ?? now,
-      });
+      valid.push({ symbol: tick.symbol, price: tick.price, size: tick.size ?? 0, ts: tick.ts ?? now });
     });
     if (problems.length > 0) {
       const more = problems.length > 10 ? `; and ${problems.length - 10} more` : '';
@@ -157,4 +155,17 @@ export class TickerService implements OnModuleInit {
       .digest('base64url')}"`;
     return { quotes: latest.map((row) => JSON.parse(row.data) as Quote), cursor, etag };
   }
+}
+
+const TICK_KEYS = new Set(['symbol', 'price', 'size', 'ts']);
+
+/** The shape of each item (what the ValidationPipe would say): a 400 message, or undefined. */
+function checkTickShapes(items: unknown[]): string | undefined {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return `ticks[${i}] must be an object`;
+    for (const key in item) if (!TICK_KEYS.has(key)) return `ticks[${i}].property ${key} should not exist`;
+    if (typeof (item as { symbol?: unknown }).symbol !== 'string') return `ticks[${i}].symbol must be a string`;
+  }
+  return undefined;
 }

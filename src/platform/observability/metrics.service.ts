@@ -19,8 +19,14 @@ export class MetricsService {
     ]);
   }
 
-  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-    return this.existing(name) ?? new Counter({ name, help, labelNames, registers: [this.registry] });
+  /** `collect` runs on each scrape: hot paths keep plain numbers and hand them over there. */
+  counter<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    collect?: (this: Counter<L>) => void,
+  ): Counter<L> {
+    return this.existing(name) ?? new Counter({ name, help, labelNames, collect, registers: [this.registry] });
   }
 
   gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {

@@ -40,6 +40,13 @@ export interface PollResult {
   cursor: string;
 }
 
+/** Instrumentation called once per batch / per event, never per subscriber (keeps metrics off the fan-out loop). */
+export interface FeedHooks {
+  onPublished?: (count: number) => void;
+  /** After an event was handed to every local subscriber. */
+  onFannedOut?: (event: FeedEvent) => void;
+}
+
 export class Feed {
   private readonly byTopic = new Map<string, Set<FeedListener>>();
   private readonly everything = new Set<FeedListener>();
@@ -53,7 +60,7 @@ export class Feed {
   constructor(
     readonly definition: FeedDefinition,
     private readonly redis: { command: Redis; publisher: Redis; key(name: string): string },
-    private readonly onPublished: (count: number) => void = () => undefined,
+    private readonly hooks: FeedHooks = {},
   ) {
     const base = redis.key(`feed:${definition.name}`);
     this.streamKey = `${base}:log`;
@@ -91,7 +98,7 @@ export class Feed {
       ...args,
     )) as [string, string[]];
     this.epoch = epoch;
-    this.onPublished(events.length);
+    this.hooks.onPublished?.(events.length);
     return ids.map((id) => encodeCursor(epoch, id));
   }
 
@@ -131,6 +138,7 @@ export class Feed {
       for (const listener of this.everything) listener.onEvent(event);
       const set = this.byTopic.get(topic);
       if (set) for (const listener of set) listener.onEvent(event);
+      this.hooks.onFannedOut?.(event);
     }
   }
 

@@ -19,7 +19,7 @@ import { RedisService } from '#src/platform/redis/redis.service.js';
 import { compareIds, decodeCursor } from './cursor.js';
 import { Feed } from './feed.js';
 import type { FeedDefinition, FeedEvent } from './feed-event.js';
-import { SseConnection } from './sse-connection.js';
+import { SseConnection, type SseOptions, type SseStats } from './sse-connection.js';
 
 export interface StreamOptions {
   topics?: ReadonlySet<string>;
@@ -39,6 +39,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   private readonly connections = new Set<SseConnection>();
   private readonly channelToFeed = new Map<string, Feed>();
   private longPolls = 0;
+  private readonly feedState = new Map<string, { stats: SseStats; reported: SseStats; sseOptions: SseOptions }>();
   private readonly openGauge: Gauge<'feed'>;
   private readonly published: Counter<'feed'>;
   private readonly written: Counter<'feed'>;
@@ -53,13 +54,35 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   ) {
     this.openGauge = metrics.gauge('sse_connections_open', 'Open SSE connections per feed', ['feed']);
     this.published = metrics.counter('feed_events_published_total', 'Events published per feed', ['feed']);
-    this.written = metrics.counter('sse_frames_written_total', 'SSE frames written per feed', ['feed']);
-    this.conflated = metrics.counter('sse_frames_conflated_total', 'Frames replaced by a newer one while congested', [
-      'feed',
-    ]);
-    this.slowCloses = metrics.counter('sse_slow_consumer_closes_total', 'Connections closed past the hard limit', [
-      'feed',
-    ]);
+    // Frames written, conflated and slow closes are counted as plain numbers on the hot path (one
+    // shared stats object per feed) and handed to prom-client when it is scraped.
+    const feedState = this.feedState;
+    const fromStats = (key: keyof SseStats) =>
+      function (this: Counter<'feed'>) {
+        for (const [feed, state] of feedState) {
+          const delta = state.stats[key] - state.reported[key];
+          if (delta > 0) this.inc({ feed }, delta);
+          state.reported[key] = state.stats[key];
+        }
+      };
+    this.written = metrics.counter(
+      'sse_frames_written_total',
+      'SSE frames written per feed',
+      ['feed'],
+      fromStats('written'),
+    );
+    this.conflated = metrics.counter(
+      'sse_frames_conflated_total',
+      'Frames replaced by a newer one while congested',
+      ['feed'],
+      fromStats('conflated'),
+    );
+    this.slowCloses = metrics.counter(
+      'sse_slow_consumer_closes_total',
+      'Connections closed past the hard limit',
+      ['feed'],
+      fromStats('slowCloses'),
+    );
     this.lag = metrics.histogram(
       'feed_publish_to_write_seconds',
       'Publish to SSE write lag',
@@ -82,7 +105,26 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
 
   createFeed(definition: FeedDefinition): Feed {
     if (this.feeds.has(definition.name)) throw new Error(`feed ${definition.name} exists`);
-    const feed = new Feed(definition, this.redis, (count) => this.published.inc({ feed: definition.name }, count));
+    const labels = { feed: definition.name };
+    const feed = new Feed(definition, this.redis, {
+      onPublished: (count) => this.published.inc(labels, count),
+      // Once per event per instance, after the whole local fan-out: the lag of the last subscriber.
+      onFannedOut: (event) => this.lag.observe(labels, Math.max(0, Date.now() - event.publishedAt) / 1000),
+    });
+    const rt = this.config.realtime;
+    const stats: SseStats = { written: 0, conflated: 0, slowCloses: 0 };
+    this.feedState.set(definition.name, {
+      stats,
+      reported: { written: 0, conflated: 0, slowCloses: 0 },
+      sseOptions: {
+        policy: definition.policy,
+        budgetBytes: rt.sseConnectionBudgetBytes,
+        hardLimitBytes: rt.sseHardLimitBytes,
+        heartbeatMs: rt.sseHeartbeatMs,
+        retryMs: rt.sseRetryMs,
+        stats,
+      },
+    });
     this.feeds.set(definition.name, feed);
     this.channelToFeed.set(feed.channel, feed);
     // ioredis re-subscribes by itself after a reconnect.
@@ -112,21 +154,8 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   /** Serves an SSE stream: snapshot or replay, then live, with no gap and no duplicate. */
   async stream(request: FastifyRequest, reply: FastifyReply, feed: Feed, options: StreamOptions): Promise<void> {
     this.assertCapacity(reply);
-    const rt = this.config.realtime;
     const labels = { feed: feed.name };
-    const connection = new SseConnection(reply.raw, {
-      policy: feed.definition.policy,
-      budgetBytes: rt.sseConnectionBudgetBytes,
-      hardLimitBytes: rt.sseHardLimitBytes,
-      heartbeatMs: rt.sseHeartbeatMs,
-      retryMs: rt.sseRetryMs,
-      onConflated: (n) => this.conflated.inc(labels, n),
-      onSlowClose: () => this.slowCloses.inc(labels),
-      onWritten: (event) => {
-        this.written.inc(labels);
-        this.lag.observe(labels, Math.max(0, Date.now() - event.publishedAt) / 1000);
-      },
-    });
+    const connection = new SseConnection(reply.raw, this.feedState.get(feed.name)!.sseOptions);
 
     // Hold live events until the starting point is sent, then pass on only newer ones.
     let held: FeedEvent[] | undefined = [];

@@ -6,6 +6,8 @@
  *  - `strict`: keep writing (nothing is ever dropped) until the hard limit, then close; the client
  *    resumes from its last id.
  * Memory per connection stays within the budget plus one frame plus one pending event per topic.
+ * The options object (with its counters) is shared by all connections of a feed, so an idle
+ * connection costs its socket, this object and its feed subscription, nothing per metric.
  */
 import type { ServerResponse } from 'node:http';
 import type { FeedEvent, SlowConsumerPolicy } from './feed-event.js';
@@ -16,13 +18,19 @@ export interface SseOptions {
   hardLimitBytes: number;
   heartbeatMs: number;
   retryMs: number;
-  onConflated?: (count: number) => void;
-  onSlowClose?: () => void;
-  onWritten?: (event: FeedEvent) => void;
+  /** Shared by every connection of a feed: plain counters, read by the metrics on scrape. */
+  stats: SseStats;
+}
+
+export interface SseStats {
+  written: number;
+  conflated: number;
+  slowCloses: number;
 }
 
 export class SseConnection {
-  private readonly pending = new Map<string, FeedEvent>();
+  /** Created on first congestion: idle connections do not carry an empty map. */
+  private pending?: Map<string, FeedEvent>;
   private congested = false;
   private heartbeat?: NodeJS.Timeout;
   private closed = false;
@@ -42,7 +50,7 @@ export class SseConnection {
   /** Bytes this connection holds in memory now (socket buffer plus pending conflated frames). */
   get bufferedBytes(): number {
     let pending = 0;
-    for (const event of this.pending.values()) pending += event.frame.length;
+    if (this.pending) for (const event of this.pending.values()) pending += event.frame.length;
     return this.res.writableLength + pending;
   }
 
@@ -74,9 +82,9 @@ export class SseConnection {
   send(event: FeedEvent): void {
     if (this.closed) return;
     if (this.congested && this.options.policy === 'conflate') {
-      if (this.pending.has(event.topic)) this.options.onConflated?.(1);
-      this.pending.delete(event.topic); // re-insert so pending keeps arrival order
-      this.pending.set(event.topic, event);
+      const pending = (this.pending ??= new Map());
+      if (pending.delete(event.topic)) this.options.stats.conflated++; // re-insert keeps arrival order
+      pending.set(event.topic, event);
       return;
     }
     this.write(event);
@@ -84,11 +92,11 @@ export class SseConnection {
 
   private write(event: FeedEvent): void {
     this.res.write(event.frame);
-    this.options.onWritten?.(event);
+    this.options.stats.written++;
     const buffered = this.res.writableLength;
     if (this.options.policy === 'strict') {
       if (buffered > this.options.hardLimitBytes) {
-        this.options.onSlowClose?.();
+        this.options.stats.slowCloses++;
         this.close(true);
       }
       return;
@@ -101,6 +109,7 @@ export class SseConnection {
 
   private drain(): void {
     this.congested = false;
+    if (!this.pending) return;
     const events = [...this.pending.values()];
     this.pending.clear();
     for (let i = 0; i < events.length; i++) {
@@ -124,7 +133,7 @@ export class SseConnection {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
-    this.pending.clear();
+    this.pending = undefined;
     for (const handler of this.closeHandlers.splice(0)) handler();
   }
 }
