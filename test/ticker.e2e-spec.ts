@@ -9,7 +9,11 @@ describe('ticker over SSE and polls (e2e, two instances)', () => {
   const open: SseClient[] = [];
 
   beforeAll(async () => {
-    env = await createTestEnv({ SSE_CONNECTION_BUDGET_BYTES: '16384', TICKER_LOG_LENGTH: '200' });
+    env = await createTestEnv({
+      SSE_CONNECTION_BUDGET_BYTES: '16384',
+      TICKER_LOG_LENGTH: '200',
+      SSE_HEARTBEAT_MS: '300',
+    });
     a = await startTestApp(env);
     b = await startTestApp(env);
     for (const symbol of ['AAPL', 'MSFT', 'TSLA']) {
@@ -224,6 +228,7 @@ describe('ticker over SSE and polls (e2e, two instances)', () => {
     const client = await sse(`${a.url}/ticker/stream?symbols=AAPL`);
     await client.waitFor((f) => f.length > 0);
     expect(realtime.connectionStats().count).toBe(before + 1);
+    await waitFor(() => client.comments.filter((c) => c === 'heartbeat').length >= 2, 5_000);
     client.close();
     await waitFor(() => realtime.connectionStats().count === before, 5_000);
   });

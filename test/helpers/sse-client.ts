@@ -11,6 +11,8 @@ export interface SseClient {
   status: number;
   headers: IncomingMessage['headers'];
   frames: SseFrame[];
+  /** Comment lines (`: heartbeat`) seen so far. */
+  comments: string[];
   response: IncomingMessage;
   waitFor(predicate: (frames: SseFrame[]) => boolean, timeoutMs?: number): Promise<SseFrame[]>;
   close(): void;
@@ -20,6 +22,7 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (response) => {
       const frames: SseFrame[] = [];
+      const comments: string[] = [];
       let buffer = '';
       const waiters = new Set<() => void>();
       response.setEncoding('utf8');
@@ -32,6 +35,7 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
           const frame: SseFrame = { event: 'message', data: undefined };
           let data: string | undefined;
           for (const line of block.split('\n')) {
+            if (line.startsWith(':')) comments.push(line.slice(1).trim());
             if (line.startsWith(':') || line.startsWith('retry:')) continue;
             const colon = line.indexOf(':');
             const field = line.slice(0, colon);
@@ -54,6 +58,7 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
         status: response.statusCode ?? 0,
         headers: response.headers,
         frames,
+        comments,
         response,
         waitFor(predicate, timeoutMs = 10_000) {
           return new Promise((done, fail) => {

@@ -39,6 +39,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   private readonly connections = new Set<SseConnection>();
   private readonly channelToFeed = new Map<string, Feed>();
   private longPolls = 0;
+  private heartbeat?: NodeJS.Timeout;
   private readonly feedState = new Map<string, { stats: SseStats; reported: SseStats; sseOptions: SseOptions }>();
   private readonly openGauge: Gauge<'feed'>;
   private readonly published: Counter<'feed'>;
@@ -92,6 +93,10 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   }
 
   onModuleInit(): void {
+    // One timer for every stream of this instance, not one per connection.
+    this.heartbeat = setInterval(() => {
+      for (const connection of this.connections) connection.heartbeat();
+    }, this.config.realtime.sseHeartbeatMs).unref();
     this.redis.subscriber.on('message', (channel: string, message: string) => {
       const feed = this.channelToFeed.get(channel);
       if (!feed) return;
@@ -120,7 +125,6 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
         policy: definition.policy,
         budgetBytes: rt.sseConnectionBudgetBytes,
         hardLimitBytes: rt.sseHardLimitBytes,
-        heartbeatMs: rt.sseHeartbeatMs,
         retryMs: rt.sseRetryMs,
         stats,
       },
@@ -227,6 +231,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
 
   /** Before the HTTP server closes: end every stream so clients reconnect (to another instance). */
   beforeApplicationShutdown(): void {
+    clearInterval(this.heartbeat);
     for (const connection of [...this.connections]) connection.close();
   }
 }

@@ -16,7 +16,6 @@ export interface SseOptions {
   policy: SlowConsumerPolicy;
   budgetBytes: number;
   hardLimitBytes: number;
-  heartbeatMs: number;
   retryMs: number;
   /** Shared by every connection of a feed: plain counters, read by the metrics on scrape. */
   stats: SseStats;
@@ -32,7 +31,6 @@ export class SseConnection {
   /** Created on first congestion: idle connections do not carry an empty map. */
   private pending?: Map<string, FeedEvent>;
   private congested = false;
-  private heartbeat?: NodeJS.Timeout;
   private closed = false;
   private readonly closeHandlers: (() => void)[] = [];
 
@@ -63,9 +61,11 @@ export class SseConnection {
       'x-accel-buffering': 'no',
     });
     this.res.write(`retry: ${this.options.retryMs}\n: connected\n\n`);
-    this.heartbeat = setInterval(() => {
-      if (!this.congested) this.res.write(': heartbeat\n\n');
-    }, this.options.heartbeatMs);
+  }
+
+  /** A comment line that keeps proxies from timing the stream out; skipped while congested. */
+  heartbeat(): void {
+    if (!this.closed && !this.congested) this.res.write(': heartbeat\n\n');
   }
 
   onClose(handler: () => void): void {
@@ -132,7 +132,6 @@ export class SseConnection {
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.heartbeat);
     this.pending = undefined;
     for (const handler of this.closeHandlers.splice(0)) handler();
   }
