@@ -10,10 +10,11 @@ import { ObservabilityModule } from './platform/observability/observability.modu
 import { QueueModule } from './platform/queue/queue.module.js';
 import { RealtimeModule } from './platform/realtime/realtime.module.js';
 import { RedisModule } from './platform/redis/redis.module.js';
+import { ScoresModule } from './scores/scores.module.js';
 import { TickerModule } from './ticker/ticker.module.js';
 import { UsersModule } from './users/users.module.js';
 
-export const FEATURE_MODULES = [UsersModule, TickerModule];
+export const FEATURE_MODULES = [UsersModule, TickerModule, ScoresModule];
 
 /** The application: platform modules, then the feature modules. */
 @Module({})

@@ -80,6 +80,7 @@ function loadAll(env: Env) {
       longPollMaxMs: r.int('LONG_POLL_MAX_MS', 30_000, 1_000, 120_000),
       maxTicksPerBatch: r.int('MAX_TICKS_PER_BATCH', 1_000, 1, 100_000),
       demoTickRatePerSecond: r.int('DEMO_TICK_RATE', 20, 1, 100_000),
+      demoScoreStepMs: r.int('DEMO_SCORE_STEP_MS', 2_000, 100, 600_000),
     },
     chat: {
       maxMessageChars: r.int('CHAT_MAX_MESSAGE_CHARS', 4_000, 1, 100_000),

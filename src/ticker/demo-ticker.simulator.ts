@@ -3,8 +3,8 @@
  * simulates at a time (a Redis lease), so two replicas do not double the feed.
  */
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
 import { AppConfig } from '#src/config/app-config.js';
+import { RedisLease } from '#src/platform/redis/lease.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 import { TickerService } from './ticker.service.js';
 
@@ -28,14 +28,15 @@ export class DemoTickerSimulator implements OnApplicationBootstrap, BeforeApplic
   private readonly logger = new Logger(DemoTickerSimulator.name);
   private timer?: NodeJS.Timeout;
   private readonly prices = new Map(DEMO_INSTRUMENTS.map(([symbol, , price]) => [symbol, price]));
-  private readonly owner = randomBytes(6).toString('hex');
-  private leaseUntil = 0;
+  private readonly lease: RedisLease;
 
   constructor(
     private readonly ticker: TickerService,
     private readonly redis: RedisService,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.lease = new RedisLease(redis, 'demo:ticker');
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.app.demoMode) return;
@@ -50,7 +51,7 @@ export class DemoTickerSimulator implements OnApplicationBootstrap, BeforeApplic
 
   private async step(count: number): Promise<void> {
     try {
-      if (!(await this.holdLease())) return;
+      if (!(await this.lease.hold())) return;
       const symbols = [...this.prices.keys()];
       const ticks = Array.from({ length: count }, () => {
         const symbol = symbols[Math.floor(Math.random() * symbols.length)];
@@ -63,18 +64,6 @@ export class DemoTickerSimulator implements OnApplicationBootstrap, BeforeApplic
     } catch {
       // Redis down or an instrument deactivated: the next step tries again.
     }
-  }
-
-  private async holdLease(): Promise<boolean> {
-    if (Date.now() < this.leaseUntil - 2_000) return true;
-    const key = this.redis.key('demo:ticker:lease');
-    const got = await this.redis.command.set(key, this.owner, 'PX', 5_000, 'NX');
-    const mine = got === 'OK' || (await this.redis.command.get(key)) === this.owner;
-    if (mine) {
-      await this.redis.command.pexpire(key, 5_000);
-      this.leaseUntil = Date.now() + 5_000;
-    }
-    return mine;
   }
 
   beforeApplicationShutdown(): void {

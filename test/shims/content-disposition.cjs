@@ -5,7 +5,9 @@
 function create(filename, options) {
   const type = (options && options.type) || 'attachment';
   if (filename === undefined) return type;
-  const ascii = String(filename).replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, '\\$&');
+  const ascii = String(filename)
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/["\\]/g, '\\$&');
   return `${type}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(String(filename))}`;
 }
 module.exports = { create };

@@ -26,6 +26,16 @@ interface Registration {
   name: string;
   types: ReadonlySet<string> | '*';
   handle: DomainEventHandler;
+  maxAttempts?: number;
+}
+
+export interface HandlerOptions {
+  /**
+   * Attempts before an event is dead-lettered for this handler (default `OUTBOX_MAX_ATTEMPTS`).
+   * `Infinity` for handlers that must never skip an event, such as a feed publisher waiting for
+   * Redis to come back: it keeps blocking (and retrying) its own later events instead.
+   */
+  maxAttempts?: number;
 }
 
 interface Row {
@@ -61,9 +71,14 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /** Register a handler before the app starts (in `onModuleInit`). `name` must be stable across releases. */
-  register(name: string, types: readonly string[] | '*', handle: DomainEventHandler): void {
+  register(
+    name: string,
+    types: readonly string[] | '*',
+    handle: DomainEventHandler,
+    options: HandlerOptions = {},
+  ): void {
     if (this.handlers.has(name)) throw new Error(`outbox handler ${name} is already registered`);
-    this.handlers.set(name, { name, types: types === '*' ? '*' : new Set(types), handle });
+    this.handlers.set(name, { name, types: types === '*' ? '*' : new Set(types), handle, ...options });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -186,7 +201,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
           this.failed.inc({ handler: handler.name });
           const message = `${handler.name}: ${(error as Error).message}`;
           errors.set(id, message);
-          if (row.attempts + 1 >= this.config.outbox.maxAttempts) {
+          if (row.attempts + 1 >= (handler.maxAttempts ?? this.config.outbox.maxAttempts)) {
             this.logger.error(`outbox event ${id} (${row.type}) dead-lettered for ${message}`);
             newlyDone.push({ eventId: id, handler: handler.name, outcome: 'dead' });
           } else {

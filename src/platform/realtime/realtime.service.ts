@@ -106,6 +106,20 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
         this.logger.error(`feed ${feed.name}: bad fan-out message: ${(error as Error).message}`);
       }
     });
+    // Pub/sub is fire-and-forget: while the subscriber was disconnected, events may have been
+    // published that this instance never heard of. Every open stream may have a gap, so end them
+    // all; each client resumes from its Last-Event-ID (replay from the log, or `reset` if Redis
+    // lost the log), which has no gap. Clients spread their reconnects by the `retry:` hint.
+    let connectedOnce = this.redis.subscriber.status === 'ready';
+    this.redis.subscriber.on('ready', () => {
+      if (!connectedOnce) {
+        connectedOnce = true;
+        return;
+      }
+      if (this.connections.size === 0) return;
+      this.logger.warn(`Redis subscriber reconnected: ending ${this.connections.size} streams so they resume`);
+      for (const connection of [...this.connections]) connection.close();
+    });
   }
 
   createFeed(definition: FeedDefinition): Feed {
@@ -189,7 +203,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
         lastSent = check.id;
         for (;;) {
           const { events, lastId } = await feed.readAfter(lastSent, options.topics, check.epoch);
-          for (const event of events) connection.send(event);
+          await connection.replay(events);
           if (lastId === lastSent || connection.isClosed) break;
           lastSent = lastId;
         }

@@ -90,6 +90,29 @@ export class SseConnection {
     this.write(event);
   }
 
+  /**
+   * Replay (resume from the log): written with backpressure, waiting for the socket to drain above
+   * the budget, so a long replay neither buffers without bound nor counts as a slow consumer.
+   */
+  async replay(events: FeedEvent[]): Promise<void> {
+    for (const event of events) {
+      if (this.closed) return;
+      const flushed = this.res.write(event.frame);
+      this.options.stats.written++;
+      if (!flushed) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            this.res.off('drain', done);
+            this.res.off('close', done);
+            resolve();
+          };
+          this.res.on('drain', done);
+          this.res.on('close', done);
+        });
+      }
+    }
+  }
+
   private write(event: FeedEvent): void {
     this.res.write(event.frame);
     this.options.stats.written++;
@@ -101,7 +124,9 @@ export class SseConnection {
       }
       return;
     }
-    if (buffered > this.options.budgetBytes && !this.congested) {
+    // `drain` comes only after a write that returned false (past the stream's high-water mark),
+    // so congestion needs both: over the budget and waiting for a drain.
+    if (buffered > this.options.budgetBytes && this.res.writableNeedDrain && !this.congested) {
       this.congested = true;
       this.res.once('drain', () => this.drain());
     }

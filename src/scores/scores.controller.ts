@@ -1,0 +1,56 @@
+import { Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Query, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
+import { MatchesQueryDto, ScoresPollQueryDto, ScoresStreamQueryDto } from './dto/scores.dto.js';
+import { ScoresService } from './scores.service.js';
+
+@ApiTags('scores')
+@Controller('scores')
+export class ScoresController {
+  constructor(
+    private readonly scores: ScoresService,
+    private readonly realtime: RealtimeService,
+  ) {}
+
+  @Get('matches')
+  list(@Query() query: MatchesQueryDto) {
+    return this.scores.list(query);
+  }
+
+  /** A match with its timeline (events in seq order). */
+  @Get('matches/:id')
+  get(@Param('id', new ParseUUIDPipe()) id: string) {
+    return this.scores.get(id);
+  }
+
+  /**
+   * SSE: `event: snapshot` `{ matches }`, then one `event: score` `{ matchId, home, away, status, event }`
+   * per accepted match event, each with `id:`; resumable with `Last-Event-ID`. Never conflated: a
+   * client past the hard limit is closed and resumes from its last id.
+   */
+  @Get('stream')
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'text/event-stream' })
+  async stream(
+    @Query() query: ScoresStreamQueryDto,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ) {
+    const topics = await this.scores.parseMatchIds(query.matches);
+    await this.realtime.stream(request, reply, this.scores.feed, {
+      topics,
+      lastEventId: lastEventId ?? query.lastEventId,
+      snapshot: () => this.scores.snapshot(topics),
+    });
+  }
+
+  /** Long poll: `{ events: [{ id, type, data }], cursor }`. */
+  @Get('poll')
+  @HttpCode(200)
+  async poll(@Query() query: ScoresPollQueryDto, @Res({ passthrough: true }) reply: FastifyReply) {
+    const topics = await this.scores.parseMatchIds(query.matches);
+    return this.realtime.poll(reply, this.scores.feed, topics, query.cursor, query.timeoutMs);
+  }
+}

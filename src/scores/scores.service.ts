@@ -1,0 +1,288 @@
+/**
+ * Matches and their timelines. Persistence first: an accepted match event is one transaction that
+ * appends to the timeline, updates the match and records the domain event in the outbox. Only the
+ * outbox handler (`scores.feed`) publishes to the `scores` feed, after the commit, in outbox order
+ * and retrying while Redis is down, so a subscriber never hears of a score Postgres does not have
+ * and never misses one that it has.
+ */
+import {
+  BadRequestException,
+  ConflictException,
+  Injectable,
+  NotFoundException,
+  type OnModuleInit,
+  UnprocessableEntityException,
+} from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { type DataSource, In, MoreThan, Not, type Repository } from 'typeorm';
+import { AppConfig } from '#src/config/app-config.js';
+import type { DomainEvent } from '#src/platform/events/domain-event.js';
+import { OutboxRelay } from '#src/platform/events/outbox.relay.js';
+import { OutboxService } from '#src/platform/events/outbox.service.js';
+import { type Page, page } from '#src/platform/http/page.js';
+import type { Feed } from '#src/platform/realtime/feed.js';
+import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
+import type { CreateMatchDto, MatchesQueryDto, PostMatchEventDto } from './dto/scores.dto.js';
+import { MatchEvent } from './match-event.entity.js';
+import { Match } from './match.entity.js';
+import { DOMAIN_EVENT_OF, MAX_EXTRA_PERIODS, type MatchStatus, REQUIRED_STATUS, SPORTS } from './sports.js';
+
+export interface MatchView {
+  id: string;
+  sport: string;
+  homeTeam: string;
+  awayTeam: string;
+  startsAt: string;
+  status: MatchStatus;
+  home: number;
+  away: number;
+  period: number;
+  /** Seq of the last timeline event: a client can skip feed events with `event.seq` at or below it. */
+  seq: number;
+}
+
+export interface MatchEventView {
+  id: string;
+  seq: number;
+  kind: string;
+  team: string | null;
+  points: number | null;
+  period: number;
+  home: number;
+  away: number;
+  at: string;
+}
+
+/** What `event: score` carries (ARCHITECTURE.md): `{ matchId, home, away, status, event }`. */
+export interface ScoreFrame {
+  matchId: string;
+  home: number;
+  away: number;
+  status: MatchStatus;
+  event: MatchEventView;
+}
+
+/** The domain event's data: the frame plus what an outbound subscriber needs to make sense of it. */
+export interface ScoreEventData extends ScoreFrame {
+  sport: string;
+  homeTeam: string;
+  awayTeam: string;
+  period: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A snapshot of "all matches": everything not finished, and what finished in the last day. */
+const SNAPSHOT_FINISHED_WITHIN_MS = 24 * 3_600_000;
+const SNAPSHOT_MAX_MATCHES = 500;
+
+export function matchView(match: Match): MatchView {
+  return {
+    id: match.id,
+    sport: match.sport,
+    homeTeam: match.homeTeam,
+    awayTeam: match.awayTeam,
+    startsAt: match.startsAt.toISOString(),
+    status: match.status,
+    home: match.homeScore,
+    away: match.awayScore,
+    period: match.period,
+    seq: match.lastSeq,
+  };
+}
+
+export function eventView(event: MatchEvent): MatchEventView {
+  return {
+    id: event.id,
+    seq: event.seq,
+    kind: event.kind,
+    team: event.team,
+    points: event.points,
+    period: event.period,
+    home: event.homeScore,
+    away: event.awayScore,
+    at: event.createdAt.toISOString(),
+  };
+}
+
+@Injectable()
+export class ScoresService implements OnModuleInit {
+  feed: Feed;
+
+  constructor(
+    @InjectRepository(Match) private readonly matches: Repository<Match>,
+    @InjectRepository(MatchEvent) private readonly events: Repository<MatchEvent>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly outbox: OutboxService,
+    private readonly relay: OutboxRelay,
+    private readonly realtime: RealtimeService,
+    private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.feed = this.realtime.createFeed({
+      name: 'scores',
+      policy: 'strict',
+      maxLength: this.config.realtime.scoresLogLength,
+    });
+    // Never dead-letter: while Redis is down this handler blocks (and retries) its own later
+    // events, so subscribers get every score, in order, once Redis is back.
+    this.relay.register('scores.feed', Object.values(DOMAIN_EVENT_OF), (event) => this.publish(event), {
+      maxAttempts: Infinity,
+    });
+  }
+
+  private async publish(event: DomainEvent): Promise<void> {
+    const data = event.data as unknown as ScoreEventData;
+    const frame: ScoreFrame = {
+      matchId: data.matchId,
+      home: data.home,
+      away: data.away,
+      status: data.status,
+      event: data.event,
+    };
+    await this.feed.publish([{ type: 'score', topic: data.matchId, data: frame }]);
+  }
+
+  async createMatch(dto: CreateMatchDto): Promise<MatchView> {
+    if (dto.homeTeam.toLowerCase() === dto.awayTeam.toLowerCase()) {
+      throw new UnprocessableEntityException('homeTeam and awayTeam must differ');
+    }
+    const saved = await this.matches.save(
+      this.matches.create({ sport: dto.sport, homeTeam: dto.homeTeam, awayTeam: dto.awayTeam, startsAt: dto.startsAt }),
+    );
+    return matchView(saved);
+  }
+
+  async list(query: MatchesQueryDto): Promise<Page<MatchView>> {
+    const [rows, total] = await this.matches.findAndCount({
+      where: query.status ? { status: query.status } : {},
+      order: { startsAt: 'ASC', id: 'ASC' },
+      skip: (query.page - 1) * query.limit,
+      take: query.limit,
+    });
+    return page(rows.map(matchView), total, query);
+  }
+
+  async get(id: string): Promise<MatchView & { timeline: MatchEventView[] }> {
+    const match = await this.matches.findOneBy({ id });
+    if (!match) throw new NotFoundException(`match ${id} not found`);
+    const timeline = await this.events.find({ where: { matchId: id }, order: { seq: 'ASC' } });
+    return { ...matchView(match), timeline: timeline.map(eventView) };
+  }
+
+  /**
+   * Applies one event under a row lock on the match, so concurrent posts to one match serialize:
+   * the timeline's seq order, the outbox order and the feed order are the same order.
+   */
+  async postEvent(id: string, dto: PostMatchEventDto): Promise<{ match: MatchView; event: MatchEventView }> {
+    return this.dataSource.transaction(async (manager) => {
+      const match = await manager.findOne(Match, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!match) throw new NotFoundException(`match ${id} not found`);
+      const required = REQUIRED_STATUS[dto.kind];
+      if (match.status !== required) {
+        throw new ConflictException(`cannot post ${dto.kind}: match is ${match.status} (needs ${required})`);
+      }
+      const rules = SPORTS[match.sport];
+      const event = manager.create(MatchEvent, {
+        matchId: match.id,
+        seq: match.lastSeq + 1,
+        kind: dto.kind,
+        team: null,
+        points: null,
+        period: match.period,
+      });
+      switch (dto.kind) {
+        case 'kickoff':
+          match.status = 'live';
+          match.period = event.period = 1;
+          break;
+        case 'score': {
+          if (!dto.team) throw new UnprocessableEntityException('team is required for a score (home or away)');
+          const points = dto.points ?? rules.defaultPoints;
+          if (points === undefined || !(rules.points as readonly number[]).includes(points)) {
+            throw new UnprocessableEntityException(
+              `points must be one of ${rules.points.join(', ')} for ${match.sport} (got ${dto.points ?? 'none'})`,
+            );
+          }
+          event.team = dto.team;
+          event.points = points;
+          if (dto.team === 'home') match.homeScore += points;
+          else match.awayScore += points;
+          break;
+        }
+        case 'period': {
+          const next = dto.period ?? match.period + 1;
+          const last = rules.periods + MAX_EXTRA_PERIODS;
+          if (next <= match.period || next > last) {
+            throw new UnprocessableEntityException(
+              `period must be after the current one (${match.period}) and at most ${last} for ${match.sport}`,
+            );
+          }
+          match.period = event.period = next;
+          break;
+        }
+        case 'final':
+          match.status = 'finished';
+          break;
+      }
+      event.homeScore = match.homeScore;
+      event.awayScore = match.awayScore;
+      match.lastSeq = event.seq;
+      const savedEvent = await manager.save(event);
+      const savedMatch = await manager.save(match);
+      const view = eventView(savedEvent);
+      const data: ScoreEventData = {
+        matchId: savedMatch.id,
+        sport: savedMatch.sport,
+        homeTeam: savedMatch.homeTeam,
+        awayTeam: savedMatch.awayTeam,
+        home: savedMatch.homeScore,
+        away: savedMatch.awayScore,
+        status: savedMatch.status,
+        period: savedMatch.period,
+        event: view,
+      };
+      await this.outbox.record(manager, { type: DOMAIN_EVENT_OF[dto.kind], data: { ...data } });
+      return { match: matchView(savedMatch), event: view };
+    });
+  }
+
+  /**
+   * `?matches=` of a stream or poll: undefined = every match. Malformed ids or too many → 400,
+   * unknown ids → 422 naming them.
+   */
+  async parseMatchIds(raw: string | undefined): Promise<Set<string> | undefined> {
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const ids = new Set(
+      raw
+        .split(',')
+        .map((id) => id.trim().toLowerCase())
+        .filter(Boolean),
+    );
+    const max = this.config.realtime.maxTopicsPerSubscription;
+    if (ids.size > max) throw new BadRequestException(`matches: at most ${max} per subscription`);
+    const malformed = [...ids].filter((id) => !UUID.test(id));
+    if (malformed.length > 0)
+      throw new BadRequestException(`matches: not a match id: ${malformed.slice(0, 5).join(', ')}`);
+    const found = await this.matches.find({ where: { id: In([...ids]) }, select: { id: true } });
+    const known = new Set(found.map((m) => m.id));
+    const unknown = [...ids].filter((id) => !known.has(id));
+    if (unknown.length > 0) throw new UnprocessableEntityException(`unknown match ${unknown.slice(0, 5).join(', ')}`);
+    return ids;
+  }
+
+  /** The current state of the requested matches (or of every current match), for `event: snapshot`. */
+  async snapshot(ids: Set<string> | undefined): Promise<{ matches: MatchView[] }> {
+    const rows = ids
+      ? await this.matches.find({ where: { id: In([...ids]) }, order: { startsAt: 'ASC', id: 'ASC' } })
+      : await this.matches.find({
+          where: [
+            { status: Not('finished') },
+            { status: 'finished', updatedAt: MoreThan(new Date(Date.now() - SNAPSHOT_FINISHED_WITHIN_MS)) },
+          ],
+          order: { startsAt: 'ASC', id: 'ASC' },
+          take: SNAPSHOT_MAX_MATCHES,
+        });
+    return { matches: rows.map(matchView) };
+  }
+}
