@@ -387,3 +387,32 @@ describe('scores through a Redis outage (e2e)', () => {
     await next.waitFor((f) => scoresOf(f).some((x) => x.data.status === 'finished'), 15_000);
   });
 });
+
+describe('demo scores (e2e)', () => {
+  let env: TestEnv;
+  let t: TestApp;
+  const open: SseClient[] = [];
+  const { sse } = harness(open);
+
+  beforeAll(async () => {
+    env = await createTestEnv({ DEMO_MODE: 'true', DEMO_SCORE_STEP_MS: '100', DEMO_TICK_RATE: '10' });
+    t = await startTestApp(env);
+  });
+  afterAll(async () => {
+    open.splice(0).forEach((client) => client.close());
+    await t?.close();
+    await env?.cleanup();
+  });
+
+  it('schedules matches that kick off and score on their own, through the same path as the admin API', async () => {
+    const client = await sse(`${t.url}/scores/stream`);
+    await waitFor(async () => (await api(t.url, 'GET', '/scores/matches?status=scheduled')).body.total >= 1, 10_000);
+    // A demo match starts 5–30 s after it is scheduled, then scores every few steps.
+    await client.waitFor((f) => scoresOf(f).some((x) => x.data.event.kind === 'score'), 45_000);
+    const kinds = new Set(scoresOf(client.frames).map((f) => f.data.event.kind));
+    expect(kinds.has('kickoff')).toBe(true);
+    const live = await api(t.url, 'GET', '/scores/matches?status=live');
+    const match = await api(t.url, 'GET', `/scores/matches/${live.body.items[0].id}`);
+    expect(match.body.timeline[0].kind).toBe('kickoff');
+  }, 60_000);
+});
