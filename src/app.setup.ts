@@ -3,7 +3,7 @@
  * run the app production runs.
  */
 import helmet from '@fastify/helmet';
-import { type ModuleMetadata, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, type ModuleMetadata, ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -11,7 +11,8 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ADMIN_AUTH, USER_AUTH } from './platform/auth/decorators.js';
-import { ErrorFilter } from './platform/http/error.filter.js';
+import { ErrorFilter, toErrorBody } from './platform/http/error.filter.js';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from './platform/http/json-depth.js';
 import { MetricsService } from './platform/observability/metrics.service.js';
 
 export interface CreateAppOptions {
@@ -59,6 +60,15 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is a 415, not a string handed to validation.
   fastify.removeContentTypeParser(['text/plain']);
+  // A parsed body nested past MAX_JSON_DEPTH is refused before anything recurses over it.
+  fastify.addHook('preValidation', (request, reply, done) => {
+    if (jsonDepthExceeds(request.body)) {
+      const error = new BadRequestException(`JSON body nested deeper than ${MAX_JSON_DEPTH} levels`);
+      void reply.code(400).send(toErrorBody(error));
+      return;
+    }
+    done();
+  });
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
