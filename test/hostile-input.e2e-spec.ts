@@ -197,7 +197,7 @@ describe('hostile input at every entry point (e2e)', () => {
       { authorization: 'Basic YWRtaW46YWRtaW4=' },
       { authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.' },
       { authorization: 'Bearer a.b.c' },
-      { 'x-request-id': '\u0000'.replace(/\u0000/g, '?') + '<>'.repeat(100) },
+      { 'x-request-id': '?' + '<>'.repeat(100) },
       { 'last-event-id': 'x'.repeat(8_000) },
       { 'content-type': 'application/json; charset=utf-16' },
       { 'if-none-match': '*' },
