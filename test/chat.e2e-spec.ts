@@ -10,7 +10,7 @@ import { GithubEventsHandler } from '#src/chat/github-events.handler.js';
 import { SystemMessageService } from '#src/chat/system-message.service.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
 import { query } from './helpers/databases.js';
-import { type ChatClient, ChatView, bearer, clientMsgId, connectChat, createUser } from './helpers/socket-chat.js';
+import { type ChatClient, bearer, clientMsgId, connectChat, createUser } from './helpers/socket-chat.js';
 import {
   TEST_JWT_SECRET,
   type TestApp,
