@@ -147,7 +147,7 @@ export class ChatGateway
     try {
       const stored = await this.messages.send(this.user(socket), payload);
       ack?.({ ok: true, message: stored.message });
-      this.delivery.publish(stored);
+      this.delivery.publish(stored, socket);
     } catch (error) {
       ack?.(this.failure(error, socket));
     } finally {
@@ -167,16 +167,9 @@ export class ChatGateway
   @SubscribeMessage('message:read')
   async read(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
     try {
-      const move = await this.messages.markRead(this.user(socket), payload);
-      if (move.others.length > 0) {
-        this.nsp!.to(move.others.map(userRoom)).emit('message:receipt', {
-          conversationId: move.conversationId,
-          userId: move.userId,
-          deliveredSeq: move.deliveredSeq,
-          readSeq: move.readSeq,
-        });
-      }
-      return { ok: true, readSeq: move.readSeq, deliveredSeq: move.deliveredSeq };
+      const { others, ...receipt } = await this.messages.markRead(this.user(socket), payload);
+      this.delivery.publishReceipt(receipt, others);
+      return { ok: true, readSeq: receipt.readSeq, deliveredSeq: receipt.deliveredSeq };
     } catch (error) {
       return this.failure(error, socket);
     }

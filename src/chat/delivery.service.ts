@@ -21,10 +21,17 @@ import { MessagesService, type Stored } from './messages.service.js';
 
 export const userRoom = (userId: string) => `user:${userId}`;
 
-/** What instances send each other: messages and who gets them. */
+export interface Receipt {
+  conversationId: string;
+  userId: string;
+  deliveredSeq: number;
+  readSeq: number;
+}
+
+/** What instances send each other, once per event-loop turn: messages and receipts, with who gets them. */
 interface Fanout {
-  m: ChatMessage;
-  to: string[];
+  messages: { m: ChatMessage; to: string[] }[];
+  receipts: { r: Receipt; to: string[] }[];
 }
 
 interface ConversationState {
@@ -32,6 +39,8 @@ interface ConversationState {
   sent: number;
   /** Live messages ahead of `sent + 1`. */
   pending: Map<number, ChatMessage>;
+  /** Seqs this socket sent itself: it has them in its ack, so they are passed over, not emitted. */
+  own: Set<number>;
   /** Replay or gap repair in progress: live messages wait in `pending`. */
   busy: boolean;
   /** Live messages were dropped (too many pending): repair reads to the end. */
@@ -52,7 +61,7 @@ class Connection {
   ) {}
 }
 
-const DELIVER_EVENT = 'chat:deliver';
+const FANOUT_EVENT = 'chat:fanout';
 const REPLAY_PAGE = 200;
 const GAP_GRACE_MS = 150;
 const MAX_PENDING = 5_000;
@@ -67,7 +76,7 @@ export class DeliveryService {
   private nsp?: Namespace;
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySocket = new Map<string, Connection>();
-  private outgoing: Fanout[] = [];
+  private outgoing: Fanout = { messages: [], receipts: [] };
   /** `<conversation>:<user>` → highest acknowledged seq, not yet written. */
   private acked = new Map<string, { conversationId: string; userId: string; seq: number }>();
   private flushTimer?: NodeJS.Timeout;
@@ -80,30 +89,52 @@ export class DeliveryService {
 
   attach(nsp: Namespace): void {
     this.nsp = nsp;
-    (nsp as unknown as { on(event: string, listener: (items: Fanout[]) => void): void }).on(DELIVER_EVENT, (items) =>
-      this.deliverLocal(items),
+    (nsp as unknown as { on(event: string, listener: (fanout: Fanout) => void): void }).on(FANOUT_EVENT, (fanout) =>
+      this.deliverLocal(fanout),
     );
   }
 
-  /** After the commit and the sender's ack: this instance's sockets now, the other instances in one publish per tick. */
-  publish(stored: Pick<Stored, 'message' | 'memberIds'>): void {
+  /**
+   * After the commit and the sender's ack: this instance's sockets now, the other instances in one
+   * publish per event-loop turn. `origin`, the socket that sent it, already has it in its ack.
+   */
+  publish(stored: Pick<Stored, 'message' | 'memberIds'>, origin?: Socket): void {
     const item = { m: stored.message, to: stored.memberIds };
-    this.deliverLocal([item]);
-    this.outgoing.push(item);
-    if (this.outgoing.length === 1) {
-      setImmediate(() => {
-        const items = this.outgoing;
-        this.outgoing = [];
-        this.nsp?.serverSideEmit(DELIVER_EVENT, items);
-      });
-    }
+    this.deliverLocal({ messages: [item], receipts: [] }, origin?.id);
+    this.outgoing.messages.push(item);
+    this.scheduleFanout();
   }
 
-  private deliverLocal(items: Fanout[]): void {
-    for (const { m, to } of items) {
+  /** `message:receipt` to the given users, wherever they are connected. */
+  publishReceipt(receipt: Receipt, to: string[]): void {
+    if (to.length === 0) return;
+    const item = { r: receipt, to };
+    this.deliverLocal({ messages: [], receipts: [item] });
+    this.outgoing.receipts.push(item);
+    this.scheduleFanout();
+  }
+
+  private scheduleFanout(): void {
+    if (this.outgoing.messages.length + this.outgoing.receipts.length !== 1) return;
+    setImmediate(() => {
+      const fanout = this.outgoing;
+      this.outgoing = { messages: [], receipts: [] };
+      this.nsp?.serverSideEmit(FANOUT_EVENT, fanout);
+    });
+  }
+
+  private deliverLocal(fanout: Fanout, originSocketId?: string): void {
+    for (const { m, to } of fanout.messages) {
       for (const userId of to) {
         const connections = this.byUser.get(userId);
-        if (connections) for (const connection of connections) this.offer(connection, m);
+        if (!connections) continue;
+        for (const connection of connections) this.offer(connection, m, connection.socket.id === originSocketId);
+      }
+    }
+    for (const { r, to } of fanout.receipts) {
+      for (const userId of to) {
+        const connections = this.byUser.get(userId);
+        if (connections) for (const connection of connections) connection.socket.emit('message:receipt', r);
       }
     }
   }
@@ -143,7 +174,7 @@ export class DeliveryService {
     for (const state of connection.conversations.values()) clearTimeout(state.timer);
   }
 
-  private offer(connection: Connection, message: ChatMessage): void {
+  private offer(connection: Connection, message: ChatMessage, own = false): void {
     if (connection.closed) return;
     if (connection.early) {
       if (connection.early.length < MAX_PENDING) connection.early.push(message);
@@ -155,6 +186,7 @@ export class DeliveryService {
       // A conversation this socket did not know (new, or the user was just added): start at the user's cursor.
       state = newState(0, true);
       state.pending.set(message.seq, message);
+      if (own) state.own.add(message.seq);
       connection.conversations.set(id, state);
       const created = state;
       void this.messages
@@ -172,7 +204,10 @@ export class DeliveryService {
     }
     if (message.seq <= state.sent) return;
     if (state.pending.size >= MAX_PENDING) state.overflow = true;
-    else state.pending.set(message.seq, message);
+    else {
+      state.pending.set(message.seq, message);
+      if (own) state.own.add(message.seq);
+    }
     if (!state.busy) this.drain(connection, id, state);
   }
 
@@ -180,9 +215,11 @@ export class DeliveryService {
     if (connection.closed) return;
     for (let next = state.pending.get(state.sent + 1); next; next = state.pending.get(state.sent + 1)) {
       state.pending.delete(next.seq);
-      this.emit(connection, state, next);
+      if (state.own.delete(next.seq)) state.sent = next.seq;
+      else this.emit(connection, state, next);
     }
     for (const seq of state.pending.keys()) if (seq <= state.sent) state.pending.delete(seq);
+    for (const seq of state.own) if (seq <= state.sent) state.own.delete(seq);
     if (state.pending.size === 0 && !state.overflow) {
       clearTimeout(state.timer);
       state.timer = undefined;
@@ -212,7 +249,8 @@ export class DeliveryService {
             this.logger.warn(`chat: seq ${state.sent + 1} missing in ${conversationId}; skipping to ${message.seq}`);
           }
           state.pending.delete(message.seq);
-          lastAck = this.emit(connection, state, message, true);
+          if (state.own.delete(message.seq)) state.sent = message.seq;
+          else lastAck = this.emit(connection, state, message, true) ?? lastAck;
         }
         if (page.length < REPLAY_PAGE) break;
         // Backpressure: the next page once the client has taken this one (or a while has passed).
@@ -272,15 +310,7 @@ export class DeliveryService {
     this.flushing = this.messages
       .markDelivered(moves)
       .then((moved) => {
-        for (const move of moved) {
-          if (move.others.length === 0) continue;
-          this.nsp?.to(move.others.map(userRoom)).emit('message:receipt', {
-            conversationId: move.conversationId,
-            userId: move.userId,
-            deliveredSeq: move.deliveredSeq,
-            readSeq: move.readSeq,
-          });
-        }
+        for (const { others, ...receipt } of moved) this.publishReceipt(receipt, others);
       })
       .catch((error: Error) => {
         this.logger.warn(`chat delivered cursors: ${error.message}; retrying`);
@@ -302,5 +332,5 @@ export class DeliveryService {
 }
 
 function newState(sent: number, busy: boolean): ConversationState {
-  return { sent, pending: new Map(), busy, overflow: false };
+  return { sent, pending: new Map(), own: new Set(), busy, overflow: false };
 }
