@@ -320,6 +320,13 @@ describe('chat over socket.io (e2e, two instances)', () => {
     expect(await count('SELECT count(*) AS n FROM messages WHERE conversation_id = $1', [conversation])).toBe(
       accepted.length,
     );
+    // Typing, read and sync share a separate bucket (5× the message rate), so they never eat into sending.
+    const events = await Promise.all(
+      Array.from({ length: 320 }, () => daveA.request('typing', { conversationId: conversation })),
+    );
+    const limited = events.filter((ack) => !ack.ok);
+    expect(limited.length).toBeGreaterThanOrEqual(10);
+    for (const ack of limited) expect(ack.error.code).toBe('rate_limited');
   });
 
   it('a polling-only client (transports: [polling]) sends and receives', async () => {
