@@ -7,6 +7,7 @@ import { type ModuleMetadata, ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { RawServerDefault } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
@@ -59,6 +60,13 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is a 415, not a string handed to validation.
   fastify.removeContentTypeParser(['text/plain']);
+  // A route marked `@RouteConfig({ rawBody: true })` (signed webhooks: the signature covers the exact
+  // bytes) gets its JSON body as the unparsed Buffer; every other route gets it parsed, as before.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  app.useBodyParser<RawServerDefault>('application/json', {}, (request, body, done) => {
+    if ((request.routeOptions.config as { rawBody?: boolean }).rawBody) done(null, body);
+    else parseJson(request, body.toString('utf8'), done);
+  });
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },

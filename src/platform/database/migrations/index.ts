@@ -2,5 +2,6 @@
 // writes a new file here (against an up-to-date database); add its class to this list.
 import { Init1795300207983 } from './1795300207983-Init.js';
 import { Instruments1795302883660 } from './1795302883660-Instruments.js';
+import { InboundWebhooks1795305741936 } from './1795305741936-InboundWebhooks.js';
 
-export const migrations = [Init1795300207983, Instruments1795302883660];
+export const migrations = [Init1795300207983, Instruments1795302883660, InboundWebhooks1795305741936];

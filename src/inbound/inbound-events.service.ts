@@ -1,0 +1,153 @@
+/**
+ * The table of inbound events: storing a verified event before it is acknowledged, queueing its
+ * job, and what operators read and replay.
+ */
+import { InjectQueue } from '@nestjs/bullmq';
+import { ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import type { Queue } from 'bullmq';
+import type { DataSource, Repository } from 'typeorm';
+import { AppConfig } from '#src/config/app-config.js';
+import { type Page, page } from '#src/platform/http/page.js';
+import { QUEUES } from '#src/platform/queue/queue.constants.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
+import type { ListInboundEventsDto } from './dto/list-inbound-events.dto.js';
+import { InboundEvent } from './inbound-event.entity.js';
+import { INBOUND_JOB, type InboundJobData, inboundJobId } from './inbound.jobs.js';
+import { InboundMetrics } from './inbound.metrics.js';
+import type { VerifiedEvent } from './inbound.verifier.js';
+
+export interface StoreResult {
+  received: true;
+  /** Our id of the stored event (absent for a duplicate). */
+  id?: string;
+  duplicate: boolean;
+}
+
+export type InboundEventDetail = Omit<InboundEvent, 'payload'> & { payload: unknown };
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+@Injectable()
+export class InboundEventsService {
+  private readonly logger = new Logger(InboundEventsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(InboundEvent) private readonly events: Repository<InboundEvent>,
+    @InjectQueue(QUEUES.inbound) private readonly queue: Queue<InboundJobData>,
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+    private readonly metrics: InboundMetrics,
+  ) {}
+
+  /**
+   * Inserts the event (one statement, so committed when it returns) unless this provider already
+   * sent this id. Only then may the caller answer 2xx. Any storage failure is a 503: the provider
+   * retries, and the retry is stored then.
+   */
+  async store(provider: string, event: VerifiedEvent, raw: Buffer): Promise<StoreResult> {
+    let rows: { id: string }[];
+    try {
+      rows = await withTimeout(
+        this.dataSource.query(
+          `INSERT INTO inbound_events (provider, external_id, type, headers, payload)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (provider, external_id) DO NOTHING
+           RETURNING id`,
+          [provider, event.externalId, event.type, event.headers, raw.toString('utf8')],
+        ),
+        this.config.inbound.storeTimeoutMs,
+        'storing the event',
+      );
+    } catch (error) {
+      this.metrics.rejected.inc({ provider, reason: 'storage_unavailable' });
+      this.logger.warn(`could not store a ${provider} event: ${(error as Error).message}`);
+      throw new ServiceUnavailableException('the event could not be stored; retry later');
+    }
+    if (rows.length === 0) {
+      this.metrics.duplicates.inc({ provider });
+      return { received: true, duplicate: true };
+    }
+    this.metrics.received.inc({ provider });
+    // Not awaited: the row is the promise. If Redis is slow or down, the reconciler queues it later.
+    void this.enqueue(rows[0].id, 0);
+    return { received: true, id: rows[0].id, duplicate: false };
+  }
+
+  /** Queues the event's job; false (and counted) if Redis cannot take it now. */
+  async enqueue(id: string, replays: number): Promise<boolean> {
+    if (this.redis.command.status !== 'ready') {
+      // Redis is down: do not pile up commands in memory; the reconciler will queue this event.
+      this.metrics.enqueueFailures.inc();
+      return false;
+    }
+    try {
+      await this.queue.add(INBOUND_JOB, { id }, { jobId: inboundJobId(id, replays) });
+      return true;
+    } catch (error) {
+      this.metrics.enqueueFailures.inc();
+      this.logger.warn(`could not queue inbound event ${id}: ${(error as Error).message}`);
+      return false;
+    }
+  }
+
+  async list(query: ListInboundEventsDto): Promise<Page<InboundEvent>> {
+    const builder = this.events.createQueryBuilder('e');
+    if (query.provider) builder.andWhere('e.provider = :provider', { provider: query.provider });
+    if (query.status) builder.andWhere('e.status = :status', { status: query.status });
+    if (query.type) builder.andWhere('e.type = :type', { type: query.type });
+    const [items, total] = await builder
+      .orderBy('e.receivedAt', 'DESC')
+      .addOrderBy('e.id', 'DESC')
+      .skip((query.page - 1) * query.limit)
+      .take(query.limit)
+      .getManyAndCount();
+    return page(items, total, query);
+  }
+
+  /** One event with its payload (parsed; the stored text is exactly what was signed). */
+  async get(id: string): Promise<InboundEventDetail> {
+    const event = await this.events.createQueryBuilder('e').addSelect('e.payload').where('e.id = :id', { id }).getOne();
+    if (!event) throw new NotFoundException(`inbound event ${id} not found`);
+    let payload: unknown = event.payload;
+    try {
+      payload = JSON.parse(event.payload);
+    } catch {
+      // stored before verification rules changed: show the text
+    }
+    return { ...event, payload };
+  }
+
+  /**
+   * Processes a failed event again as a new job (the replay count is part of its id). An event
+   * still waiting is queued again (a no-op if its job exists). Processed or ignored → 409.
+   */
+  async replay(id: string): Promise<InboundEvent> {
+    const rows: [{ id: string; replays: number }[], number] = await this.dataSource.query(
+      `UPDATE inbound_events
+       SET status = 'received', replays = replays + CASE WHEN status = 'failed' THEN 1 ELSE 0 END
+       WHERE id = $1 AND status IN ('failed', 'received')
+       RETURNING id, replays`,
+      [id],
+    );
+    const [updated] = rows[0];
+    if (!updated) {
+      const existing = await this.events.findOneBy({ id });
+      if (!existing) throw new NotFoundException(`inbound event ${id} not found`);
+      throw new ConflictException(
+        `inbound event ${id} is ${existing.status}; only failed or waiting events can be replayed`,
+      );
+    }
+    await this.enqueue(updated.id, updated.replays);
+    return (await this.events.findOneBy({ id }))!;
+  }
+}
