@@ -68,7 +68,7 @@ describe('inbound webhooks (e2e)', () => {
       key,
       value,
     ]);
-  const settled = async (provider: string, externalId: string, status = 'processed') =>
+  const settled = async (provider: string, externalId: string, status = 'processed'): Promise<Row> =>
     waitFor(async () => {
       const [row] = await rows(provider, externalId);
       return row?.status === status ? row : undefined;
