@@ -113,7 +113,7 @@ describe('inbound webhooks: kill -9 during a burst (e2e)', () => {
       45_000,
       250,
     );
-    expect(rows.filter((row) => Number(row.domain_events) !== 1)).toEqual([]);
+    expect(rows!.filter((row) => Number(row.domain_events) !== 1)).toEqual([]);
     const [{ n }] = await query<{ n: string }>(
       env.databaseUrl,
       `SELECT count(*) AS n FROM outbox_events WHERE type = 'payment.succeeded'`,

@@ -69,10 +69,10 @@ describe('inbound webhooks (e2e)', () => {
       value,
     ]);
   const settled = async (provider: string, externalId: string, status = 'processed'): Promise<Row> =>
-    waitFor(async () => {
+    (await waitFor(async () => {
       const [row] = await rows(provider, externalId);
       return row?.status === status ? row : undefined;
-    }, 15_000);
+    }, 15_000))!;
 
   describe('Stripe', () => {
     it('a signed event → 200, stored once, processed once; sent again → 200, not processed again', async () => {
