@@ -4,7 +4,6 @@
  * the repository (the chat module posts the summary there).
  */
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { OutboxService } from '#src/platform/events/outbox.service.js';
 import { GithubBindingsService } from './github-bindings.service.js';
 import { type HandlerContext, type Ignored, InboundHandlers } from './inbound-handlers.js';
 
@@ -96,7 +95,6 @@ function link(event: GithubEvent, payload: GithubPayload): string | null {
 export class GithubEffects implements OnModuleInit {
   constructor(
     private readonly handlers: InboundHandlers,
-    private readonly outbox: OutboxService,
     private readonly bindings: GithubBindingsService,
   ) {}
 
@@ -104,12 +102,12 @@ export class GithubEffects implements OnModuleInit {
     this.handlers.register('github', GITHUB_EVENTS, (context) => this.toDomainEvent(context));
   }
 
-  private async toDomainEvent({ manager, payload: body, event }: HandlerContext): Promise<Ignored | void> {
+  private async toDomainEvent({ manager, payload: body, event, record }: HandlerContext): Promise<Ignored | void> {
     const payload = body as GithubPayload;
     const repository = payload.repository?.full_name;
     if (typeof repository !== 'string') return { ignored: 'no repository.full_name' };
     const type = event.type as GithubEvent;
-    await this.outbox.record(manager, {
+    record({
       type: `github.${type}`,
       data: {
         deliveryId: event.externalId,

@@ -1,13 +1,11 @@
 /**
- * The table of inbound events: storing a verified event before it is acknowledged, queueing its
- * job, and what operators read and replay.
+ * The table of inbound events after intake: queueing jobs, and what operators read and replay.
  */
 import { InjectQueue } from '@nestjs/bullmq';
-import { ConflictException, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import type { DataSource, Repository } from 'typeorm';
-import { AppConfig } from '#src/config/app-config.js';
 import { type Page, page } from '#src/platform/http/page.js';
 import { QUEUES } from '#src/platform/queue/queue.constants.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
@@ -15,26 +13,8 @@ import type { ListInboundEventsDto } from './dto/list-inbound-events.dto.js';
 import { InboundEvent } from './inbound-event.entity.js';
 import { INBOUND_JOB, type InboundJobData, inboundJobId } from './inbound.jobs.js';
 import { InboundMetrics } from './inbound.metrics.js';
-import type { VerifiedEvent } from './inbound.verifier.js';
-
-export interface StoreResult {
-  received: true;
-  /** Our id of the stored event (absent for a duplicate). */
-  id?: string;
-  duplicate: boolean;
-}
 
 export type InboundEventDetail = Omit<InboundEvent, 'payload'> & { payload: unknown };
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 @Injectable()
 export class InboundEventsService {
@@ -45,42 +25,23 @@ export class InboundEventsService {
     @InjectRepository(InboundEvent) private readonly events: Repository<InboundEvent>,
     @InjectQueue(QUEUES.inbound) private readonly queue: Queue<InboundJobData>,
     private readonly redis: RedisService,
-    private readonly config: AppConfig,
     private readonly metrics: InboundMetrics,
   ) {}
 
-  /**
-   * Inserts the event (one statement, so committed when it returns) unless this provider already
-   * sent this id. Only then may the caller answer 2xx. Any storage failure is a 503: the provider
-   * retries, and the retry is stored then.
-   */
-  async store(provider: string, event: VerifiedEvent, raw: Buffer): Promise<StoreResult> {
-    let rows: { id: string }[];
+  /** Queues the jobs of newly stored events (one round trip); see `enqueue`. */
+  async enqueueNew(ids: string[]): Promise<void> {
+    if (this.redis.command.status !== 'ready') {
+      this.metrics.enqueueFailures.inc(ids.length);
+      return;
+    }
     try {
-      rows = await withTimeout(
-        this.dataSource.query(
-          `INSERT INTO inbound_events (provider, external_id, type, headers, payload)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (provider, external_id) DO NOTHING
-           RETURNING id`,
-          [provider, event.externalId, event.type, event.headers, raw.toString('utf8')],
-        ),
-        this.config.inbound.storeTimeoutMs,
-        'storing the event',
+      await this.queue.addBulk(
+        ids.map((id) => ({ name: INBOUND_JOB, data: { id }, opts: { jobId: inboundJobId(id, 0) } })),
       );
     } catch (error) {
-      this.metrics.rejected.inc({ provider, reason: 'storage_unavailable' });
-      this.logger.warn(`could not store a ${provider} event: ${(error as Error).message}`);
-      throw new ServiceUnavailableException('the event could not be stored; retry later');
+      this.metrics.enqueueFailures.inc(ids.length);
+      this.logger.warn(`could not queue ${ids.length} inbound event(s): ${(error as Error).message}`);
     }
-    if (rows.length === 0) {
-      this.metrics.duplicates.inc({ provider });
-      return { received: true, duplicate: true };
-    }
-    this.metrics.received.inc({ provider });
-    // Not awaited: the row is the promise. If Redis is slow or down, the reconciler queues it later.
-    void this.enqueue(rows[0].id, 0);
-    return { received: true, id: rows[0].id, duplicate: false };
   }
 
   /** Queues the event's job; false (and counted) if Redis cannot take it now. */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { NewDomainEvent } from '#src/platform/events/domain-event.js';
 
 export interface HandlerContext {
   /** The processing transaction: effects, domain events and the status change commit together. */
@@ -7,6 +8,8 @@ export interface HandlerContext {
   event: { id: string; provider: string; externalId: string; type: string };
   /** The parsed body (verified, but its shape is the sender's: check what you read). */
   payload: unknown;
+  /** Records a domain event in the processing transaction (the outbox; written with the status). */
+  record(event: NewDomainEvent): void;
 }
 
 /** Nothing to do for this event after all (recorded as `ignored` with the reason). */

@@ -12,10 +12,10 @@ import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { AppConfig } from '#src/config/app-config.js';
-import { InboundEventsService, type StoreResult } from './inbound-events.service.js';
 import { receiverRoute } from './inbound-routes.js';
 import { InboundMetrics } from './inbound.metrics.js';
 import { InboundVerifier, Rejection, type VerifiedEvent } from './inbound.verifier.js';
+import { IntakeWriter, type StoreResult } from './intake-writer.js';
 
 const STORED = { description: 'stored (or already stored: `duplicate: true`); processed asynchronously' };
 
@@ -28,7 +28,7 @@ const STORED = { description: 'stored (or already stored: `duplicate: true`); pr
 export class InboundWebhooksController {
   constructor(
     private readonly verifier: InboundVerifier,
-    private readonly events: InboundEventsService,
+    private readonly intake: IntakeWriter,
     private readonly metrics: InboundMetrics,
     private readonly config: AppConfig,
   ) {}
@@ -88,7 +88,7 @@ export class InboundWebhooksController {
       this.metrics.rejected.inc({ provider, reason: error.reason });
       throw new BadRequestException(error.message);
     }
-    return this.events.store(provider, verified, raw);
+    return this.intake.store(provider, verified, raw);
   }
 
   /** The exact bytes (see app.setup.ts); only `application/json` is accepted. */

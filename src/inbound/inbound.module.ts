@@ -25,6 +25,7 @@ import { InboundMetrics } from './inbound.metrics.js';
 import { InboundProcessor } from './inbound.processor.js';
 import { InboundReconciler } from './inbound.reconciler.js';
 import { InboundVerifier } from './inbound.verifier.js';
+import { IntakeWriter } from './intake-writer.js';
 import { StripeEffects } from './stripe.effects.js';
 
 @Module({
@@ -39,6 +40,7 @@ import { StripeEffects } from './stripe.effects.js';
     InboundRoutes,
     InboundVerifier,
     InboundEventsService,
+    IntakeWriter,
     InboundHandlers,
     InboundProcessingService,
     InboundProcessor,

@@ -5,7 +5,6 @@
  * (or, on a subscription, its first price's `lookup_key`): free, pro or team.
  */
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { OutboxService } from '#src/platform/events/outbox.service.js';
 import { PLANS, type Plan } from '#src/users/user.entity.js';
 import { UsersService } from '#src/users/users.service.js';
 import { type HandlerContext, type Ignored, InboundHandlers } from './inbound-handlers.js';
@@ -52,7 +51,6 @@ function dataObject(payload: unknown): { event: StripeEventBody; object: StripeO
 export class StripeEffects implements OnModuleInit {
   constructor(
     private readonly handlers: InboundHandlers,
-    private readonly outbox: OutboxService,
     private readonly users: UsersService,
   ) {}
 
@@ -62,11 +60,11 @@ export class StripeEffects implements OnModuleInit {
     this.handlers.register('stripe', SUBSCRIPTION_EVENTS, (context) => this.subscriptionChanged(context));
   }
 
-  private async paymentSucceeded({ manager, payload }: HandlerContext): Promise<Ignored | void> {
+  private async paymentSucceeded({ payload, record }: HandlerContext): Promise<Ignored | void> {
     const found = dataObject(payload);
     if (!found) return { ignored: 'no data.object' };
     const { event, object: intent } = found;
-    await this.outbox.record(manager, {
+    record({
       type: 'payment.succeeded',
       data: {
         stripeEventId: event.id,
@@ -79,7 +77,8 @@ export class StripeEffects implements OnModuleInit {
     });
   }
 
-  private async checkoutCompleted({ manager, payload }: HandlerContext): Promise<Ignored | void> {
+  private async checkoutCompleted(context: HandlerContext): Promise<Ignored | void> {
+    const { payload } = context;
     const found = dataObject(payload);
     if (!found) return { ignored: 'no data.object' };
     const { event, object: session } = found;
@@ -88,13 +87,14 @@ export class StripeEffects implements OnModuleInit {
     if (session.payment_status === 'unpaid') return { ignored: 'checkout completed but not paid yet' };
     const plan = session.metadata?.plan;
     if (!isPlan(plan)) return { ignored: `metadata.plan is not one of ${PLANS.join(', ')}` };
-    await this.applyPlan(manager, event, userId, plan, {
+    await this.applyPlan(context, event, userId, plan, {
       subscriptionId: str(session.subscription),
       status: str(session.status),
     });
   }
 
-  private async subscriptionChanged({ manager, payload }: HandlerContext): Promise<Ignored | void> {
+  private async subscriptionChanged(context: HandlerContext): Promise<Ignored | void> {
+    const { payload } = context;
     const found = dataObject(payload);
     if (!found) return { ignored: 'no data.object' };
     const { event, object: subscription } = found;
@@ -108,12 +108,12 @@ export class StripeEffects implements OnModuleInit {
       plan = subscription.metadata?.plan ?? price?.lookup_key ?? price?.metadata?.plan;
     } else return { ignored: `subscription status ${status ?? 'missing'} changes no plan` };
     if (!isPlan(plan)) return { ignored: `no plan (metadata.plan or price lookup_key) among ${PLANS.join(', ')}` };
-    await this.applyPlan(manager, event, userId, plan, { subscriptionId: str(subscription.id), status });
+    await this.applyPlan(context, event, userId, plan, { subscriptionId: str(subscription.id), status });
   }
 
   /** An unknown user fails the event (retried, then visible as failed): a paid plan must not vanish. */
   private async applyPlan(
-    manager: HandlerContext['manager'],
+    { manager, record }: HandlerContext,
     event: StripeEventBody,
     userId: string,
     plan: Plan,
@@ -122,7 +122,7 @@ export class StripeEffects implements OnModuleInit {
     if (!UUID.test(userId)) throw new Error(`user id "${userId.slice(0, 100)}" is not a uuid`);
     const user = await this.users.setPlan(manager, userId, plan);
     if (!user) throw new Error(`user ${userId} not found`);
-    await this.outbox.record(manager, {
+    record({
       type: 'subscription.updated',
       data: { stripeEventId: event.id, stripeEventType: event.type, userId, plan, ...extra },
     });
