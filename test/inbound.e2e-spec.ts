@@ -571,6 +571,23 @@ describe('inbound webhooks (e2e)', () => {
       expect((await rows('stripe', event.id))[0].attempts).toBe(1);
     });
 
+    it('the reconciler runs again an event whose job finished but whose outcome never reached Postgres', async () => {
+      const event = stripeEvent('payment_intent.succeeded', { id: 'pi_rolled_back', amount: 2, currency: 'usd' });
+      expect((await send(t.url, signStripe(JSON.stringify(event), STRIPE_A))).status).toBe(200);
+      await settled('stripe', event.id);
+      // As if the processing commit had been lost (its job is completed in BullMQ all the same).
+      await query(
+        env.databaseUrl,
+        `WITH gone AS (DELETE FROM outbox_events WHERE type = 'payment.succeeded' AND data->>'stripeEventId' = $1)
+         UPDATE inbound_events SET status = 'received', attempts = 0, processed_at = NULL,
+           received_at = now() - interval '1 minute' WHERE external_id = $1`,
+        [event.id],
+      );
+      const row = await settled('stripe', event.id);
+      expect(row.attempts).toBe(1);
+      expect(await outbox('payment.succeeded', 'stripeEventId', event.id)).toHaveLength(1);
+    });
+
     it('metrics: received, duplicates, processing latency, failures', async () => {
       const metrics = await (await fetch(`${t.url}/metrics`)).text();
       expect(metrics).toMatch(/inbound_webhooks_received_total\{provider="stripe"\} \d+/);

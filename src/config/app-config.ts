@@ -96,7 +96,7 @@ function loadAll(env: Env) {
       toleranceSeconds: r.int('WEBHOOK_TOLERANCE_SECONDS', 300, 1, 86_400),
       /** Longest wait for Postgres on the intake path before answering 503. */
       storeTimeoutMs: r.int('INBOUND_STORE_TIMEOUT_MS', 5_000, 100, 60_000),
-      workerConcurrency: r.int('INBOUND_WORKER_CONCURRENCY', 10, 1, 1_000),
+      workerConcurrency: r.int('INBOUND_WORKER_CONCURRENCY', 50, 1, 1_000),
       /** BullMQ job lock; a job of a killed worker is taken up again after about twice this. */
       jobLockMs: r.int('INBOUND_JOB_LOCK_MS', 30_000, 1_000, 600_000),
       reconcileIntervalMs: r.int('INBOUND_RECONCILE_INTERVAL_MS', 30_000, 200, 3_600_000),

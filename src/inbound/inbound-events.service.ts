@@ -28,35 +28,29 @@ export class InboundEventsService {
     private readonly metrics: InboundMetrics,
   ) {}
 
-  /** Queues the jobs of newly stored events (one round trip); see `enqueue`. */
-  async enqueueNew(ids: string[]): Promise<void> {
+  /**
+   * Queues the jobs of these events (one round trip); false (and counted) if Redis cannot take
+   * them now, in which case the reconciler queues them later.
+   */
+  async enqueue(events: { id: string; replays: number }[]): Promise<boolean> {
+    if (events.length === 0) return true;
     if (this.redis.command.status !== 'ready') {
-      this.metrics.enqueueFailures.inc(ids.length);
-      return;
-    }
-    try {
-      await this.queue.addBulk(
-        ids.map((id) => ({ name: INBOUND_JOB, data: { id }, opts: { jobId: inboundJobId(id, 0) } })),
-      );
-    } catch (error) {
-      this.metrics.enqueueFailures.inc(ids.length);
-      this.logger.warn(`could not queue ${ids.length} inbound event(s): ${(error as Error).message}`);
-    }
-  }
-
-  /** Queues the event's job; false (and counted) if Redis cannot take it now. */
-  async enqueue(id: string, replays: number): Promise<boolean> {
-    if (this.redis.command.status !== 'ready') {
-      // Redis is down: do not pile up commands in memory; the reconciler will queue this event.
-      this.metrics.enqueueFailures.inc();
+      // Redis is down: do not pile up commands in memory.
+      this.metrics.enqueueFailures.inc(events.length);
       return false;
     }
     try {
-      await this.queue.add(INBOUND_JOB, { id }, { jobId: inboundJobId(id, replays) });
+      await this.queue.addBulk(
+        events.map(({ id, replays }) => ({
+          name: INBOUND_JOB,
+          data: { id },
+          opts: { jobId: inboundJobId(id, replays) },
+        })),
+      );
       return true;
     } catch (error) {
-      this.metrics.enqueueFailures.inc();
-      this.logger.warn(`could not queue inbound event ${id}: ${(error as Error).message}`);
+      this.metrics.enqueueFailures.inc(events.length);
+      this.logger.warn(`could not queue ${events.length} inbound event(s): ${(error as Error).message}`);
       return false;
     }
   }
@@ -108,7 +102,7 @@ export class InboundEventsService {
         `inbound event ${id} is ${existing.status}; only failed or waiting events can be replayed`,
       );
     }
-    await this.enqueue(updated.id, updated.replays);
+    await this.enqueue([updated]);
     return (await this.events.findOneBy({ id }))!;
   }
 }

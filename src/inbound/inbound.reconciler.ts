@@ -73,16 +73,23 @@ export class InboundReconciler implements OnApplicationBootstrap, OnApplicationS
          ORDER BY id LIMIT $3`,
         [this.config.inbound.reconcileAfterMs / 1000, after, BATCH],
       );
-      for (const row of rows) {
-        const jobId = inboundJobId(row.id, row.replays);
-        const state = await this.queue.getJobState(jobId);
-        if (state === 'completed' || state === 'failed') {
-          // Its outcome never reached Postgres (e.g. it was down): run it again; the status guard
-          // makes that safe.
-          await this.queue.remove(jobId);
-        } else if (state !== 'unknown') continue; // waiting, delayed or running
-        if (await this.events.enqueue(row.id, row.replays)) queued++;
+      // One round trip for the batch: each job's hash (gone → queue it again; finished → its
+      // outcome never reached Postgres, e.g. it was down: run it again, the status guard makes
+      // that safe; otherwise it is waiting, delayed or running).
+      const pipeline = this.redis.command.pipeline();
+      for (const row of rows)
+        pipeline.hmget(this.queue.toKey(inboundJobId(row.id, row.replays)), 'timestamp', 'finishedOn');
+      const states = (await pipeline.exec()) ?? [];
+      const lost: typeof rows = [];
+      for (const [index, row] of rows.entries()) {
+        const [error, fields] = states[index] ?? [];
+        if (error) throw error;
+        const [timestamp, finishedOn] = fields as (string | null)[];
+        if (timestamp !== null && finishedOn === null) continue;
+        if (finishedOn !== null) await this.queue.remove(inboundJobId(row.id, row.replays));
+        lost.push(row);
       }
+      if (lost.length > 0 && (await this.events.enqueue(lost))) queued += lost.length;
       if (rows.length < BATCH) break;
       after = rows[rows.length - 1].id;
     }

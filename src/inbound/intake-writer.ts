@@ -114,13 +114,13 @@ export class IntakeWriter {
     }
     // A row comes back only if it was inserted now; the first of two copies in one batch gets it.
     const inserted = new Map(rows.map((row) => [`${row.provider}\u0000${row.external_id}`, row.id]));
-    const ids: string[] = [];
+    const stored: { id: string; replays: number }[] = [];
     for (const p of batch) {
       const key = `${p.provider}\u0000${p.event.externalId}`;
       const id = inserted.get(key);
       if (id) {
         inserted.delete(key);
-        ids.push(id);
+        stored.push({ id, replays: 0 });
         this.metrics.received.inc({ provider: p.provider });
         p.resolve({ received: true, id, duplicate: false });
       } else {
@@ -128,6 +128,6 @@ export class IntakeWriter {
         p.resolve({ received: true, duplicate: true });
       }
     }
-    if (ids.length > 0) void this.events.enqueueNew(ids);
+    void this.events.enqueue(stored);
   }
 }
