@@ -7,6 +7,7 @@ import { BadRequestException, type ModuleMetadata, ValidationPipe } from '@nestj
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { RawServerDefault } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
@@ -60,6 +61,13 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is a 415, not a string handed to validation.
   fastify.removeContentTypeParser(['text/plain']);
+  // A route marked `@RouteConfig({ rawBody: true })` (signed webhooks: the signature covers the exact
+  // bytes) gets its JSON body as the unparsed Buffer; every other route gets it parsed, as before.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  app.useBodyParser<RawServerDefault>('application/json', {}, (request, body, done) => {
+    if ((request.routeOptions.config as { rawBody?: boolean }).rawBody) done(null, body);
+    else parseJson(request, body.toString('utf8'), done);
+  });
   // A parsed body nested past MAX_JSON_DEPTH is refused before anything recurses over it.
   fastify.addHook('preValidation', (request, reply, done) => {
     if (jsonDepthExceeds(request.body)) {

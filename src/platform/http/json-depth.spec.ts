@@ -8,6 +8,7 @@ describe('jsonDepthExceeds', () => {
     expect(jsonDepthExceeds('x')).toBe(false);
     expect(jsonDepthExceeds({ a: [1, { b: { c: [] } }] })).toBe(false);
     expect(jsonDepthExceeds(nest(64))).toBe(false);
+    expect(jsonDepthExceeds(Buffer.alloc(1_000_000))).toBe(false);
   });
 
   it('refuses values nested past the limit, arrays or objects, without overflowing the stack', () => {

@@ -9,7 +9,7 @@ export function jsonDepthExceeds(value: unknown, limit = MAX_JSON_DEPTH): boolea
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
-    if (node === null || typeof node !== 'object') continue;
+    if (node === null || typeof node !== 'object' || ArrayBuffer.isView(node)) continue; // a raw body is bytes
     if (depth > limit) return true;
     for (const child of Array.isArray(node) ? node : Object.values(node)) {
       if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
