@@ -26,6 +26,18 @@ export class BlockedAddressError extends Error {
 
 const METADATA = ipaddr.parse('169.254.169.254');
 
+/** ipaddr.js range names as people write them. */
+const LABELS: Record<string, string> = {
+  linkLocal: 'link-local',
+  carrierGradeNat: 'CGNAT',
+  uniqueLocal: 'unique-local',
+  ipv4Mapped: 'IPv4-mapped',
+  rfc6145: 'IPv4-translated',
+  rfc6052: 'NAT64',
+};
+const label = (range: string) => LABELS[range] ?? range;
+const an = (word: string) => `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
+
 /** The IPv4 address an IPv6 address carries in a translation form, if any. */
 function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | null {
   const p = address.parts;
@@ -80,7 +92,7 @@ export class NetworkGuard {
       if (v4) {
         if (this.isAllowedRange(v4)) return null;
         const inner = this.rangeReason(v4);
-        return inner ? `${v6.range()} form of a ${inner} address` : null;
+        return inner ? `${inner} (${label(v6.range())})` : null;
       }
       if (v6.range() === 'rfc6052') return 'NAT64 local-use';
     }
@@ -90,7 +102,7 @@ export class NetworkGuard {
   private rangeReason(address: Address): string | null {
     if (address.kind() === 'ipv4' && (address as ipaddr.IPv4).match(METADATA, 32)) return 'cloud metadata';
     const range = address.range();
-    return range === 'unicast' ? null : range;
+    return range === 'unicast' ? null : label(range);
   }
 
   /** Throws when `hostname` is an IP literal we must not reach; names are checked at lookup. */
@@ -98,7 +110,7 @@ export class NetworkGuard {
     const bare = hostname.replace(/^\[|\]$/g, '');
     if (!ipaddr.isValid(bare)) return;
     const reason = this.blockedReason(bare);
-    if (reason) throw new BlockedAddressError(`blocked: ${bare} is a ${reason} address`);
+    if (reason) throw new BlockedAddressError(`blocked: ${bare} is ${an(reason)} address`);
   }
 
   /**
@@ -129,7 +141,7 @@ export class NetworkGuard {
       const reason = this.blockedReason(address);
       if (reason) {
         const what = address === host ? address : `${host} resolves to ${address}, which`;
-        return `url: ${what} is a ${reason} address; outbound webhooks may not reach it unless OUTBOUND_ALLOWED_CIDRS allows it`;
+        return `url: ${what} is ${an(reason)} address; outbound webhooks may not reach it unless OUTBOUND_ALLOWED_CIDRS allows it`;
       }
     }
     if (
@@ -161,7 +173,9 @@ export class NetworkGuard {
         for (const { address } of addresses) {
           const reason = this.blockedReason(address);
           if (reason)
-            return reject(new BlockedAddressError(`blocked: ${hostname} resolves to ${address}, a ${reason} address`));
+            return reject(
+              new BlockedAddressError(`blocked: ${hostname} resolves to ${address}, ${an(reason)} address`),
+            );
         }
         if (addresses.length === 0) return reject(new Error(`${hostname} has no addresses`));
         resolve(addresses);
