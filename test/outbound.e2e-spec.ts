@@ -328,6 +328,29 @@ describe('outbound webhooks (e2e)', () => {
       expect(receiver.received(e.path).every((r) => r.verifiedWith.length === 1)).toBe(true);
     });
 
+    it('ordered endpoint: an exhausted head stops blocking; the rest follow in order', async () => {
+      const e = await endpoint({ eventTypes: ['score.updated'], ordered: true }, (request) => ({
+        status: request.payload.data.seq === 2 ? 500 : 200,
+      }));
+      for (let seq = 1; seq <= 4; seq++) await emitEvent(a, 'score.updated', { seq });
+      await waitFor(() => receiver.succeeded(e.path).length === 3, 20_000);
+      // 2 is tried 4 times (first attempt + 3 retries), and 3 only after the last of them.
+      expect(seqs(receiver.received(e.path))).toEqual([1, 2, 2, 2, 2, 3, 4]);
+      expect((await deliveries(e.id, 'failed')).items.map((d: any) => d.attemptCount)).toEqual([4]);
+    });
+
+    it('paused ordered endpoint: held, then sent in order on resume', async () => {
+      const e = await endpoint({ eventTypes: ['match.*'], ordered: true });
+      await api(a.url, 'POST', `/admin/webhooks/endpoints/${e.id}/pause`);
+      for (let seq = 1; seq <= 5; seq++) await emitEvent(b, 'match.started', { seq });
+      await waitFor(async () => (await deliveries(e.id, 'pending')).total === 5);
+      await sleep(1_000);
+      expect(receiver.received(e.path)).toEqual([]);
+      await api(a.url, 'POST', `/admin/webhooks/endpoints/${e.id}/resume`);
+      await waitFor(() => receiver.succeeded(e.path).length === 5);
+      expect(seqs(receiver.received(e.path))).toEqual([1, 2, 3, 4, 5]);
+    });
+
     it('rate limit per endpoint holds across both instances', async () => {
       const e = await endpoint({ eventTypes: ['score.updated'], rateLimitPerSecond: 4 });
       for (let seq = 1; seq <= 12; seq++) await emitEvent(seq % 2 ? a : b, 'score.updated', { seq });
