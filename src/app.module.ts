@@ -9,6 +9,7 @@ import { DatabaseModule } from './platform/database/database.module.js';
 import { EventsModule } from './platform/events/events.module.js';
 import { loggerParams } from './platform/observability/logger.js';
 import { ObservabilityModule } from './platform/observability/observability.module.js';
+import { OutboundModule } from './outbound/outbound.module.js';
 import { QueueModule } from './platform/queue/queue.module.js';
 import { RealtimeModule } from './platform/realtime/realtime.module.js';
 import { RedisModule } from './platform/redis/redis.module.js';
@@ -16,7 +17,7 @@ import { ScoresModule } from './scores/scores.module.js';
 import { TickerModule } from './ticker/ticker.module.js';
 import { UsersModule } from './users/users.module.js';
 
-export const FEATURE_MODULES = [UsersModule, TickerModule, ScoresModule, ChatModule, InboundModule];
+export const FEATURE_MODULES = [UsersModule, TickerModule, ScoresModule, ChatModule, InboundModule, OutboundModule];
 
 /** The application: platform modules, then the feature modules. */
 @Module({})

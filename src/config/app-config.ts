@@ -114,6 +114,14 @@ function loadAll(env: Env) {
       requestTimeoutMs: r.int('OUTBOUND_REQUEST_TIMEOUT_MS', 15_000, 100, 300_000),
       secretGraceHours: r.int('OUTBOUND_SECRET_GRACE_HOURS', 24, 0, 24 * 30),
       disableAfterHours: r.int('OUTBOUND_DISABLE_AFTER_HOURS', 120, 1, 24 * 365),
+      /** Deliveries in flight per instance (BullMQ worker concurrency). */
+      concurrency: r.int('OUTBOUND_CONCURRENCY', 32, 1, 1_000),
+      /** Keep-alive connections per receiver origin, per instance. */
+      connectionsPerOrigin: r.int('OUTBOUND_CONNECTIONS_PER_ORIGIN', 32, 1, 1_000),
+      /** How often Postgres is compared with the queue (pending deliveries missing from Redis are re-enqueued). */
+      reconcileIntervalMs: r.int('OUTBOUND_RECONCILE_INTERVAL_MS', 30_000, 100, 3_600_000),
+      /** Messages (and their deliveries and attempts) older than this are deleted, unless still pending. */
+      retentionDays: r.int('OUTBOUND_RETENTION_DAYS', 30, 1, 3_650),
     },
   };
 

@@ -5,6 +5,7 @@ import { Instruments1795302883660 } from './1795302883660-Instruments.js';
 import { Chat1795305606739 } from './1795305606739-Chat.js';
 import { Scores1795305704912 } from './1795305704912-Scores.js';
 import { InboundWebhooks1795305741936 } from './1795305741936-InboundWebhooks.js';
+import { OutboundWebhooks1795305931252 } from './1795305931252-OutboundWebhooks.js';
 
 export const migrations = [
   Init1795300207983,
@@ -12,4 +13,5 @@ export const migrations = [
   Chat1795305606739,
   Scores1795305704912,
   InboundWebhooks1795305741936,
+  OutboundWebhooks1795305931252,
 ];
