@@ -7,6 +7,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DOMAIN_EVENT_TYPES } from '#src/platform/events/domain-event.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
+import { MessageIntake } from '#src/outbound/message-intake.js';
 import { query } from './helpers/databases.js';
 import { type TestApp, type TestEnv, api, createTestEnv, sleep, startTestApp, waitFor } from './helpers/test-app.js';
 import { type ReceivedRequest, type ReplyFn, WebhookReceiver } from './helpers/webhook-receiver.js';
@@ -184,7 +185,13 @@ describe('outbound webhooks (e2e)', () => {
       const messages = await sql('SELECT count(*)::int AS c FROM webhook_messages WHERE event_id = $1', [event.id]);
       expect(messages[0].c).toBe(1);
 
+      // The relay hands an event over again (after a crash, say): no second message, nothing re-sent.
+      await a.app.get(MessageIntake).take(event);
       await sleep(1_000);
+      expect((await sql('SELECT count(*)::int AS c FROM webhook_messages WHERE event_id = $1', [event.id]))[0].c).toBe(
+        1,
+      );
+      expect(receiver.received(wildcard.path)).toHaveLength(1);
       expect(receiver.received(payments.path)).toEqual([]);
       expect(await deliveries(payments.id)).toMatchObject({ total: 0 });
 

@@ -10,6 +10,7 @@ import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
 import type { PreviousSecret } from './entities/endpoint.entity.js';
+import { OutboundDb } from './outbound-db.js';
 import { OutboundMetrics } from './outbound.metrics.js';
 import { outboundTiming } from './outbound-timing.js';
 import { RetryPolicy } from './retry-policy.js';
@@ -66,6 +67,7 @@ export class DeliveryAttemptsService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly db: OutboundDb,
     private readonly config: AppConfig,
     private readonly sender: WebhookSender,
     private readonly outbox: OutboxService,
@@ -84,8 +86,7 @@ export class DeliveryAttemptsService {
     deliveryId: string,
     options: { sequence: boolean; freshOnly?: boolean },
   ): Promise<ClaimedDelivery | null> {
-    const [row] = await rows<ClaimedDelivery>(
-      this.dataSource,
+    const [row] = await this.db.rows<ClaimedDelivery>(
       `UPDATE webhook_deliveries d SET lease_until = now() + ${msInterval('$2')}
        FROM webhook_endpoints e, webhook_messages m
        WHERE d.id = $1 AND e.id = d.endpoint_id AND m.id = d.message_id
@@ -102,12 +103,11 @@ export class DeliveryAttemptsService {
 
   /** Gives a lease back without an attempt (the rate limit said "later"). */
   async release(deliveryId: string): Promise<void> {
-    await this.dataSource.query('UPDATE webhook_deliveries SET lease_until = NULL WHERE id = $1', [deliveryId]);
+    await this.db.count('UPDATE webhook_deliveries SET lease_until = NULL WHERE id = $1', [deliveryId]);
   }
 
   async state(deliveryId: string): Promise<DeliveryState | null> {
-    const [row] = await rows<DeliveryState>(
-      this.dataSource,
+    const [row] = await this.db.rows<DeliveryState>(
       `SELECT d.status, e.status AS "endpointStatus", e.ordered, d.attempts, ${WAIT_MS} AS "waitMs"
        FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1`,
       [deliveryId],
@@ -121,8 +121,7 @@ export class DeliveryAttemptsService {
    * to `drain_up_to` for an unordered endpoint being drained. Null when there is none.
    */
   async head(endpointId: string): Promise<SequenceHead | null> {
-    const [row] = await rows<SequenceHead>(
-      this.dataSource,
+    const [row] = await this.db.rows<SequenceHead>(
       `SELECT d.id, e.id AS "endpointId", d.message_id AS "messageId", e.ordered,
               e.rate_limit_per_second AS rate, ${WAIT_MS} AS "waitMs"
        FROM webhook_endpoints e
@@ -141,16 +140,15 @@ export class DeliveryAttemptsService {
 
   /** Ends a drain that has nothing left; false when a replay widened it meanwhile (keep going). */
   async finishDrain(endpointId: string): Promise<boolean> {
-    const [, count] = (await this.dataSource.query(
+    const count = await this.db.count(
       `UPDATE webhook_endpoints e SET drain_up_to = NULL
        WHERE e.id = $1 AND e.drain_up_to IS NOT NULL AND NOT EXISTS (
          SELECT 1 FROM webhook_deliveries d
          WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.attempts = 0 AND d.message_id <= e.drain_up_to)`,
       [endpointId],
-    )) as [unknown, number];
+    );
     if (count > 0) return true;
-    const [row] = await rows<{ draining: boolean }>(
-      this.dataSource,
+    const [row] = await this.db.rows<{ draining: boolean }>(
       'SELECT drain_up_to IS NOT NULL AND status = $2 AND NOT ordered AS draining FROM webhook_endpoints WHERE id = $1',
       [endpointId, 'active'],
     );
@@ -159,8 +157,7 @@ export class DeliveryAttemptsService {
 
   /** Whether the endpoint still needs its sequence job (checked after one completes). */
   async needsSequence(endpointId: string): Promise<boolean> {
-    const [row] = await rows<{ needed: boolean }>(
-      this.dataSource,
+    const [row] = await this.db.rows<{ needed: boolean }>(
       `SELECT EXISTS (
          SELECT 1 FROM webhook_endpoints e JOIN webhook_deliveries d ON d.endpoint_id = e.id AND d.status = 'pending'
          WHERE e.id = $1 AND e.status = 'active'
@@ -201,8 +198,7 @@ export class DeliveryAttemptsService {
       }
     }
 
-    const [endpoint] = await rows<{ failingSince: Date | null; url: string }>(
-      this.dataSource,
+    const [endpoint] = await this.db.rows<{ failingSince: Date | null; url: string }>(
       `WITH a AS (
          INSERT INTO webhook_attempts (delivery_id, endpoint_id, outcome, status_code, latency_ms, error, response_excerpt)
          VALUES ($1::uuid, $2::uuid, $3::varchar, $4::int, $5::int, $6::text, $7::text)

@@ -17,6 +17,7 @@ import { WebhookEndpoint } from './entities/endpoint.entity.js';
 import { WebhookMessage } from './entities/message.entity.js';
 import { EventTypesController } from './event-types.controller.js';
 import { MessageIntake } from './message-intake.js';
+import { OutboundDb } from './outbound-db.js';
 import { OutboundMetrics } from './outbound.metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 import { WebhookSender } from './webhook-sender.js';
@@ -43,6 +44,7 @@ import { WebhookSender } from './webhook-sender.js';
   ],
   controllers: [AdminEndpointsController, AdminDeliveriesController, EventTypesController],
   providers: [
+    OutboundDb,
     WebhookSender,
     DeliveryQueue,
     OutboundMetrics,
