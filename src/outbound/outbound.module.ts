@@ -7,6 +7,7 @@ import { AdminEndpointsController } from './admin-endpoints.controller.js';
 import { DeliveriesService } from './deliveries.service.js';
 import { DeliveryAttemptsService } from './delivery-attempts.service.js';
 import { DeliveryQueue } from './delivery-queue.js';
+import { DeliveryStore } from './delivery-store.js';
 import { DeliveryProcessor } from './delivery.processor.js';
 import { DeliveryReconciler } from './delivery.reconciler.js';
 import { DeliveryWorker } from './delivery.worker.js';
@@ -49,6 +50,7 @@ import { WebhookSender } from './webhook-sender.js';
     DeliveryQueue,
     OutboundMetrics,
     RateLimiter,
+    DeliveryStore,
     DeliveryAttemptsService,
     DeliveryProcessor,
     DeliveryWorker,
