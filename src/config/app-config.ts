@@ -86,6 +86,9 @@ function loadAll(env: Env) {
       maxMessageChars: r.int('CHAT_MAX_MESSAGE_CHARS', 4_000, 1, 100_000),
       messagesPerMinute: r.int('CHAT_MESSAGES_PER_MINUTE', 120, 1, 100_000),
       presenceTtlSeconds: r.int('CHAT_PRESENCE_TTL_SECONDS', 60, 5, 3_600),
+      maxGroupMembers: r.int('CHAT_MAX_GROUP_MEMBERS', 200, 2, 10_000),
+      typingThrottleMs: r.int('CHAT_TYPING_THROTTLE_MS', 2_000, 0, 60_000),
+      syncLimit: r.int('CHAT_SYNC_LIMIT', 1_000, 1, 10_000),
     },
     inbound: {
       stripeSecrets: r.list('STRIPE_WEBHOOK_SECRETS'),

@@ -2,6 +2,7 @@
 // writes a new file here (against an up-to-date database); add its class to this list.
 import { Init1795300207983 } from './1795300207983-Init.js';
 import { Instruments1795302883660 } from './1795302883660-Instruments.js';
+import { Chat1795305606739 } from './1795305606739-Chat.js';
 import { Scores1795305704912 } from './1795305704912-Scores.js';
 
-export const migrations = [Init1795300207983, Instruments1795302883660, Scores1795305704912];
+export const migrations = [Init1795300207983, Instruments1795302883660, Chat1795305606739, Scores1795305704912];

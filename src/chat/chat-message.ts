@@ -1,0 +1,77 @@
+/**
+ * The chat's wire shapes and its one error type. A `ChatError` is an HttpException, so REST routes
+ * answer with the usual envelope, and the gateway turns it into `{ ok: false, error: { code, message } }`.
+ */
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+/** `message:new` payload and every message the API returns. `senderId` is null for a system message. */
+export interface ChatMessage {
+  id: string;
+  conversationId: string;
+  seq: number;
+  senderId: string | null;
+  body: string;
+  createdAt: string;
+}
+
+export const CHAT_ERROR_CODES = {
+  unauthorized: HttpStatus.UNAUTHORIZED,
+  forbidden: HttpStatus.FORBIDDEN,
+  invalid: HttpStatus.BAD_REQUEST,
+  rate_limited: HttpStatus.TOO_MANY_REQUESTS,
+  not_found: HttpStatus.NOT_FOUND,
+  conflict: HttpStatus.CONFLICT,
+  unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+} as const;
+export type ChatErrorCode = keyof typeof CHAT_ERROR_CODES;
+
+export class ChatError extends HttpException {
+  constructor(
+    readonly code: ChatErrorCode,
+    message: string,
+  ) {
+    super(message, CHAT_ERROR_CODES[code]);
+  }
+}
+
+export type Ack<T extends object = Record<string, unknown>> =
+  ({ ok: true } & T) | { ok: false; error: { code: ChatErrorCode; message: string } };
+
+export interface MessageRow {
+  id: string;
+  conversation_id: string;
+  seq: string | number;
+  sender_id: string | null;
+  body: string;
+  created_at: Date | string;
+}
+
+export function toChatMessage(row: MessageRow): ChatMessage {
+  return {
+    id: row.id,
+    conversationId: row.conversation_id,
+    seq: Number(row.seq),
+    senderId: row.sender_id,
+    body: row.body,
+    createdAt: row.created_at instanceof Date ? row.created_at.toISOString() : new Date(row.created_at).toISOString(),
+  };
+}
+
+export const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, body, created_at';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+/** Length in code points, so an emoji counts as one character. */
+export function charCount(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) i++;
+    count++;
+  }
+  return count;
+}

@@ -1,0 +1,282 @@
+/**
+ * The chat socket: namespace `/chat` on the app's own HTTP server (Fastify's underlying Node server,
+ * both transports: WebSocket and long polling), authenticated in the handshake, one room per user
+ * (`user:<id>`), the socket.io Redis adapter between instances. Contract: ARCHITECTURE.md "Chat".
+ */
+import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Ack,
+  ConnectedSocket,
+  MessageBody,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Redis } from 'ioredis';
+import type { Namespace, Socket } from 'socket.io';
+import { AppConfig } from '#src/config/app-config.js';
+import { type AuthedSocketData, socketAuth } from '#src/platform/auth/socket-auth.js';
+import { TokenService } from '#src/platform/auth/token.service.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
+import { ChatMetrics } from './chat.metrics.js';
+import { type Ack as AckBody, ChatError, isUuid } from './chat-message.js';
+import { ConversationsService } from './conversations.service.js';
+import { DeliveryService, userRoom } from './delivery.service.js';
+import { MessagesService } from './messages.service.js';
+import { PresenceService } from './presence.service.js';
+
+type AckFn = (response: AckBody) => void;
+
+interface ChatSocketData extends AuthedSocketData {
+  /** The token's expiry (epoch seconds): events after it get `unauthorized`. */
+  expiresAt?: number;
+}
+
+@WebSocketGateway({ namespace: '/chat', serveClient: false })
+export class ChatGateway
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  private readonly logger = new Logger(ChatGateway.name);
+  private nsp?: Namespace;
+  private pub?: Redis;
+  private sub?: Redis;
+  private closing = false;
+  /** `<user>:<conversation>` → when typing was last relayed. */
+  private readonly typingAt = new Map<string, number>();
+
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly config: AppConfig,
+    private readonly redis: RedisService,
+    private readonly messages: MessagesService,
+    private readonly conversations: ConversationsService,
+    private readonly delivery: DeliveryService,
+    private readonly presence: PresenceService,
+    private readonly metrics: ChatMetrics,
+  ) {}
+
+  afterInit(nsp: Namespace): void {
+    this.nsp = nsp;
+    const io = nsp.server;
+    // The adapter needs its own connections (one of them subscribes). A publish while Redis is down
+    // must not become an unhandled rejection: fan-out to other instances is best effort, the store
+    // and the per-socket gap repair are what make delivery complete.
+    this.pub = this.redis.connect('chat-adapter-pub');
+    this.sub = this.redis.connect('chat-adapter-sub', { maxRetriesPerRequest: null });
+    const publish = this.pub.publish.bind(this.pub) as (...args: unknown[]) => Promise<number>;
+    (this.pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args) =>
+      publish(...args).catch((error: Error) => {
+        this.logger.warn(`chat adapter publish: ${error.message}`);
+        return 0;
+      });
+    io.adapter(createAdapter(this.pub, this.sub, { key: this.redis.key('socket.io') }));
+
+    const originAllowed = (req: IncomingMessage) => this.originAllowed(req);
+    io.engine.opts.allowRequest = (req, callback) => {
+      const ok = originAllowed(req);
+      callback(ok ? null : 'origin not allowed', ok);
+    };
+    io.engine.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
+      const origin = req.headers.origin;
+      if (origin && originAllowed(req)) {
+        res.setHeader('Access-Control-Allow-Origin', origin);
+        res.setHeader('Access-Control-Allow-Credentials', 'true');
+        res.setHeader('Vary', 'Origin');
+      }
+      next();
+    });
+    io.of('/').use((_socket, next) => next(new Error('not found: use the /chat namespace')));
+    nsp.use(socketAuth(this.tokens));
+
+    this.delivery.attach(nsp);
+    this.presence.start((userIds) => {
+      for (const userId of userIds) void this.announce(userId, false);
+    });
+  }
+
+  /** Same origin, an origin in CORS_ORIGINS, or no Origin header (not a browser). */
+  private originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (!origin) return true;
+    if (this.config.app.corsOrigins.includes(origin)) return true;
+    const forwarded = req.headers['x-forwarded-host'];
+    const host = (Array.isArray(forwarded) ? forwarded[0] : forwarded) ?? req.headers.host;
+    try {
+      return new URL(origin).host === host;
+    } catch {
+      return false;
+    }
+  }
+
+  async handleConnection(socket: Socket): Promise<void> {
+    const data = socket.data as ChatSocketData;
+    const userId = data.user.id;
+    data.expiresAt = tokenExpiry(socket.handshake.auth as { token?: unknown });
+    this.metrics.connected.inc();
+    await socket.join(userRoom(userId));
+    void this.presence
+      .connect(userId, this.connectionId(socket))
+      .then((wentOnline) => (wentOnline ? this.announce(userId, true) : undefined))
+      .catch((error: Error) => this.logger.warn(`presence of ${userId}: ${error.message}`));
+    try {
+      await this.delivery.connect(socket, userId);
+    } catch (error) {
+      this.logger.warn(`chat inbox of ${userId}: ${(error as Error).message}; closing the socket`);
+      socket.disconnect(true);
+    }
+  }
+
+  handleDisconnect(socket: Socket): void {
+    this.metrics.connected.dec();
+    this.delivery.disconnect(socket);
+    const userId = (socket.data as ChatSocketData).user?.id;
+    if (!userId || this.closing) return;
+    void this.presence
+      .disconnect(userId, this.connectionId(socket))
+      .then((wentOffline) => (wentOffline ? this.announce(userId, false) : undefined))
+      .catch((error: Error) => this.logger.warn(`presence of ${userId}: ${error.message}`));
+  }
+
+  @SubscribeMessage('message:send')
+  async send(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown, @Ack() ack?: AckFn): Promise<void> {
+    const started = performance.now();
+    try {
+      const stored = await this.messages.send(this.user(socket), payload);
+      ack?.({ ok: true, message: stored.message });
+      this.delivery.publish(stored);
+    } catch (error) {
+      ack?.(this.failure(error, socket));
+    } finally {
+      this.metrics.sendAck.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  @SubscribeMessage('sync')
+  async sync(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
+    try {
+      return { ok: true, ...(await this.messages.sync(this.user(socket), payload)) };
+    } catch (error) {
+      return this.failure(error, socket);
+    }
+  }
+
+  @SubscribeMessage('message:read')
+  async read(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
+    try {
+      const move = await this.messages.markRead(this.user(socket), payload);
+      if (move.others.length > 0) {
+        this.nsp!.to(move.others.map(userRoom)).emit('message:receipt', {
+          conversationId: move.conversationId,
+          userId: move.userId,
+          deliveredSeq: move.deliveredSeq,
+          readSeq: move.readSeq,
+        });
+      }
+      return { ok: true, readSeq: move.readSeq, deliveredSeq: move.deliveredSeq };
+    } catch (error) {
+      return this.failure(error, socket);
+    }
+  }
+
+  /** Relayed to the other members, at most once per CHAT_TYPING_THROTTLE_MS per user and conversation; never stored. */
+  @SubscribeMessage('typing')
+  async typing(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
+    try {
+      const userId = this.user(socket);
+      const conversationId = (payload as { conversationId?: unknown } | undefined)?.conversationId;
+      if (!isUuid(conversationId)) throw new ChatError('invalid', 'conversationId must be a UUID');
+      const members = await this.conversations.memberIds(conversationId);
+      if (!members.includes(userId)) await this.conversations.assertMember(userId, conversationId);
+      const key = `${userId}:${conversationId}`;
+      const now = Date.now();
+      const last = this.typingAt.get(key);
+      if (last !== undefined && now - last < this.config.chat.typingThrottleMs) return { ok: true, relayed: false };
+      if (this.typingAt.size > 100_000) this.typingAt.clear();
+      this.typingAt.set(key, now);
+      const others = members.filter((id) => id !== userId);
+      if (others.length > 0) this.nsp!.to(others.map(userRoom)).emit('typing', { conversationId, userId });
+      return { ok: true, relayed: true };
+    } catch (error) {
+      return this.failure(error, socket);
+    }
+  }
+
+  private user(socket: Socket): string {
+    const data = socket.data as ChatSocketData;
+    if (data.expiresAt !== undefined && data.expiresAt * 1000 <= Date.now()) {
+      throw new ChatError('unauthorized', 'the token expired: reconnect with a new one');
+    }
+    return data.user.id;
+  }
+
+  private failure(error: unknown, socket: Socket): AckBody {
+    if (error instanceof ChatError) {
+      if (error.code === 'unauthorized') setTimeout(() => socket.disconnect(true), 50);
+      return { ok: false, error: { code: error.code, message: error.message } };
+    }
+    this.logger.error(`chat event failed: ${(error as Error).stack ?? String(error)}`);
+    return { ok: false, error: { code: 'unavailable', message: 'temporarily unavailable; try again' } };
+  }
+
+  private connectionId(socket: Socket): string {
+    return `${this.config.app.instanceId}:${socket.id}`;
+  }
+
+  /** `presence` to everyone who shares a conversation with the user. */
+  private async announce(userId: string, online: boolean): Promise<void> {
+    try {
+      const contacts = await this.conversations.contactsOf(userId);
+      if (contacts.length > 0) this.nsp?.to(contacts.map(userRoom)).emit('presence', { userId, online });
+    } catch (error) {
+      this.logger.warn(`presence of ${userId}: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Before the HTTP server closes: take this instance's users out of presence, write pending
+   * delivered cursors, and close the sockets so clients reconnect to another instance.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    this.presence.stop();
+    const nsp = this.nsp;
+    if (!nsp) return;
+    const local = [...nsp.sockets.values()];
+    await Promise.all(
+      local.map(async (socket) => {
+        const userId = (socket.data as ChatSocketData).user?.id;
+        if (!userId) return;
+        const wentOffline = await this.presence.disconnect(userId, this.connectionId(socket)).catch(() => false);
+        if (wentOffline) await this.announce(userId, false);
+      }),
+    );
+    await this.delivery.flush();
+    this.delivery.stop();
+    for (const socket of local) socket.disconnect(true);
+    nsp.server.engine.close();
+    // Nest closes the socket.io server after this, and socket.io would then wait for the whole HTTP
+    // server to close (long polls included); the HTTP adapter force-closes it right after instead.
+    (nsp.server as { httpServer?: unknown }).httpServer = undefined;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([this.pub, this.sub].map((client) => client?.quit().catch(() => client.disconnect())));
+  }
+}
+
+function tokenExpiry(auth: { token?: unknown } | undefined): number | undefined {
+  const token = auth?.token;
+  if (typeof token !== 'string') return undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      exp?: unknown;
+    };
+    return typeof payload.exp === 'number' ? payload.exp : undefined;
+  } catch {
+    return undefined;
+  }
+}

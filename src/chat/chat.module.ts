@@ -1,0 +1,37 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { UsersModule } from '#src/users/users.module.js';
+import { ChatGateway } from './chat.gateway.js';
+import { ChatMetrics } from './chat.metrics.js';
+import { ConversationsController } from './conversations.controller.js';
+import { ConversationsService } from './conversations.service.js';
+import { DeliveryService } from './delivery.service.js';
+import { ConversationMember } from './entities/conversation-member.entity.js';
+import { Conversation } from './entities/conversation.entity.js';
+import { Message } from './entities/message.entity.js';
+import { GithubEventsHandler } from './github-events.handler.js';
+import { MessageWriter } from './message-writer.js';
+import { MessagesService } from './messages.service.js';
+import { PresenceService } from './presence.service.js';
+import { RateLimiter } from './rate-limiter.js';
+import { SystemMessageService } from './system-message.service.js';
+
+/** Chat over socket.io: conversations, messages, inbox and delivery, presence, typing, system messages. */
+@Module({
+  imports: [TypeOrmModule.forFeature([Conversation, ConversationMember, Message]), UsersModule],
+  controllers: [ConversationsController],
+  providers: [
+    ChatGateway,
+    ChatMetrics,
+    ConversationsService,
+    MessagesService,
+    MessageWriter,
+    DeliveryService,
+    PresenceService,
+    RateLimiter,
+    SystemMessageService,
+    GithubEventsHandler,
+  ],
+  exports: [SystemMessageService],
+})
+export class ChatModule {}

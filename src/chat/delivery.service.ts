@@ -1,0 +1,306 @@
+/**
+ * Gets stored messages to users' sockets: in seq order per conversation, with no gap and no
+ * repeat on a socket, across instances.
+ *
+ * - Fan-out: the instance that stored a message delivers to its own sockets and tells the others
+ *   through the socket.io Redis adapter (`serverSideEmit`); each instance delivers to its sockets
+ *   of the members.
+ * - Per socket and conversation it tracks the highest seq sent. A message that arrives ahead of
+ *   the next one (fan-outs from two instances can cross) waits briefly, then the gap is read from
+ *   Postgres: the store is the truth, the broker is only the fast path.
+ * - Inbox: on connect, a socket gets every message after the user's delivered cursor, paged, with
+ *   the client's acks as backpressure; live messages that arrive meanwhile wait their turn.
+ * - A client's ack of `message:new` moves the user's delivered cursor (batched writes), and the
+ *   other members get a `message:receipt`.
+ */
+import { Injectable, Logger } from '@nestjs/common';
+import type { Namespace, Socket } from 'socket.io';
+import { ChatMetrics } from './chat.metrics.js';
+import type { ChatMessage } from './chat-message.js';
+import { MessagesService, type Stored } from './messages.service.js';
+
+export const userRoom = (userId: string) => `user:${userId}`;
+
+/** What instances send each other: messages and who gets them. */
+interface Fanout {
+  m: ChatMessage;
+  to: string[];
+}
+
+interface ConversationState {
+  /** Highest seq emitted to this socket; everything up to it was emitted, in order. */
+  sent: number;
+  /** Live messages ahead of `sent + 1`. */
+  pending: Map<number, ChatMessage>;
+  /** Replay or gap repair in progress: live messages wait in `pending`. */
+  busy: boolean;
+  /** Live messages were dropped (too many pending): repair reads to the end. */
+  overflow: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+class Connection {
+  readonly conversations = new Map<string, ConversationState>();
+  /** Live messages that arrived before the inbox was loaded; null once loaded. */
+  early: ChatMessage[] | null = [];
+  inflight = 0;
+  closed = false;
+
+  constructor(
+    readonly socket: Socket,
+    readonly userId: string,
+  ) {}
+}
+
+const DELIVER_EVENT = 'chat:deliver';
+const REPLAY_PAGE = 200;
+const GAP_GRACE_MS = 150;
+const MAX_PENDING = 5_000;
+/** Unacknowledged messages a socket may have; past it the socket is closed (it reconnects and replays). */
+const MAX_INFLIGHT = 10_000;
+const ACK_WAIT_MS = 10_000;
+const FLUSH_MS = 20;
+
+@Injectable()
+export class DeliveryService {
+  private readonly logger = new Logger(DeliveryService.name);
+  private nsp?: Namespace;
+  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly bySocket = new Map<string, Connection>();
+  private outgoing: Fanout[] = [];
+  /** `<conversation>:<user>` → highest acknowledged seq, not yet written. */
+  private acked = new Map<string, { conversationId: string; userId: string; seq: number }>();
+  private flushTimer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+
+  constructor(
+    private readonly messages: MessagesService,
+    private readonly metrics: ChatMetrics,
+  ) {}
+
+  attach(nsp: Namespace): void {
+    this.nsp = nsp;
+    (nsp as unknown as { on(event: string, listener: (items: Fanout[]) => void): void }).on(DELIVER_EVENT, (items) =>
+      this.deliverLocal(items),
+    );
+  }
+
+  /** After the commit and the sender's ack: this instance's sockets now, the other instances in one publish per tick. */
+  publish(stored: Pick<Stored, 'message' | 'memberIds'>): void {
+    const item = { m: stored.message, to: stored.memberIds };
+    this.deliverLocal([item]);
+    this.outgoing.push(item);
+    if (this.outgoing.length === 1) {
+      setImmediate(() => {
+        const items = this.outgoing;
+        this.outgoing = [];
+        this.nsp?.serverSideEmit(DELIVER_EVENT, items);
+      });
+    }
+  }
+
+  private deliverLocal(items: Fanout[]): void {
+    for (const { m, to } of items) {
+      for (const userId of to) {
+        const connections = this.byUser.get(userId);
+        if (connections) for (const connection of connections) this.offer(connection, m);
+      }
+    }
+  }
+
+  /** A socket of `userId` connected: send its inbox, then keep it live. */
+  async connect(socket: Socket, userId: string): Promise<void> {
+    const connection = new Connection(socket, userId);
+    this.bySocket.set(socket.id, connection);
+    let set = this.byUser.get(userId);
+    if (!set) this.byUser.set(userId, (set = new Set()));
+    set.add(connection);
+
+    const cursors = await this.messages.cursors(userId);
+    if (connection.closed) return;
+    const behind: [string, ConversationState][] = [];
+    for (const cursor of cursors) {
+      const state = newState(cursor.deliveredSeq, cursor.lastSeq > cursor.deliveredSeq);
+      connection.conversations.set(cursor.conversationId, state);
+      if (state.busy) behind.push([cursor.conversationId, state]);
+    }
+    const early = connection.early ?? [];
+    connection.early = null;
+    for (const message of early) this.offer(connection, message);
+    for (const [conversationId, state] of behind) {
+      await this.catchUp(connection, conversationId, state);
+    }
+  }
+
+  disconnect(socket: Socket): void {
+    const connection = this.bySocket.get(socket.id);
+    if (!connection) return;
+    connection.closed = true;
+    this.bySocket.delete(socket.id);
+    const set = this.byUser.get(connection.userId);
+    set?.delete(connection);
+    if (set?.size === 0) this.byUser.delete(connection.userId);
+    for (const state of connection.conversations.values()) clearTimeout(state.timer);
+  }
+
+  private offer(connection: Connection, message: ChatMessage): void {
+    if (connection.closed) return;
+    if (connection.early) {
+      if (connection.early.length < MAX_PENDING) connection.early.push(message);
+      return;
+    }
+    const id = message.conversationId;
+    let state = connection.conversations.get(id);
+    if (!state) {
+      // A conversation this socket did not know (new, or the user was just added): start at the user's cursor.
+      state = newState(0, true);
+      state.pending.set(message.seq, message);
+      connection.conversations.set(id, state);
+      const created = state;
+      void this.messages
+        .cursor(connection.userId, id)
+        .then((cursor) => (created.sent = cursor ?? message.seq - 1))
+        .catch((error: Error) => {
+          this.logger.warn(`chat cursor of ${connection.userId} in ${id}: ${error.message}`);
+          created.sent = message.seq - 1;
+        })
+        .finally(() => {
+          created.busy = false;
+          this.drain(connection, id, created);
+        });
+      return;
+    }
+    if (message.seq <= state.sent) return;
+    if (state.pending.size >= MAX_PENDING) state.overflow = true;
+    else state.pending.set(message.seq, message);
+    if (!state.busy) this.drain(connection, id, state);
+  }
+
+  private drain(connection: Connection, conversationId: string, state: ConversationState): void {
+    if (connection.closed) return;
+    for (let next = state.pending.get(state.sent + 1); next; next = state.pending.get(state.sent + 1)) {
+      state.pending.delete(next.seq);
+      this.emit(connection, state, next);
+    }
+    for (const seq of state.pending.keys()) if (seq <= state.sent) state.pending.delete(seq);
+    if (state.pending.size === 0 && !state.overflow) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+      return;
+    }
+    // A gap: the missing message is probably still on its way from another instance.
+    state.timer ??= setTimeout(() => {
+      state.timer = undefined;
+      void this.catchUp(connection, conversationId, state);
+    }, GAP_GRACE_MS);
+  }
+
+  /** Reads from Postgres what this socket has not been sent yet (inbox on connect, or a gap). */
+  private async catchUp(connection: Connection, conversationId: string, state: ConversationState): Promise<void> {
+    if (connection.closed) return;
+    state.busy = true;
+    try {
+      const upto = state.overflow || state.pending.size === 0 ? undefined : Math.max(...state.pending.keys());
+      state.overflow = false;
+      for (;;) {
+        const page = await this.messages.after(conversationId, state.sent, REPLAY_PAGE, upto);
+        if (connection.closed) return;
+        let lastAck: Promise<void> | undefined;
+        for (const message of page) {
+          if (message.seq !== state.sent + 1) {
+            // Never expected (seqs have no holes), but never stall on one either.
+            this.logger.warn(`chat: seq ${state.sent + 1} missing in ${conversationId}; skipping to ${message.seq}`);
+          }
+          state.pending.delete(message.seq);
+          lastAck = this.emit(connection, state, message, true);
+        }
+        if (page.length < REPLAY_PAGE) break;
+        // Backpressure: the next page once the client has taken this one (or a while has passed).
+        await Promise.race([lastAck, new Promise((resolve) => setTimeout(resolve, ACK_WAIT_MS).unref())]);
+      }
+      if (upto !== undefined && state.sent < upto) {
+        // The messages we hold are ahead of what the store returned: they exist, so skip nothing;
+        // the pending ones are emitted by drain below.
+        const first = Math.min(...state.pending.keys());
+        if (first > state.sent + 1) state.sent = first - 1;
+      }
+    } catch (error) {
+      this.logger.warn(`chat catch-up of ${connection.userId} in ${conversationId}: ${(error as Error).message}`);
+    } finally {
+      state.busy = false;
+    }
+    this.drain(connection, conversationId, state);
+  }
+
+  private emit(connection: Connection, state: ConversationState, message: ChatMessage, wantAck = false) {
+    state.sent = message.seq;
+    if (++connection.inflight > MAX_INFLIGHT) {
+      this.logger.warn(`chat: closing a socket of ${connection.userId} that stopped acknowledging`);
+      connection.socket.disconnect(true);
+      return undefined;
+    }
+    const started = performance.now();
+    let resolveAck: (() => void) | undefined;
+    const acked = wantAck ? new Promise<void>((resolve) => (resolveAck = resolve)) : undefined;
+    connection.socket.emit('message:new', { message }, () => {
+      connection.inflight--;
+      this.metrics.delivered.inc();
+      this.metrics.deliveryAck.observe((performance.now() - started) / 1000);
+      this.acknowledged(connection.userId, message);
+      resolveAck?.();
+    });
+    return acked;
+  }
+
+  private acknowledged(userId: string, message: ChatMessage): void {
+    const key = `${message.conversationId}:${userId}`;
+    const current = this.acked.get(key);
+    if (!current || current.seq < message.seq) {
+      this.acked.set(key, { conversationId: message.conversationId, userId, seq: message.seq });
+    }
+    this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  /** Writes acknowledged cursors and sends receipts. Also called at shutdown. */
+  async flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    await this.flushing;
+    if (this.acked.size === 0) return;
+    const moves = [...this.acked.values()];
+    this.acked = new Map();
+    this.flushing = this.messages
+      .markDelivered(moves)
+      .then((moved) => {
+        for (const move of moved) {
+          if (move.others.length === 0) continue;
+          this.nsp?.to(move.others.map(userRoom)).emit('message:receipt', {
+            conversationId: move.conversationId,
+            userId: move.userId,
+            deliveredSeq: move.deliveredSeq,
+            readSeq: move.readSeq,
+          });
+        }
+      })
+      .catch((error: Error) => {
+        this.logger.warn(`chat delivered cursors: ${error.message}; retrying`);
+        for (const move of moves) {
+          const key = `${move.conversationId}:${move.userId}`;
+          const current = this.acked.get(key);
+          if (!current || current.seq < move.seq) this.acked.set(key, move);
+        }
+        this.flushTimer ??= setTimeout(() => void this.flush(), 1_000);
+      })
+      .finally(() => (this.flushing = undefined));
+    await this.flushing;
+  }
+
+  stop(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+}
+
+function newState(sent: number, busy: boolean): ConversationState {
+  return { sent, pending: new Map(), busy, overflow: false };
+}

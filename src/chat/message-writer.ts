@@ -1,0 +1,171 @@
+/**
+ * Inserts messages with their per-conversation seq, batching concurrent sends into one statement
+ * (one round trip and one commit for many messages: persistence is the throughput limit).
+ *
+ * Seqs are race-free across instances: the statement locks the conversations' rows (in id order,
+ * so two batches never deadlock), numbers the new messages from `last_seq`, moves `last_seq` and
+ * inserts, all in one implicit transaction. A batch that hits a unique violation (the same
+ * idempotency key in flight twice) is rolled back whole, so no seq is burnt, and retried one by one.
+ *
+ * Sends are spread over a few lanes by conversation, each with one statement in flight, so a busy
+ * conversation batches with itself instead of queueing on its own row lock.
+ */
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { AppConfig } from '#src/config/app-config.js';
+import { type ChatMessage, type MessageRow, toChatMessage } from './chat-message.js';
+
+export interface NewMessage {
+  conversationId: string;
+  /** null: a system message. */
+  senderId: string | null;
+  body: string;
+  /** Idempotency key: per sender, or per conversation for system messages. */
+  clientMsgId: string;
+}
+
+/** `inserted`: the new message and who is in its conversation; `skipped`: nothing written (not a member, duplicate, no conversation). */
+export type WriteResult = { inserted: ChatMessage; memberIds: string[] } | { skipped: true };
+
+interface Pending {
+  input: NewMessage;
+  resolve: (result: WriteResult) => void;
+  reject: (error: unknown) => void;
+}
+
+const MAX_BATCH = 200;
+const UNIQUE_VIOLATION = '23505';
+
+const INSERT_BATCH = `
+WITH input AS (
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::varchar[], $5::int[])
+    AS t(conversation_id, sender_id, body, client_msg_id, ord)
+),
+allowed AS (
+  SELECT i.* FROM input i
+  WHERE (i.sender_id IS NULL OR EXISTS (
+          SELECT 1 FROM conversation_members m WHERE m.conversation_id = i.conversation_id AND m.user_id = i.sender_id))
+    AND (i.sender_id IS NULL OR NOT EXISTS (
+          SELECT 1 FROM messages x WHERE x.sender_id = i.sender_id AND x.client_msg_id = i.client_msg_id))
+    AND (i.sender_id IS NOT NULL OR NOT EXISTS (
+          SELECT 1 FROM messages x
+          WHERE x.sender_id IS NULL AND x.conversation_id = i.conversation_id AND x.client_msg_id = i.client_msg_id))
+),
+locked AS MATERIALIZED (
+  SELECT c.id, c.last_seq FROM conversations c
+  WHERE c.id IN (SELECT conversation_id FROM allowed)
+  ORDER BY c.id
+  FOR UPDATE
+),
+numbered AS (
+  SELECT a.*, l.last_seq + row_number() OVER (PARTITION BY a.conversation_id ORDER BY a.ord) AS seq
+  FROM allowed a JOIN locked l ON l.id = a.conversation_id
+),
+bumped AS (
+  UPDATE conversations c SET last_seq = n.max_seq, last_message_at = now()
+  FROM (SELECT conversation_id, max(seq) AS max_seq FROM numbered GROUP BY conversation_id) n
+  WHERE c.id = n.conversation_id
+),
+inserted AS (
+  INSERT INTO messages (conversation_id, seq, sender_id, body, client_msg_id)
+  SELECT conversation_id, seq, sender_id, body, client_msg_id FROM numbered
+  RETURNING id, conversation_id, seq, sender_id, body, client_msg_id, created_at
+)
+SELECT i.*, (SELECT array_agg(m.user_id) FROM conversation_members m WHERE m.conversation_id = i.conversation_id) AS member_ids
+FROM inserted i`;
+
+interface InsertedRow extends MessageRow {
+  client_msg_id: string;
+  member_ids: string[] | null;
+}
+
+class Lane {
+  queue: Pending[] = [];
+  running = false;
+}
+
+@Injectable()
+export class MessageWriter {
+  private readonly lanes: Lane[];
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    config: AppConfig,
+  ) {
+    const count = Math.max(1, Math.min(8, Math.floor(config.database.poolSize / 2)));
+    this.lanes = Array.from({ length: count }, () => new Lane());
+  }
+
+  write(input: NewMessage): Promise<WriteResult> {
+    return new Promise((resolve, reject) => {
+      const lane = this.lanes[laneOf(input.conversationId, this.lanes.length)];
+      lane.queue.push({ input, resolve, reject });
+      // Let the sends that arrived in this turn of the event loop join the batch.
+      if (!lane.running) {
+        lane.running = true;
+        setImmediate(() => void this.drain(lane));
+      }
+    });
+  }
+
+  private async drain(lane: Lane): Promise<void> {
+    while (lane.queue.length > 0) await this.runSafely(lane.queue.splice(0, MAX_BATCH));
+    lane.running = false;
+  }
+
+  /**
+   * A unique violation means a send with the same key committed meanwhile (on another lane or
+   * instance): the statement rolled back, so retry the batch one by one; the one that clashed
+   * then finds the earlier row and is reported as skipped.
+   */
+  private async runSafely(batch: Pending[]): Promise<void> {
+    try {
+      await this.runBatch(batch);
+    } catch (error) {
+      if ((error as { code?: string }).code !== UNIQUE_VIOLATION) {
+        for (const item of batch) item.reject(error);
+      } else if (batch.length > 1) {
+        for (const item of batch) await this.runSafely([item]);
+      } else {
+        batch[0].resolve({ skipped: true });
+      }
+    }
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    // The same idempotency key twice in one batch: insert it once, answer both.
+    const unique = new Map<string, Pending[]>();
+    for (const item of batch) {
+      const key = `${item.input.senderId ?? `system:${item.input.conversationId}`}\u0000${item.input.clientMsgId}`;
+      const list = unique.get(key);
+      if (list) list.push(item);
+      else unique.set(key, [item]);
+    }
+    const items = [...unique.values()].map((list) => list[0].input);
+    const rows: InsertedRow[] = await this.dataSource.query(INSERT_BATCH, [
+      items.map((m) => m.conversationId),
+      items.map((m) => m.senderId),
+      items.map((m) => m.body),
+      items.map((m) => m.clientMsgId),
+      items.map((_, index) => index),
+    ]);
+    const byKey = new Map<string, InsertedRow>();
+    for (const row of rows) {
+      byKey.set(`${row.sender_id ?? `system:${row.conversation_id}`}\u0000${row.client_msg_id}`, row);
+    }
+    for (const [key, waiting] of unique) {
+      const row = byKey.get(key);
+      const result: WriteResult = row
+        ? { inserted: toChatMessage(row), memberIds: row.member_ids ?? [] }
+        : { skipped: true };
+      for (const item of waiting) item.resolve(result);
+    }
+  }
+}
+
+function laneOf(id: string, lanes: number): number {
+  let hash = 0;
+  for (let i = 0; i < id.length; i++) hash = (hash * 31 + id.charCodeAt(i)) | 0;
+  return Math.abs(hash) % lanes;
+}

@@ -1,0 +1,171 @@
+/**
+ * Who is online, in Redis, shared by every instance. Each user has a sorted set of their
+ * connections (`<instance>:<socket id>`) scored by when the entry expires; an instance refreshes
+ * its connections' entries every TTL/4 and an entry lives TTL/2, so a crashed instance's
+ * connections lapse on their own. A sweep (every TTL/4, on every instance, atomic in a script so
+ * one instance reports each user) finds users whose last connection lapsed and reports them
+ * offline: a crashed instance's users are offline within `CHAT_PRESENCE_TTL_SECONDS`.
+ *
+ * Keys: `chat:presence:<userId>` (the connections) and `chat:presence:expiry` (user → latest
+ * expiry, the sweep's index). The scripts touch the per-user keys by name: fine on one Redis; a
+ * Redis Cluster would need the user keys hash-tagged with the index (ARCHITECTURE "Scaling out").
+ */
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '#src/config/app-config.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
+
+const CONNECT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local before = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[4])
+if before == 0 then return 1 end
+return 0`;
+
+const DISCONNECT = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  return 1
+end
+return 0`;
+
+const SWEEP = `
+local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local offline = {}
+for _, user in ipairs(users) do
+  local key = ARGV[2] .. user
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+  local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if #newest == 0 then
+    redis.call('ZREM', KEYS[1], user)
+    redis.call('DEL', key)
+    table.insert(offline, user)
+  else
+    redis.call('ZADD', KEYS[1], newest[2], user)
+  end
+end
+return offline`;
+
+interface PresenceCommands {
+  chatPresenceConnect(...args: (string | number)[]): Promise<number>;
+  chatPresenceDisconnect(...args: (string | number)[]): Promise<number>;
+  chatPresenceSweep(...args: (string | number)[]): Promise<string[]>;
+}
+
+@Injectable()
+export class PresenceService {
+  private readonly logger = new Logger(PresenceService.name);
+  /** This instance's connections: connection id → user id. */
+  private readonly local = new Map<string, string>();
+  private timer?: NodeJS.Timeout;
+  private readonly intervalMs: number;
+  private readonly entryMs: number;
+
+  constructor(
+    private readonly redis: RedisService,
+    config: AppConfig,
+  ) {
+    this.intervalMs = (config.chat.presenceTtlSeconds * 1000) / 4;
+    this.entryMs = (config.chat.presenceTtlSeconds * 1000) / 2;
+    redis.command.defineCommand('chatPresenceConnect', { numberOfKeys: 2, lua: CONNECT });
+    redis.command.defineCommand('chatPresenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT });
+    redis.command.defineCommand('chatPresenceSweep', { numberOfKeys: 1, lua: SWEEP });
+  }
+
+  private get commands(): PresenceCommands {
+    return this.redis.command as unknown as PresenceCommands;
+  }
+
+  private userKey(userId: string): string {
+    return this.redis.key(`chat:presence:${userId}`);
+  }
+
+  private get indexKey(): string {
+    return this.redis.key('chat:presence:expiry');
+  }
+
+  /** Heartbeats and the sweep; `onOffline` gets users whose last connection lapsed (a crashed instance). */
+  start(onOffline: (userIds: string[]) => void): void {
+    this.timer = setInterval(() => {
+      void this.heartbeat();
+      void this.sweep().then((users) => users.length > 0 && onOffline(users));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Registers a connection; true if the user just came online. */
+  async connect(userId: string, connectionId: string): Promise<boolean> {
+    this.local.set(connectionId, userId);
+    const now = Date.now();
+    const wentOnline = await this.commands.chatPresenceConnect(
+      this.userKey(userId),
+      this.indexKey,
+      connectionId,
+      now + this.entryMs,
+      now,
+      userId,
+      this.entryMs * 2,
+    );
+    return wentOnline === 1;
+  }
+
+  /** Removes a connection; true if it was the user's last one. */
+  async disconnect(userId: string, connectionId: string): Promise<boolean> {
+    this.local.delete(connectionId);
+    const wentOffline = await this.commands.chatPresenceDisconnect(
+      this.userKey(userId),
+      this.indexKey,
+      connectionId,
+      Date.now(),
+      userId,
+    );
+    return wentOffline === 1;
+  }
+
+  async online(userIds: string[]): Promise<Map<string, boolean>> {
+    const pipeline = this.redis.command.pipeline();
+    const now = Date.now();
+    for (const userId of userIds) pipeline.zcount(this.userKey(userId), now, '+inf');
+    const results = (await pipeline.exec()) ?? [];
+    const online = new Map<string, boolean>();
+    userIds.forEach((userId, index) => {
+      const [error, count] = results[index] ?? [];
+      if (error) throw error;
+      online.set(userId, Number(count) > 0);
+    });
+    return online;
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.local.size === 0) return;
+    const expires = Date.now() + this.entryMs;
+    const pipeline = this.redis.command.pipeline();
+    for (const [connectionId, userId] of this.local) {
+      pipeline.zadd(this.userKey(userId), expires, connectionId);
+      pipeline.pexpire(this.userKey(userId), this.entryMs * 2);
+      pipeline.zadd(this.indexKey, 'GT', expires, userId);
+    }
+    try {
+      await pipeline.exec();
+    } catch (error) {
+      this.logger.warn(`presence heartbeat: ${(error as Error).message}`);
+    }
+  }
+
+  async sweep(): Promise<string[]> {
+    try {
+      return await this.commands.chatPresenceSweep(this.indexKey, Date.now(), this.redis.key('chat:presence:'), 1000);
+    } catch (error) {
+      this.logger.warn(`presence sweep: ${(error as Error).message}`);
+      return [];
+    }
+  }
+}
