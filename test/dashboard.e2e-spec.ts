@@ -4,6 +4,7 @@
  * blocked, and a screenshot for the README.
  */
 import type { Browser, BrowserContext } from 'playwright-core';
+import { RedisService } from '#src/platform/redis/redis.service.js';
 import {
   type WatchedPage,
   ensureDashboardBuilt,
@@ -81,7 +82,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
       const moved = Object.keys(first).filter((symbol) => now[symbol] !== first[symbol]);
       return moved.length >= 6 ? moved : undefined;
     }, 10_000);
-    expect(changed.length).toBeGreaterThanOrEqual(6);
+    expect(changed!.length).toBeGreaterThanOrEqual(6);
     // A tick flashes its row green or red.
     await p.waitForSelector('#ticker-rows tr.flash-up, #ticker-rows tr.flash-down', { timeout: 5_000 });
     await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
@@ -128,6 +129,45 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     expect(await p.evaluate('window.__sameDocument')).toBe(true);
     expect(errors).toEqual([]);
     console.log(`dashboard: kickoff shown after ${kickoffMs} ms, score after ${scoreMs} ms`);
+  });
+
+  it('after a dropped stream the browser resumes with its own Last-Event-ID, and an event from the gap arrives', async () => {
+    const { page: p, errors } = await page();
+    const resumedWith: (string | undefined)[] = [];
+    p.on('request', (request) => {
+      if (request.url().includes('/scores/stream')) {
+        void request.allHeaders().then((headers) => resumedWith.push(headers['last-event-id']));
+      }
+    });
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
+    const created = await api(app.url, 'POST', '/admin/scores/matches', {
+      sport: 'football',
+      homeTeam: 'Resume United',
+      awayTeam: 'Gap City',
+      startsAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    const id = created.body.id as string;
+    await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'kickoff' });
+    const card = p.locator(`[data-match-id="${id}"]`);
+    await card.locator('.score', { hasText: '0 – 0' }).waitFor({ timeout: 5_000 });
+
+    // The instance's Redis subscriber reconnects: it ends every stream (it may have missed events),
+    // and the goal below is published while this page is disconnected (SSE retry: 2 s).
+    app.app.get(RedisService).subscriber.disconnect(true);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'reconnecting', 5_000, 20);
+    expect(
+      (await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'score', team: 'home' })).status,
+    ).toBe(201);
+    await card.locator('.score', { hasText: '1 – 0' }).waitFor({ timeout: 10_000 });
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
+    expect(resumedWith[0]).toBeUndefined();
+    expect(resumedWith.length).toBeGreaterThanOrEqual(2);
+    expect(resumedWith.at(-1)).toMatch(/^.+:\d+-\d+$/); // the cursor of the last event the page had
+    expect(await card.locator('.timeline li').allTextContents()).toEqual([
+      expect.stringContaining('Resume United +1 (1–0)'),
+      expect.stringContaining('kickoff'),
+    ]);
+    expect(errors).toEqual([]);
   });
 
   it('with the SSE endpoints blocked, the page falls back to the long poll and prices and scores still update', async () => {

@@ -59,5 +59,5 @@ export function flash(element: HTMLElement, className: string, others: string[] 
 }
 
 export function formatTime(iso: string | number): string {
-  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 }

@@ -60,7 +60,7 @@ export class TickerBoard {
     row.price.textContent = formatPrice(quote.price);
     const change = quote.price - row.first;
     const percent = row.first > 0 ? (change / row.first) * 100 : 0;
-    row.change.textContent = `${change >= 0 ? '+' : '−'}${formatPrice(Math.abs(change))} (${percent >= 0 ? '+' : '−'}${Math.abs(percent).toFixed(2)}%)`;
+    row.change.textContent = `${sign(change)}${Math.abs(change).toFixed(2)} (${sign(percent)}${Math.abs(percent).toFixed(2)}%)`;
     row.change.className = `num change ${change > 0 ? 'pos' : change < 0 ? 'neg' : ''}`;
     row.size.textContent = String(quote.size);
     row.time.textContent = formatTime(quote.ts);
@@ -103,3 +103,6 @@ export class TickerBoard {
 function formatPrice(price: number): string {
   return price.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: price < 10 ? 4 : 2 });
 }
+
+// Rounds to zero like the two decimals shown, so "−0.00" never appears.
+const sign = (value: number) => (value <= -0.005 ? '−' : '+');

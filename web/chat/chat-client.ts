@@ -82,9 +82,11 @@ export class ChatClient {
         if (receipt.conversationId === this.openId) this.onChange('messages');
       },
     );
-    socket.on('typing', ({ conversationId, userId }: { conversationId: string; userId: string }) => {
-      const conversation = this.conversations.get(conversationId);
-      if (!conversation || userId === this.me) return;
+    socket.on('typing', async ({ conversationId, userId }: { conversationId: string; userId: string }) => {
+      if (userId === this.me) return;
+      // Someone may be writing the first message of a conversation they just started with us.
+      const conversation = this.conversations.get(conversationId) ?? (await this.fetchConversation(conversationId));
+      if (!conversation) return;
       conversation.typing.set(userId, Date.now() + TYPING_SHOWN_MS);
       this.onChange('typing');
       setTimeout(() => this.onChange('typing'), TYPING_SHOWN_MS + 50);
@@ -271,6 +273,7 @@ export class ChatClient {
     if (!this.openId) return;
     this.outbox.push({ clientMsgId: newClientMsgId(), conversationId: this.openId, body, status: 'queued' });
     this.saveOutbox();
+    this.lastTypingSent = 0; // the other side clears "typing" when the message arrives
     this.onChange('messages');
     void this.flush();
   }
@@ -293,13 +296,11 @@ export class ChatClient {
         this.onChange('messages');
         let ack: Ack<{ message: ChatMessage }>;
         try {
-          ack = await this.socket
-            .timeout(ACK_TIMEOUT_MS)
-            .emitWithAck('message:send', {
-              conversationId: item.conversationId,
-              body: item.body,
-              clientMsgId: item.clientMsgId,
-            });
+          ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('message:send', {
+            conversationId: item.conversationId,
+            body: item.body,
+            clientMsgId: item.clientMsgId,
+          });
         } catch {
           // Disconnected or no answer: maybe stored, maybe not; the resend (same clientMsgId) settles it.
           item.status = 'queued';
