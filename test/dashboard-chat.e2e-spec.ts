@@ -184,7 +184,11 @@ describe('dashboard chat in Chromium (e2e)', () => {
 
     down = false;
     await waitFor(async () => (await feedState(erin.page, 'chat')) === 'connected', 15_000);
-    await waitFor(async () => (await erin.page.locator('#messages .message.pending').count()) === 0, 10_000);
+    await waitFor(async () => (await erin.page.locator('#messages .message.pending').count()) === 0, 20_000).catch(
+      async (error: Error) => {
+        throw new Error(`${error.message}; Erin's page shows: ${await erin.page.locator('#messages').innerText()}`);
+      },
+    );
     await frank.page.locator(`#conversations li[data-conversation-id="${conversationId}"] button`).click();
     await waitFor(async () => (await bodies(frank)).length === 3, 10_000);
     expect(await bodies(frank)).toEqual(['before the drop', 'typed offline 1', 'typed offline 2']);

@@ -86,6 +86,25 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     // A tick flashes its row green or red.
     await p.waitForSelector('#ticker-rows tr.flash-up, #ticker-rows tr.flash-down', { timeout: 5_000 });
     await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
+
+    // Landmarks and labels: what assistive technology navigates by.
+    for (const [role, name] of [
+      ['banner', undefined],
+      ['main', undefined],
+      ['contentinfo', undefined],
+      ['region', 'Prices'],
+      ['region', 'Scores'],
+      ['region', 'Chat'],
+      ['table', undefined],
+      ['textbox', 'Your name'],
+      ['button', 'Sign in'],
+      ['list', 'Connection status'],
+    ] as const) {
+      expect(await p.getByRole(role, name ? { name, exact: true } : {}).count()).toBe(1);
+    }
+    // The skip link is the first stop of the keyboard and leads to the chat.
+    await p.keyboard.press('Tab');
+    expect(await p.evaluate('document.activeElement.textContent')).toBe('Skip to chat');
     expect(errors).toEqual([]);
   });
 
@@ -132,13 +151,16 @@ describe('dashboard feeds in Chromium (e2e)', () => {
   });
 
   it('after a dropped stream the browser resumes with its own Last-Event-ID, and an event from the gap arrives', async () => {
-    const { page: p, errors } = await page();
-    const resumedWith: (string | undefined)[] = [];
-    p.on('request', (request) => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    // Every request for the scores stream, in order, with the Last-Event-ID header it carried.
+    const streamRequests: Promise<string | undefined>[] = [];
+    context.on('request', (request) => {
       if (request.url().includes('/scores/stream')) {
-        void request.allHeaders().then((headers) => resumedWith.push(headers['last-event-id']));
+        streamRequests.push(request.allHeaders().then((headers) => headers['last-event-id']));
       }
     });
+    const { page: p, errors } = await openPage(context, app.url);
     await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
     const created = await api(app.url, 'POST', '/admin/scores/matches', {
       sport: 'football',
@@ -160,6 +182,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     ).toBe(201);
     await card.locator('.score', { hasText: '1 – 0' }).waitFor({ timeout: 10_000 });
     await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
+    const resumedWith = await Promise.all(streamRequests);
     expect(resumedWith[0]).toBeUndefined();
     expect(resumedWith.length).toBeGreaterThanOrEqual(2);
     expect(resumedWith.at(-1)).toMatch(/^.+:\d+-\d+$/); // the cursor of the last event the page had

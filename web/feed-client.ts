@@ -41,6 +41,8 @@ export class FeedClient<S> {
   private mode: 'stream' | 'poll' = 'stream';
   private streamEverOpened = false;
   private pollAbort?: AbortController;
+  /** Bumped on every entry into the long poll, so a loop left earlier cannot run beside a new one. */
+  private pollGeneration = 0;
   private probeTimer?: ReturnType<typeof setInterval>;
   private state?: FeedState;
 
@@ -113,16 +115,18 @@ export class FeedClient<S> {
   private async poll(): Promise<void> {
     if (this.mode === 'poll') return;
     this.mode = 'poll';
+    const generation = ++this.pollGeneration;
+    const polling = () => this.mode === 'poll' && this.pollGeneration === generation;
     this.setState('fallback');
     this.probeTimer = setInterval(() => {
       if (this.mode === 'poll') this.openStream(true);
     }, STREAM_RETRY_FROM_POLL_MS);
     let backoff = 1_000;
-    while (this.mode === 'poll') {
+    while (polling()) {
       try {
         if (this.cursor === undefined) {
           const snapshot = await this.options.snapshot();
-          if (this.mode !== 'poll') return;
+          if (!polling()) return;
           this.cursor = snapshot.cursor;
           this.options.onSnapshot(snapshot.data);
         }
@@ -131,7 +135,7 @@ export class FeedClient<S> {
         url.searchParams.set('timeoutMs', String(POLL_TIMEOUT_MS));
         this.pollAbort = new AbortController();
         const result = await getJson<PollResult>(url.href, { signal: this.pollAbort.signal });
-        if (this.mode !== 'poll') return;
+        if (!polling()) return;
         let reset = false;
         for (const event of result.events) {
           if (event.type === 'reset') {
@@ -144,7 +148,7 @@ export class FeedClient<S> {
         this.setState('fallback');
         backoff = 1_000;
       } catch {
-        if (this.mode !== 'poll') return;
+        if (!polling()) return;
         this.setState('reconnecting');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, POLL_MAX_BACKOFF_MS);

@@ -49,6 +49,7 @@ interface MatchState {
 }
 
 const TIMELINE_SHOWN = 4;
+const MAX_TIMELINE_LOADS = 30;
 const UPCOMING_REFRESH_MS = 30_000;
 const PERIOD_PREFIX: Record<string, string> = { football: 'H', basketball: 'Q', hockey: 'P' };
 
@@ -87,11 +88,13 @@ export class Scoreboard {
   private snapshot(views: MatchView[]): void {
     const keep = new Set(views.map((view) => view.id));
     for (const id of this.matches.keys()) if (!keep.has(id)) this.matches.delete(id);
+    let loads = 0;
     for (const view of views) {
       const state = this.matches.get(view.id);
       if (state && state.view.seq >= view.seq) continue;
       this.matches.set(view.id, { view, timeline: state?.timeline ?? new Map(), timelineLoaded: false });
-      if (view.seq > 0) void this.load(view.id);
+      // Timelines of live matches only (a snapshot may hold hundreds of matches).
+      if (view.status === 'live' && view.seq > 0 && loads++ < MAX_TIMELINE_LOADS) void this.load(view.id);
     }
     this.render();
   }

@@ -27,6 +27,7 @@ export class ChatClient {
   openId?: string;
   private socket?: Socket;
   private flushing = false;
+  private readonly fetching = new Map<string, Promise<Conversation | undefined>>();
   private lastTypingSent = 0;
   private readonly outboxKey: string;
 
@@ -196,16 +197,22 @@ export class ChatClient {
     }
   }
 
-  async fetchConversation(id: string): Promise<Conversation | undefined> {
-    try {
-      const view = await getJson<ConversationView>(`/chat/conversations/${id}`, { headers: this.auth });
-      const conversation = this.merge(view);
-      this.onChange('conversations');
-      void this.loadPresence();
-      return conversation;
-    } catch {
-      return undefined;
+  /** One request per conversation however many messages for it arrive meanwhile. */
+  fetchConversation(id: string): Promise<Conversation | undefined> {
+    let pending = this.fetching.get(id);
+    if (!pending) {
+      pending = getJson<ConversationView>(`/chat/conversations/${id}`, { headers: this.auth })
+        .then((view) => {
+          const conversation = this.merge(view);
+          this.onChange('conversations');
+          void this.loadPresence();
+          return conversation;
+        })
+        .catch(() => undefined)
+        .finally(() => this.fetching.delete(id));
+      this.fetching.set(id, pending);
     }
+    return pending;
   }
 
   async startDirect(userId: string): Promise<Conversation> {
@@ -258,10 +265,15 @@ export class ChatClient {
     const conversation = this.openId ? this.conversations.get(this.openId) : undefined;
     if (!conversation || document.visibilityState !== 'visible' || !this.socket?.connected) return;
     const newest = Math.max(0, ...conversation.messages.keys());
-    if (newest <= conversation.readSeq && conversation.unread === 0) return;
-    conversation.unread = 0;
-    this.onChange('conversations');
-    if (newest <= conversation.readSeq) return;
+    if (conversation.unread > 0) {
+      conversation.unread = 0;
+      this.onChange('conversations');
+    }
+    // Only someone else's message makes a read worth telling (our own are never unread).
+    const fromOthers = [...conversation.messages.values()].some(
+      (message) => message.seq > conversation.readSeq && message.senderId !== this.me,
+    );
+    if (!fromOthers) return;
     void this.request<{ readSeq: number }>('message:read', { conversationId: conversation.id, seq: newest }).then(
       (ack) => {
         if (ack.ok) conversation.readSeq = Math.max(conversation.readSeq, ack.readSeq);

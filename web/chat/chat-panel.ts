@@ -6,7 +6,7 @@
 import { byId, formatTime, h, replace } from '../dom.js';
 import { ChatClient, type ChatChange } from './chat-client.js';
 import { nameOf, resolveUser, restoreSession, signIn, signOut, type Session } from './session.js';
-import type { ChatState, Conversation, Member } from './types.js';
+import type { ChatMessage, ChatState, Conversation, Member } from './types.js';
 
 const STATE_LABEL: Record<ChatState, string> = {
   'signed-out': 'signed out',
@@ -24,6 +24,8 @@ export class ChatPanel {
   private readonly messages = byId<HTMLOListElement>('messages');
   private readonly input = byId<HTMLInputElement>('message-input');
   private readonly olderButton = byId<HTMLButtonElement>('load-older');
+  /** Conversation id → the newest seq already announced to screen readers. */
+  private readonly announced = new Map<string, number>();
 
   constructor(private readonly onState: (state: string, label: string) => void) {}
 
@@ -179,9 +181,10 @@ export class ChatPanel {
       this.presenceDot(client, conversation.members),
       this.title(client, conversation),
     );
-    this.olderButton.hidden = typeof conversation.nextBeforeSeq !== 'number';
-    const atBottom = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 40;
     const stored = [...conversation.messages.values()].sort((a, b) => a.seq - b.seq);
+    this.olderButton.hidden = typeof conversation.nextBeforeSeq !== 'number' || stored[0]?.seq === 1;
+    this.announce(client, conversation.id, stored);
+    const atBottom = this.messages.scrollHeight - this.messages.scrollTop - this.messages.clientHeight < 40;
     const others = conversation.members.filter((member) => member.userId !== client.me).map((m) => m.userId);
     const items = stored.map((message) => {
       const mine = message.senderId === client.me;
@@ -223,6 +226,23 @@ export class ChatPanel {
     replace(this.messages, ...items, ...pending);
     if (atBottom) this.messages.scrollTop = this.messages.scrollHeight;
     this.renderTyping(client);
+  }
+
+  /**
+   * Screen readers hear each new message from others once, through a live region of its own (the
+   * list is rebuilt on every change, so it cannot be the live region).
+   */
+  private announce(client: ChatClient, conversationId: string, stored: ChatMessage[]): void {
+    const newest = stored.at(-1)?.seq ?? 0;
+    const seen = this.announced.get(conversationId);
+    this.announced.set(conversationId, Math.max(newest, seen ?? 0));
+    if (seen === undefined) return; // just opened: nothing is new
+    const fresh = stored.filter((message) => message.seq > seen && message.senderId !== client.me);
+    if (fresh.length > 0) {
+      byId('chat-announcer').textContent = fresh
+        .map((message) => `${nameOf(message.senderId)}: ${message.body}`)
+        .join('\n');
+    }
   }
 
   private renderTyping(client: ChatClient): void {
