@@ -134,10 +134,13 @@ describe('chat over socket.io (e2e, two instances)', () => {
     expect(reply.ok).toBe(true);
     expect(reply.message.seq).toBe(2);
     await aliceA.waitFor((c) => c.received.some((m) => m.seq === 2 && m.body === 'hi Alice'));
-    // Both delivered cursors follow the clients' acks.
+    // Delivered cursors follow the clients' acks of message:new. A sender's own message comes back in
+    // its ack, not as message:new, so Bob's cursor stays at 1 until he acknowledges a later one.
     await waitFor(
-      async () => (await deliveredSeq(direct, bob.id)) === 2 && (await deliveredSeq(direct, alice.id)) === 2,
+      async () => (await deliveredSeq(direct, bob.id)) === 1 && (await deliveredSeq(direct, alice.id)) === 2,
     );
+    expect(aliceA.received.map((m) => m.seq)).toEqual([2]);
+    expect(bobB.received.map((m) => m.seq)).toEqual([1]);
   });
 
   const createGroup = async (owner: User, title: string, members: User[]) => {
@@ -317,6 +320,13 @@ describe('chat over socket.io (e2e, two instances)', () => {
     expect(await count('SELECT count(*) AS n FROM messages WHERE conversation_id = $1', [conversation])).toBe(
       accepted.length,
     );
+    // Typing, read and sync share a separate bucket (5× the message rate), so they never eat into sending.
+    const events = await Promise.all(
+      Array.from({ length: 320 }, () => daveA.request('typing', { conversationId: conversation })),
+    );
+    const limited = events.filter((ack) => !ack.ok);
+    expect(limited.length).toBeGreaterThanOrEqual(10);
+    for (const ack of limited) expect(ack.error.code).toBe('rate_limited');
   });
 
   it('a polling-only client (transports: [polling]) sends and receives', async () => {
@@ -346,9 +356,16 @@ describe('chat over socket.io (e2e, two instances)', () => {
       [group],
     );
     expect(rows.map((row) => Number(row.seq))).toEqual(expected);
-    await Promise.all(clients.map((client) => client.waitFor((c) => of(c, group).length >= 60)));
+    // Each socket gets everyone else's messages in seq order (its own came back in its acks).
+    const seqBySender = new Map<string, number[]>();
+    for (const { message } of acks)
+      seqBySender.set(message.senderId, [...(seqBySender.get(message.senderId) ?? []), message.seq]);
+    await Promise.all(clients.map((client) => client.waitFor((c) => of(c, group).length >= 57)));
     await sleep(200);
-    for (const client of clients) expect(of(client, group).map((m) => m.seq)).toEqual(expected);
+    clients.forEach((client, i) => {
+      const own = new Set(seqBySender.get(users[i].id));
+      expect(of(client, group).map((m) => m.seq)).toEqual(expected.filter((seq) => !own.has(seq)));
+    });
   });
 
   it('message:read moves the read cursor and sends message:receipt to the others; acks send delivered receipts', async () => {

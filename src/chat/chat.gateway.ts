@@ -28,6 +28,7 @@ import { ConversationsService } from './conversations.service.js';
 import { DeliveryService, userRoom } from './delivery.service.js';
 import { MessagesService } from './messages.service.js';
 import { PresenceService } from './presence.service.js';
+import { RateLimiter } from './rate-limiter.js';
 
 type AckFn = (response: AckBody) => void;
 
@@ -57,6 +58,7 @@ export class ChatGateway
     private readonly delivery: DeliveryService,
     private readonly presence: PresenceService,
     private readonly metrics: ChatMetrics,
+    private readonly limiter: RateLimiter,
   ) {}
 
   afterInit(nsp: Namespace): void {
@@ -147,7 +149,7 @@ export class ChatGateway
     try {
       const stored = await this.messages.send(this.user(socket), payload);
       ack?.({ ok: true, message: stored.message });
-      this.delivery.publish(stored);
+      this.delivery.publish(stored, socket);
     } catch (error) {
       ack?.(this.failure(error, socket));
     } finally {
@@ -158,7 +160,7 @@ export class ChatGateway
   @SubscribeMessage('sync')
   async sync(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
     try {
-      return { ok: true, ...(await this.messages.sync(this.user(socket), payload)) };
+      return { ok: true, ...(await this.messages.sync(await this.limited(socket), payload)) };
     } catch (error) {
       return this.failure(error, socket);
     }
@@ -167,16 +169,9 @@ export class ChatGateway
   @SubscribeMessage('message:read')
   async read(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
     try {
-      const move = await this.messages.markRead(this.user(socket), payload);
-      if (move.others.length > 0) {
-        this.nsp!.to(move.others.map(userRoom)).emit('message:receipt', {
-          conversationId: move.conversationId,
-          userId: move.userId,
-          deliveredSeq: move.deliveredSeq,
-          readSeq: move.readSeq,
-        });
-      }
-      return { ok: true, readSeq: move.readSeq, deliveredSeq: move.deliveredSeq };
+      const { others, ...receipt } = await this.messages.markRead(await this.limited(socket), payload);
+      this.delivery.publishReceipt(receipt, others);
+      return { ok: true, readSeq: receipt.readSeq, deliveredSeq: receipt.deliveredSeq };
     } catch (error) {
       return this.failure(error, socket);
     }
@@ -186,7 +181,7 @@ export class ChatGateway
   @SubscribeMessage('typing')
   async typing(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
     try {
-      const userId = this.user(socket);
+      const userId = await this.limited(socket);
       const conversationId = (payload as { conversationId?: unknown } | undefined)?.conversationId;
       if (!isUuid(conversationId)) throw new ChatError('invalid', 'conversationId must be a UUID');
       const members = await this.conversations.memberIds(conversationId);
@@ -203,6 +198,16 @@ export class ChatGateway
     } catch (error) {
       return this.failure(error, socket);
     }
+  }
+
+  /** The caller of a typing, read or sync event, within its rate limit. */
+  private async limited(socket: Socket): Promise<string> {
+    const userId = this.user(socket);
+    if (!(await this.limiter.take(userId, 'event'))) {
+      this.metrics.rateLimited.inc();
+      throw new ChatError('rate_limited', 'too many events; slow down');
+    }
+    return userId;
   }
 
   private user(socket: Socket): string {

@@ -19,7 +19,7 @@ export class ChatMetrics {
       'chat_messages_delivered_total',
       'message:new acknowledged by a client connected to this instance',
     );
-    this.rateLimited = metrics.counter('chat_rate_limited_total', 'message:send refused by the per-user rate limit');
+    this.rateLimited = metrics.counter('chat_rate_limited_total', 'Socket events refused by the per-user rate limits');
     this.sendAck = metrics.histogram(
       'chat_send_ack_seconds',
       'message:send received → ack sent (validation, rate limit, insert and commit)',

@@ -10,21 +10,24 @@
  *   Postgres: the store is the truth, the broker is only the fast path.
  * - Inbox: on connect, a socket gets every message after the user's delivered cursor, paged, with
  *   the client's acks as backpressure; live messages that arrive meanwhile wait their turn.
- * - A client's ack of `message:new` moves the user's delivered cursor (batched writes), and the
+ * - The socket that sent a message has it in its ack: it is passed over there, not emitted (the
+ *   sender's other sockets get it).
+ * - A client's ack of `message:new` moves the user's delivered cursor (DeliveredCursors), and the
  *   other members get a `message:receipt`.
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { Namespace, Socket } from 'socket.io';
 import { ChatMetrics } from './chat.metrics.js';
-import type { ChatMessage } from './chat-message.js';
+import type { ChatMessage, Receipt } from './chat-message.js';
+import { DeliveredCursors } from './delivered-cursors.js';
 import { MessagesService, type Stored } from './messages.service.js';
 
 export const userRoom = (userId: string) => `user:${userId}`;
 
-/** What instances send each other: messages and who gets them. */
+/** What instances send each other, once per event-loop turn: messages and receipts, with who gets them. */
 interface Fanout {
-  m: ChatMessage;
-  to: string[];
+  messages: { m: ChatMessage; to: string[] }[];
+  receipts: { r: Receipt; to: string[] }[];
 }
 
 interface ConversationState {
@@ -32,6 +35,8 @@ interface ConversationState {
   sent: number;
   /** Live messages ahead of `sent + 1`. */
   pending: Map<number, ChatMessage>;
+  /** Seqs this socket sent itself: it has them in its ack, so they are passed over, not emitted. */
+  own: Set<number>;
   /** Replay or gap repair in progress: live messages wait in `pending`. */
   busy: boolean;
   /** Live messages were dropped (too many pending): repair reads to the end. */
@@ -52,14 +57,13 @@ class Connection {
   ) {}
 }
 
-const DELIVER_EVENT = 'chat:deliver';
+const FANOUT_EVENT = 'chat:fanout';
 const REPLAY_PAGE = 200;
 const GAP_GRACE_MS = 150;
 const MAX_PENDING = 5_000;
 /** Unacknowledged messages a socket may have; past it the socket is closed (it reconnects and replays). */
 const MAX_INFLIGHT = 10_000;
 const ACK_WAIT_MS = 10_000;
-const FLUSH_MS = 20;
 
 @Injectable()
 export class DeliveryService {
@@ -67,43 +71,64 @@ export class DeliveryService {
   private nsp?: Namespace;
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySocket = new Map<string, Connection>();
-  private outgoing: Fanout[] = [];
-  /** `<conversation>:<user>` → highest acknowledged seq, not yet written. */
-  private acked = new Map<string, { conversationId: string; userId: string; seq: number }>();
-  private flushTimer?: NodeJS.Timeout;
-  private flushing?: Promise<void>;
+  private outgoing: Fanout = { messages: [], receipts: [] };
+  private readonly cursors: DeliveredCursors;
 
   constructor(
     private readonly messages: MessagesService,
     private readonly metrics: ChatMetrics,
-  ) {}
+  ) {
+    this.cursors = new DeliveredCursors(messages, (receipt, to) => this.publishReceipt(receipt, to));
+  }
 
   attach(nsp: Namespace): void {
     this.nsp = nsp;
-    (nsp as unknown as { on(event: string, listener: (items: Fanout[]) => void): void }).on(DELIVER_EVENT, (items) =>
-      this.deliverLocal(items),
+    (nsp as unknown as { on(event: string, listener: (fanout: Fanout) => void): void }).on(FANOUT_EVENT, (fanout) =>
+      this.deliverLocal(fanout),
     );
   }
 
-  /** After the commit and the sender's ack: this instance's sockets now, the other instances in one publish per tick. */
-  publish(stored: Pick<Stored, 'message' | 'memberIds'>): void {
+  /**
+   * After the commit and the sender's ack: this instance's sockets now, the other instances in one
+   * publish per event-loop turn. `origin`, the socket that sent it, already has it in its ack.
+   */
+  publish(stored: Pick<Stored, 'message' | 'memberIds'>, origin?: Socket): void {
     const item = { m: stored.message, to: stored.memberIds };
-    this.deliverLocal([item]);
-    this.outgoing.push(item);
-    if (this.outgoing.length === 1) {
-      setImmediate(() => {
-        const items = this.outgoing;
-        this.outgoing = [];
-        this.nsp?.serverSideEmit(DELIVER_EVENT, items);
-      });
-    }
+    this.deliverLocal({ messages: [item], receipts: [] }, origin?.id);
+    this.outgoing.messages.push(item);
+    this.scheduleFanout();
   }
 
-  private deliverLocal(items: Fanout[]): void {
-    for (const { m, to } of items) {
+  /** `message:receipt` to the given users, wherever they are connected. */
+  publishReceipt(receipt: Receipt, to: string[]): void {
+    if (to.length === 0) return;
+    const item = { r: receipt, to };
+    this.deliverLocal({ messages: [], receipts: [item] });
+    this.outgoing.receipts.push(item);
+    this.scheduleFanout();
+  }
+
+  private scheduleFanout(): void {
+    if (this.outgoing.messages.length + this.outgoing.receipts.length !== 1) return;
+    setImmediate(() => {
+      const fanout = this.outgoing;
+      this.outgoing = { messages: [], receipts: [] };
+      this.nsp?.serverSideEmit(FANOUT_EVENT, fanout);
+    });
+  }
+
+  private deliverLocal(fanout: Fanout, originSocketId?: string): void {
+    for (const { m, to } of fanout.messages) {
       for (const userId of to) {
         const connections = this.byUser.get(userId);
-        if (connections) for (const connection of connections) this.offer(connection, m);
+        if (!connections) continue;
+        for (const connection of connections) this.offer(connection, m, connection.socket.id === originSocketId);
+      }
+    }
+    for (const { r, to } of fanout.receipts) {
+      for (const userId of to) {
+        const connections = this.byUser.get(userId);
+        if (connections) for (const connection of connections) connection.socket.emit('message:receipt', r);
       }
     }
   }
@@ -143,7 +168,7 @@ export class DeliveryService {
     for (const state of connection.conversations.values()) clearTimeout(state.timer);
   }
 
-  private offer(connection: Connection, message: ChatMessage): void {
+  private offer(connection: Connection, message: ChatMessage, own = false): void {
     if (connection.closed) return;
     if (connection.early) {
       if (connection.early.length < MAX_PENDING) connection.early.push(message);
@@ -155,6 +180,7 @@ export class DeliveryService {
       // A conversation this socket did not know (new, or the user was just added): start at the user's cursor.
       state = newState(0, true);
       state.pending.set(message.seq, message);
+      if (own) state.own.add(message.seq);
       connection.conversations.set(id, state);
       const created = state;
       void this.messages
@@ -172,7 +198,10 @@ export class DeliveryService {
     }
     if (message.seq <= state.sent) return;
     if (state.pending.size >= MAX_PENDING) state.overflow = true;
-    else state.pending.set(message.seq, message);
+    else {
+      state.pending.set(message.seq, message);
+      if (own) state.own.add(message.seq);
+    }
     if (!state.busy) this.drain(connection, id, state);
   }
 
@@ -180,9 +209,11 @@ export class DeliveryService {
     if (connection.closed) return;
     for (let next = state.pending.get(state.sent + 1); next; next = state.pending.get(state.sent + 1)) {
       state.pending.delete(next.seq);
-      this.emit(connection, state, next);
+      if (state.own.delete(next.seq)) state.sent = next.seq;
+      else this.emit(connection, state, next);
     }
     for (const seq of state.pending.keys()) if (seq <= state.sent) state.pending.delete(seq);
+    for (const seq of state.own) if (seq <= state.sent) state.own.delete(seq);
     if (state.pending.size === 0 && !state.overflow) {
       clearTimeout(state.timer);
       state.timer = undefined;
@@ -212,7 +243,8 @@ export class DeliveryService {
             this.logger.warn(`chat: seq ${state.sent + 1} missing in ${conversationId}; skipping to ${message.seq}`);
           }
           state.pending.delete(message.seq);
-          lastAck = this.emit(connection, state, message, true);
+          if (state.own.delete(message.seq)) state.sent = message.seq;
+          else lastAck = this.emit(connection, state, message, true) ?? lastAck;
         }
         if (page.length < REPLAY_PAGE) break;
         // Backpressure: the next page once the client has taken this one (or a while has passed).
@@ -246,61 +278,22 @@ export class DeliveryService {
       connection.inflight--;
       this.metrics.delivered.inc();
       this.metrics.deliveryAck.observe((performance.now() - started) / 1000);
-      this.acknowledged(connection.userId, message);
+      this.cursors.acknowledged(connection.userId, message);
       resolveAck?.();
     });
     return acked;
   }
 
-  private acknowledged(userId: string, message: ChatMessage): void {
-    const key = `${message.conversationId}:${userId}`;
-    const current = this.acked.get(key);
-    if (!current || current.seq < message.seq) {
-      this.acked.set(key, { conversationId: message.conversationId, userId, seq: message.seq });
-    }
-    this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
-  }
-
-  /** Writes acknowledged cursors and sends receipts. Also called at shutdown. */
-  async flush(): Promise<void> {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    await this.flushing;
-    if (this.acked.size === 0) return;
-    const moves = [...this.acked.values()];
-    this.acked = new Map();
-    this.flushing = this.messages
-      .markDelivered(moves)
-      .then((moved) => {
-        for (const move of moved) {
-          if (move.others.length === 0) continue;
-          this.nsp?.to(move.others.map(userRoom)).emit('message:receipt', {
-            conversationId: move.conversationId,
-            userId: move.userId,
-            deliveredSeq: move.deliveredSeq,
-            readSeq: move.readSeq,
-          });
-        }
-      })
-      .catch((error: Error) => {
-        this.logger.warn(`chat delivered cursors: ${error.message}; retrying`);
-        for (const move of moves) {
-          const key = `${move.conversationId}:${move.userId}`;
-          const current = this.acked.get(key);
-          if (!current || current.seq < move.seq) this.acked.set(key, move);
-        }
-        this.flushTimer ??= setTimeout(() => void this.flush(), 1_000);
-      })
-      .finally(() => (this.flushing = undefined));
-    await this.flushing;
+  /** Writes acknowledged cursors now (shutdown). */
+  flush(): Promise<void> {
+    return this.cursors.flush();
   }
 
   stop(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.cursors.stop();
   }
 }
 
 function newState(sent: number, busy: boolean): ConversationState {
-  return { sent, pending: new Map(), busy, overflow: false };
+  return { sent, pending: new Map(), own: new Set(), busy, overflow: false };
 }

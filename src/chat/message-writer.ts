@@ -12,6 +12,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
 import { type ChatMessage, type MessageRow, toChatMessage } from './chat-message.js';
@@ -133,6 +134,11 @@ export class MessageWriter {
     }
   }
 
+  /** TypeORM's own pg pool (the app's one pool), for a named prepared statement. */
+  private pool(): pg.Pool {
+    return (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+  }
+
   private async runBatch(batch: Pending[]): Promise<void> {
     // The same idempotency key twice in one batch: insert it once, answer both.
     const unique = new Map<string, Pending[]>();
@@ -143,13 +149,18 @@ export class MessageWriter {
       else unique.set(key, [item]);
     }
     const items = [...unique.values()].map((list) => list[0].input);
-    const rows: InsertedRow[] = await this.dataSource.query(INSERT_BATCH, [
-      items.map((m) => m.conversationId),
-      items.map((m) => m.senderId),
-      items.map((m) => m.body),
-      items.map((m) => m.clientMsgId),
-      items.map((_, index) => index),
-    ]);
+    // A named statement: parsed and planned once per pooled connection, not on every batch.
+    const { rows } = await this.pool().query<InsertedRow>({
+      name: 'chat_insert_batch',
+      text: INSERT_BATCH,
+      values: [
+        items.map((m) => m.conversationId),
+        items.map((m) => m.senderId),
+        items.map((m) => m.body),
+        items.map((m) => m.clientMsgId),
+        items.map((_, index) => index),
+      ],
+    });
     const byKey = new Map<string, InsertedRow>();
     for (const row of rows) {
       byKey.set(`${row.sender_id ?? `system:${row.conversation_id}`}\u0000${row.client_msg_id}`, row);

@@ -43,12 +43,15 @@ export class RateLimiter {
     redis.command.defineCommand('chatRateTake', { numberOfKeys: 1, lua: TAKE });
   }
 
-  /** True if the user may send one more message now. */
-  async take(userId: string): Promise<boolean> {
-    const perMinute = this.config.chat.messagesPerMinute;
+  /**
+   * True if the user may do one more `kind` now: `send` (CHAT_MESSAGES_PER_MINUTE) or `event` (typing,
+   * read, sync: five times that, a separate bucket so they never eat into sending).
+   */
+  async take(userId: string, kind: 'send' | 'event' = 'send'): Promise<boolean> {
+    const perMinute = this.config.chat.messagesPerMinute * (kind === 'send' ? 1 : 5);
     try {
       const ok = await (this.redis.command as unknown as RateCommand).chatRateTake(
-        this.redis.key(`chat:rate:${userId}`),
+        this.redis.key(`chat:rate:${kind}:${userId}`),
         perMinute,
         perMinute / 60_000,
       );
@@ -56,7 +59,7 @@ export class RateLimiter {
       return ok === 1;
     } catch (error) {
       if (!this.failing)
-        this.logger.warn(`rate limiter unavailable, letting sends through: ${(error as Error).message}`);
+        this.logger.warn(`rate limiter unavailable, letting events through: ${(error as Error).message}`);
       this.failing = true;
       return true;
     }
