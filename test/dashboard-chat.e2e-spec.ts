@@ -56,11 +56,12 @@ describe('dashboard chat in Chromium (e2e)', () => {
     return { ...watched, context, name };
   }
 
-  async function startChat(person: Person, withName: string): Promise<string> {
+  /** "Chat with" a name or a user id; the open conversation's title shows `title`. */
+  async function startChat(person: Person, withName: string, title = withName): Promise<string> {
     const { page } = person;
     await page.getByLabel('Chat with (name or user id)').fill(withName);
     await page.getByRole('button', { name: 'Start' }).click();
-    await page.locator('#conversation-title', { hasText: withName }).waitFor();
+    await page.locator('#conversation-title', { hasText: title }).waitFor();
     return (await page
       .locator('#conversations li button[aria-current="true"]')
       .evaluate((el: any) => el.parentElement.getAttribute('data-conversation-id'))) as string;
@@ -136,7 +137,9 @@ describe('dashboard chat in Chromium (e2e)', () => {
   it('a message with markup is shown as text and runs nothing', async () => {
     const carol = await signIn('Carol');
     const dave = await signIn('Dave');
-    const conversationId = await startChat(carol, 'Dave');
+    // By id this time: Carol's page has never seen Dave's name, so it shows the start of his id.
+    const daveId = (await api(app.url, 'POST', '/auth/demo', { name: 'Dave' })).body.user.id as string;
+    const conversationId = await startChat(carol, daveId, `user ${daveId.slice(0, 8)}`);
     const attacks = ['<img src=x onerror=alert(1)>', '<script>alert(2)</script>', '<b>bold?</b> & &amp;'];
     for (const text of attacks) await send(carol, text);
     await dave.page.locator(`#conversations li[data-conversation-id="${conversationId}"] button`).click();

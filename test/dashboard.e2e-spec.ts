@@ -71,7 +71,14 @@ describe('dashboard feeds in Chromium (e2e)', () => {
   });
 
   it('loads with no uncaught errors, and the prices change on their own', async () => {
-    const { page: p, errors } = await page();
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    contexts.push(context);
+    // Everything comes from the app itself (no CDN): the page works offline.
+    const elsewhere: string[] = [];
+    context.on('request', (request) => {
+      if (!request.url().startsWith(`${app.url}/`)) elsewhere.push(request.url());
+    });
+    const { page: p, errors } = await openPage(context, app.url);
     await waitFor(async () => (await feedState(p, 'ticker')) === 'connected', 10_000);
     await waitFor(async () => Object.keys(await prices(p)).length >= 12, 10_000);
     const first = await prices(p);
@@ -105,6 +112,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     // The skip link is the first stop of the keyboard and leads to the chat.
     await p.keyboard.press('Tab');
     expect(await p.evaluate('document.activeElement.textContent')).toBe('Skip to chat');
+    expect(elsewhere).toEqual([]);
     expect(errors).toEqual([]);
   });
 

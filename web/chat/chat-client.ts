@@ -1,19 +1,16 @@
 /**
  * The chat's state in the browser: the socket (namespace `/chat`, token in the handshake), the
  * conversations with their messages by seq, unread counts, receipts, typing and presence, and the
- * outbox. A message typed while the socket is down waits in the outbox (kept in sessionStorage) and
- * is sent when it is back, in order, with the `clientMsgId` it got when typed: a resend after a lost
- * ack is recognised by the server and not stored twice.
+ * outbox (outbox.ts: what is typed while the socket is down is sent when it is back).
  */
 import { type Socket, io } from 'socket.io-client';
 import { getJson, postJson } from '../http.js';
+import { ACK_TIMEOUT_MS, Outbox } from './outbox.js';
 import { rememberName } from './session.js';
 import type { Session } from './session.js';
-import type { Ack, ChatMessage, ChatState, Conversation, ConversationView, Outgoing } from './types.js';
+import type { Ack, ChatMessage, ChatState, Conversation, ConversationView } from './types.js';
 
 const PAGE_SIZE = 30;
-const ACK_TIMEOUT_MS = 10_000;
-const RESEND_DELAY_MS = 3_000;
 const TYPING_EVERY_MS = 2_000;
 const TYPING_SHOWN_MS = 4_000;
 
@@ -22,23 +19,19 @@ export type ChatChange = 'state' | 'conversations' | 'messages' | 'typing' | 'pr
 export class ChatClient {
   readonly conversations = new Map<string, Conversation>();
   readonly presence = new Map<string, boolean>();
-  outbox: Outgoing[];
+  readonly outbox: Outbox;
   state: ChatState = 'connecting';
   openId?: string;
   private socket?: Socket;
-  private flushing = false;
   private readonly fetching = new Map<string, Promise<Conversation | undefined>>();
   private lastTypingSent = 0;
-  private readonly outboxKey: string;
 
   constructor(
     readonly session: Session,
     private readonly onChange: (change: ChatChange) => void,
     private readonly onSignedOut: (reason: string) => void,
   ) {
-    this.outboxKey = `livefeed.outbox.${session.user.id}`;
-    this.outbox = JSON.parse(sessionStorage.getItem(this.outboxKey) ?? '[]') as Outgoing[];
-    for (const item of this.outbox) if (item.status === 'sending') item.status = 'queued';
+    this.outbox = new Outbox(`livefeed.outbox.${session.user.id}`, () => onChange('messages'));
   }
 
   get me(): string {
@@ -54,7 +47,7 @@ export class ChatClient {
     this.socket = socket;
     socket.on('connect', () => {
       this.setState('connected');
-      void this.resync().finally(() => void this.flush());
+      void this.resync().finally(() => this.flush());
     });
     socket.on('disconnect', (reason) => {
       if (this.state === 'signed-out') return;
@@ -283,67 +276,13 @@ export class ChatClient {
 
   send(body: string): void {
     if (!this.openId) return;
-    this.outbox.push({ clientMsgId: newClientMsgId(), conversationId: this.openId, body, status: 'queued' });
-    this.saveOutbox();
+    this.outbox.add(this.openId, body);
     this.lastTypingSent = 0; // the other side clears "typing" when the message arrives
-    this.onChange('messages');
-    void this.flush();
+    this.flush();
   }
 
-  discard(clientMsgId: string): void {
-    this.outbox = this.outbox.filter((item) => item.clientMsgId !== clientMsgId);
-    this.saveOutbox();
-    this.onChange('messages');
-  }
-
-  /** Sends the outbox in order, one at a time, while the socket is up. */
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      for (;;) {
-        const item = this.outbox.find((entry) => entry.status !== 'failed');
-        if (!item || !this.socket?.connected) return;
-        item.status = 'sending';
-        this.onChange('messages');
-        let ack: Ack<{ message: ChatMessage }>;
-        try {
-          ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('message:send', {
-            conversationId: item.conversationId,
-            body: item.body,
-            clientMsgId: item.clientMsgId,
-          });
-        } catch {
-          // Disconnected or no answer: maybe stored, maybe not; the resend (same clientMsgId) settles it.
-          item.status = 'queued';
-          this.onChange('messages');
-          setTimeout(() => void this.flush(), RESEND_DELAY_MS);
-          return;
-        }
-        if (ack.ok) {
-          this.outbox = this.outbox.filter((entry) => entry !== item);
-          this.saveOutbox();
-          this.receive(ack.message);
-          continue;
-        }
-        if (ack.error.code === 'rate_limited' || ack.error.code === 'unavailable') {
-          item.status = 'queued';
-          this.onChange('messages');
-          setTimeout(() => void this.flush(), RESEND_DELAY_MS);
-          return;
-        }
-        item.status = 'failed';
-        item.error = ack.error.message;
-        this.saveOutbox();
-        this.onChange('messages');
-      }
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  private saveOutbox(): void {
-    sessionStorage.setItem(this.outboxKey, JSON.stringify(this.outbox));
+  private flush(): void {
+    void this.outbox.flush(this.socket, (message) => this.receive(message));
   }
 
   typing(): void {
@@ -360,10 +299,4 @@ export class ChatClient {
       return { ok: false, error: { code: 'unavailable', message: (error as Error).message } };
     }
   }
-}
-
-/** Printable ASCII, unique enough: time plus 64 random bits (crypto.randomUUID needs a secure context). */
-function newClientMsgId(): string {
-  const random = crypto.getRandomValues(new Uint32Array(2));
-  return `web-${Date.now().toString(36)}-${random[0].toString(36)}${random[1].toString(36)}`;
 }

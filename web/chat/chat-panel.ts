@@ -204,7 +204,7 @@ export class ChatPanel {
         ),
       );
     });
-    const pending = client.outbox
+    const pending = client.outbox.items
       .filter((item) => item.conversationId === conversation.id)
       .map((item) => {
         const status =
@@ -214,7 +214,7 @@ export class ChatPanel {
               ? 'sending…'
               : 'queued: sent when the connection is back';
         const discard = item.status === 'failed' ? h('button', { attrs: { type: 'button' }, text: 'Discard' }) : null;
-        discard?.addEventListener('click', () => client.discard(item.clientMsgId));
+        discard?.addEventListener('click', () => client.outbox.discard(item.clientMsgId));
         return h(
           'li',
           { className: `message mine pending ${item.status}`, data: { clientMsgId: item.clientMsgId } },
