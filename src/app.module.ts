@@ -4,11 +4,13 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
+import { InboundModule } from './inbound/inbound.module.js';
 import { AuthModule } from './platform/auth/auth.module.js';
 import { DatabaseModule } from './platform/database/database.module.js';
 import { EventsModule } from './platform/events/events.module.js';
 import { loggerParams } from './platform/observability/logger.js';
 import { ObservabilityModule } from './platform/observability/observability.module.js';
+import { OutboundModule } from './outbound/outbound.module.js';
 import { QueueModule } from './platform/queue/queue.module.js';
 import { RealtimeModule } from './platform/realtime/realtime.module.js';
 import { RedisModule } from './platform/redis/redis.module.js';
@@ -16,7 +18,15 @@ import { ScoresModule } from './scores/scores.module.js';
 import { TickerModule } from './ticker/ticker.module.js';
 import { UsersModule } from './users/users.module.js';
 
-export const FEATURE_MODULES = [UsersModule, TickerModule, ScoresModule, ChatModule, DashboardModule];
+export const FEATURE_MODULES = [
+  UsersModule,
+  TickerModule,
+  ScoresModule,
+  ChatModule,
+  InboundModule,
+  OutboundModule,
+  DashboardModule,
+];
 
 /** The application: platform modules, then the feature modules. */
 @Module({})

@@ -3,16 +3,18 @@
  * run the app production runs.
  */
 import helmet from '@fastify/helmet';
-import { type ModuleMetadata, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, type ModuleMetadata, ValidationPipe } from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { RawServerDefault } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { serveDashboardAssets } from './dashboard/dashboard.static.js';
 import { ADMIN_AUTH, USER_AUTH } from './platform/auth/decorators.js';
-import { ErrorFilter } from './platform/http/error.filter.js';
+import { ErrorFilter, toErrorBody } from './platform/http/error.filter.js';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from './platform/http/json-depth.js';
 import { MetricsService } from './platform/observability/metrics.service.js';
 
 export interface CreateAppOptions {
@@ -66,6 +68,22 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is a 415, not a string handed to validation.
   fastify.removeContentTypeParser(['text/plain']);
+  // A route marked `@RouteConfig({ rawBody: true })` (signed webhooks: the signature covers the exact
+  // bytes) gets its JSON body as the unparsed Buffer; every other route gets it parsed, as before.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  app.useBodyParser<RawServerDefault>('application/json', {}, (request, body, done) => {
+    if ((request.routeOptions.config as { rawBody?: boolean }).rawBody) done(null, body);
+    else parseJson(request, body.toString('utf8'), done);
+  });
+  // A parsed body nested past MAX_JSON_DEPTH is refused before anything recurses over it.
+  fastify.addHook('preValidation', (request, reply, done) => {
+    if (jsonDepthExceeds(request.body)) {
+      const error = new BadRequestException(`JSON body nested deeper than ${MAX_JSON_DEPTH} levels`);
+      void reply.code(400).send(toErrorBody(error));
+      return;
+    }
+    done();
+  });
   fastify.addHook('onResponse', (request, reply, done) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },

@@ -96,7 +96,16 @@ function loadAll(env: Env) {
       standardSources: r.pairs('STANDARD_WEBHOOK_SOURCES'),
       stripeBodyLimitBytes: r.int('STRIPE_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
       githubBodyLimitBytes: r.int('GITHUB_BODY_LIMIT_BYTES', 25 * 1_048_576, 1024, 100 * 1_048_576),
+      standardBodyLimitBytes: r.int('STANDARD_WEBHOOK_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
       toleranceSeconds: r.int('WEBHOOK_TOLERANCE_SECONDS', 300, 1, 86_400),
+      /** Longest wait for Postgres on the intake path before answering 503. */
+      storeTimeoutMs: r.int('INBOUND_STORE_TIMEOUT_MS', 5_000, 100, 60_000),
+      workerConcurrency: r.int('INBOUND_WORKER_CONCURRENCY', 50, 1, 1_000),
+      /** BullMQ job lock; a job of a killed worker is taken up again after about twice this. */
+      jobLockMs: r.int('INBOUND_JOB_LOCK_MS', 30_000, 1_000, 600_000),
+      reconcileIntervalMs: r.int('INBOUND_RECONCILE_INTERVAL_MS', 30_000, 200, 3_600_000),
+      /** A stored event still waiting after this long is checked for a missing job. */
+      reconcileAfterMs: r.int('INBOUND_RECONCILE_AFTER_MS', 10_000, 0, 86_400_000),
     },
     outbound: {
       allowedCidrs: r.cidrs('OUTBOUND_ALLOWED_CIDRS'),
@@ -105,8 +114,25 @@ function loadAll(env: Env) {
       requestTimeoutMs: r.int('OUTBOUND_REQUEST_TIMEOUT_MS', 15_000, 100, 300_000),
       secretGraceHours: r.int('OUTBOUND_SECRET_GRACE_HOURS', 24, 0, 24 * 30),
       disableAfterHours: r.int('OUTBOUND_DISABLE_AFTER_HOURS', 120, 1, 24 * 365),
+      /** Deliveries in flight per instance (BullMQ worker concurrency). */
+      concurrency: r.int('OUTBOUND_CONCURRENCY', 32, 1, 1_000),
+      /** Keep-alive connections per receiver origin, per instance. */
+      connectionsPerOrigin: r.int('OUTBOUND_CONNECTIONS_PER_ORIGIN', 32, 1, 1_000),
+      /** How often Postgres is compared with the queue (pending deliveries missing from Redis are re-enqueued). */
+      reconcileIntervalMs: r.int('OUTBOUND_RECONCILE_INTERVAL_MS', 30_000, 100, 3_600_000),
+      /** Messages (and their deliveries and attempts) older than this are deleted, unless still pending. */
+      retentionDays: r.int('OUTBOUND_RETENTION_DAYS', 30, 1, 3_650),
     },
   };
+
+  for (const source of Object.keys(config.inbound.standardSources)) {
+    // The source name is the event's provider, next to `stripe` and `github`.
+    if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(source) || source === 'stripe' || source === 'github') {
+      r.problems.push(
+        `STANDARD_WEBHOOK_SOURCES: source name "${source}" must be 1-32 of a-z, 0-9, _ or - and not stripe or github`,
+      );
+    }
+  }
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return { config, generated };

@@ -132,3 +132,93 @@ export function portOpen(port: number): Promise<boolean> {
     socket.on('error', () => resolve(false));
   });
 }
+
+// (imports for privatePostgres, kept with it)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, readdirSync, rmSync } from 'node:fs';
+
+export interface PostgresProcess {
+  port: number;
+  /** A URL for `database` on this server (user postgres, trust auth). */
+  url(database: string): string;
+  readonly running: boolean;
+  start(): Promise<void>;
+  /** Immediate shutdown (like a crash): open connections break at once. */
+  stop(): Promise<void>;
+  /** Stops it and deletes its data directory. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A Postgres server of the test's own (a fresh cluster from initdb, fsync off) on a free port, that
+ * the test may stop and start again with its data. When the tests run as root, the server runs as
+ * the `postgres` OS user (initdb refuses root).
+ */
+export async function privatePostgres(): Promise<PostgresProcess> {
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort() : [];
+  const bin = versions.map((v) => `/usr/lib/postgresql/${v}/bin`).find((dir) => existsSync(join(dir, 'initdb')));
+  if (!bin) throw new Error('initdb not found under /usr/lib/postgresql/*/bin');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'lf-pg-'));
+  const data = join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(dir, uid, gid);
+  }
+  const command = (file: string, args: string[]): [string, string[]] =>
+    asRoot
+      ? ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', join(bin, file), ...args]]
+      : [join(bin, file), args];
+  execFileSync(...command('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync']), {
+    stdio: 'ignore',
+  });
+  let proc: ChildProcess | undefined;
+  const instance: PostgresProcess = {
+    port,
+    url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    get running() {
+      return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
+    },
+    async start() {
+      const [file, args] = command('postgres', [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'fsync=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'max_connections=100',
+      ]);
+      proc = spawn(file, args, { stdio: 'ignore' });
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        if (proc.exitCode !== null) throw new Error(`postgres exited with ${proc.exitCode}`);
+        const ready = spawnSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres']);
+        if (ready.status === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error('postgres did not start');
+    },
+    async stop() {
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      const done = new Promise((resolve) => proc!.once('exit', resolve));
+      proc.kill('SIGQUIT'); // immediate shutdown: backends die, clients see broken connections
+      await done;
+    },
+    async destroy() {
+      await instance.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await instance.start();
+  return instance;
+}

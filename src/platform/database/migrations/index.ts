@@ -4,5 +4,14 @@ import { Init1795300207983 } from './1795300207983-Init.js';
 import { Instruments1795302883660 } from './1795302883660-Instruments.js';
 import { Chat1795305606739 } from './1795305606739-Chat.js';
 import { Scores1795305704912 } from './1795305704912-Scores.js';
+import { InboundWebhooks1795305741936 } from './1795305741936-InboundWebhooks.js';
+import { OutboundWebhooks1795305931252 } from './1795305931252-OutboundWebhooks.js';
 
-export const migrations = [Init1795300207983, Instruments1795302883660, Chat1795305606739, Scores1795305704912];
+export const migrations = [
+  Init1795300207983,
+  Instruments1795302883660,
+  Chat1795305606739,
+  Scores1795305704912,
+  InboundWebhooks1795305741936,
+  OutboundWebhooks1795305931252,
+];

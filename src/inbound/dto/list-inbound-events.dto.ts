@@ -1,0 +1,23 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { PageQueryDto } from '#src/platform/http/page.js';
+import { INBOUND_STATUSES, type InboundStatus } from '../inbound-event.entity.js';
+
+export class ListInboundEventsDto extends PageQueryDto {
+  @ApiPropertyOptional({ example: 'stripe', description: 'stripe, github, or a Standard Webhooks source name' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(32)
+  provider?: string;
+
+  @ApiPropertyOptional({ enum: INBOUND_STATUSES })
+  @IsOptional()
+  @IsIn(INBOUND_STATUSES)
+  status?: InboundStatus;
+
+  @ApiPropertyOptional({ example: 'payment_intent.succeeded' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  type?: string;
+}

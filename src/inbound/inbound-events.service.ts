@@ -1,0 +1,108 @@
+/**
+ * The table of inbound events after intake: queueing jobs, and what operators read and replay.
+ */
+import { InjectQueue } from '@nestjs/bullmq';
+import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import type { Queue } from 'bullmq';
+import type { DataSource, Repository } from 'typeorm';
+import { type Page, page } from '#src/platform/http/page.js';
+import { QUEUES } from '#src/platform/queue/queue.constants.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
+import type { ListInboundEventsDto } from './dto/list-inbound-events.dto.js';
+import { InboundEvent } from './inbound-event.entity.js';
+import { INBOUND_JOB, type InboundJobData, inboundJobId } from './inbound.jobs.js';
+import { InboundMetrics } from './inbound.metrics.js';
+
+export type InboundEventDetail = Omit<InboundEvent, 'payload'> & { payload: unknown };
+
+@Injectable()
+export class InboundEventsService {
+  private readonly logger = new Logger(InboundEventsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(InboundEvent) private readonly events: Repository<InboundEvent>,
+    @InjectQueue(QUEUES.inbound) private readonly queue: Queue<InboundJobData>,
+    private readonly redis: RedisService,
+    private readonly metrics: InboundMetrics,
+  ) {}
+
+  /**
+   * Queues the jobs of these events (one round trip); false (and counted) if Redis cannot take
+   * them now, in which case the reconciler queues them later.
+   */
+  async enqueue(events: { id: string; replays: number }[]): Promise<boolean> {
+    if (events.length === 0) return true;
+    if (this.redis.command.status !== 'ready') {
+      // Redis is down: do not pile up commands in memory.
+      this.metrics.enqueueFailures.inc(events.length);
+      return false;
+    }
+    try {
+      await this.queue.addBulk(
+        events.map(({ id, replays }) => ({
+          name: INBOUND_JOB,
+          data: { id },
+          opts: { jobId: inboundJobId(id, replays) },
+        })),
+      );
+      return true;
+    } catch (error) {
+      this.metrics.enqueueFailures.inc(events.length);
+      this.logger.warn(`could not queue ${events.length} inbound event(s): ${(error as Error).message}`);
+      return false;
+    }
+  }
+
+  async list(query: ListInboundEventsDto): Promise<Page<InboundEvent>> {
+    const builder = this.events.createQueryBuilder('e');
+    if (query.provider) builder.andWhere('e.provider = :provider', { provider: query.provider });
+    if (query.status) builder.andWhere('e.status = :status', { status: query.status });
+    if (query.type) builder.andWhere('e.type = :type', { type: query.type });
+    const [items, total] = await builder
+      .orderBy('e.receivedAt', 'DESC')
+      .addOrderBy('e.id', 'DESC')
+      .skip((query.page - 1) * query.limit)
+      .take(query.limit)
+      .getManyAndCount();
+    return page(items, total, query);
+  }
+
+  /** One event with its payload (parsed; the stored text is exactly what was signed). */
+  async get(id: string): Promise<InboundEventDetail> {
+    const event = await this.events.createQueryBuilder('e').addSelect('e.payload').where('e.id = :id', { id }).getOne();
+    if (!event) throw new NotFoundException(`inbound event ${id} not found`);
+    let payload: unknown = event.payload;
+    try {
+      payload = JSON.parse(event.payload);
+    } catch {
+      // stored before verification rules changed: show the text
+    }
+    return { ...event, payload };
+  }
+
+  /**
+   * Processes a failed event again as a new job (the replay count is part of its id). An event
+   * still waiting is queued again (a no-op if its job exists). Processed or ignored → 409.
+   */
+  async replay(id: string): Promise<InboundEvent> {
+    const rows: [{ id: string; replays: number }[], number] = await this.dataSource.query(
+      `UPDATE inbound_events
+       SET status = 'received', replays = replays + CASE WHEN status = 'failed' THEN 1 ELSE 0 END
+       WHERE id = $1 AND status IN ('failed', 'received')
+       RETURNING id, replays`,
+      [id],
+    );
+    const [updated] = rows[0];
+    if (!updated) {
+      const existing = await this.events.findOneBy({ id });
+      if (!existing) throw new NotFoundException(`inbound event ${id} not found`);
+      throw new ConflictException(
+        `inbound event ${id} is ${existing.status}; only failed or waiting events can be replayed`,
+      );
+    }
+    await this.enqueue([updated]);
+    return (await this.events.findOneBy({ id }))!;
+  }
+}

@@ -1,0 +1,107 @@
+import {
+  BadRequestException,
+  Controller,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  Req,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
+import { ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { AppConfig } from '#src/config/app-config.js';
+import { receiverRoute } from './inbound-routes.js';
+import { InboundMetrics } from './inbound.metrics.js';
+import { InboundVerifier, Rejection, type VerifiedEvent } from './inbound.verifier.js';
+import { IntakeWriter, type StoreResult } from './intake-writer.js';
+
+const STORED = { description: 'stored (or already stored: `duplicate: true`); processed asynchronously' };
+
+/**
+ * The receivers. Each answers 2xx only once the event is committed to Postgres; a bad signature,
+ * a missing header or a malformed body is a 400 and stores nothing; storage down is a 503.
+ */
+@ApiTags('webhooks: inbound')
+@Controller('webhooks')
+export class InboundWebhooksController {
+  constructor(
+    private readonly verifier: InboundVerifier,
+    private readonly intake: IntakeWriter,
+    private readonly metrics: InboundMetrics,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Post('stripe')
+  @HttpCode(200)
+  @RouteConfig(receiverRoute('stripe'))
+  @ApiHeader({ name: 'Stripe-Signature', required: true })
+  @ApiOkResponse(STORED)
+  stripe(@Req() request: FastifyRequest): Promise<StoreResult> {
+    if (this.config.inbound.stripeSecrets.length === 0) this.notConfigured('stripe', 'STRIPE_WEBHOOK_SECRETS');
+    const raw = this.rawBody(request);
+    return this.receive('stripe', raw, () => this.verifier.stripe(raw, request.headers));
+  }
+
+  /** Also answers GitHub's `ping` (stored, then ignored). */
+  @Post('github')
+  @HttpCode(200)
+  @RouteConfig(receiverRoute('github'))
+  @ApiHeader({ name: 'X-Hub-Signature-256', required: true })
+  @ApiHeader({ name: 'X-GitHub-Event', required: true })
+  @ApiHeader({ name: 'X-GitHub-Delivery', required: true })
+  @ApiOkResponse(STORED)
+  github(@Req() request: FastifyRequest): Promise<StoreResult> {
+    if (this.config.inbound.githubSecrets.length === 0) this.notConfigured('github', 'GITHUB_WEBHOOK_SECRETS');
+    const raw = this.rawBody(request);
+    return this.receive('github', raw, () => this.verifier.github(raw, request.headers));
+  }
+
+  /** Any Standard Webhooks sender configured in STANDARD_WEBHOOK_SOURCES (`name=whsec_…`). */
+  @Post('in/:source')
+  @HttpCode(200)
+  @RouteConfig(receiverRoute('standard'))
+  @ApiHeader({ name: 'webhook-id', required: true })
+  @ApiHeader({ name: 'webhook-timestamp', required: true })
+  @ApiHeader({ name: 'webhook-signature', required: true })
+  @ApiOkResponse(STORED)
+  standard(@Param('source') source: string, @Req() request: FastifyRequest): Promise<StoreResult> {
+    if (!this.verifier.hasStandardSource(source)) {
+      this.metrics.rejected.inc({ provider: 'unknown', reason: 'unknown_source' });
+      throw new NotFoundException(`unknown webhook source "${source.slice(0, 40)}"`);
+    }
+    const raw = this.rawBody(request);
+    return this.receive(source, raw, () => this.verifier.standardWebhook(source, raw, request.headers));
+  }
+
+  private async receive(
+    provider: string,
+    raw: Buffer,
+    verify: () => VerifiedEvent | Promise<VerifiedEvent>,
+  ): Promise<StoreResult> {
+    let verified: VerifiedEvent;
+    try {
+      verified = await verify();
+    } catch (error) {
+      if (!(error instanceof Rejection)) throw error;
+      this.metrics.rejected.inc({ provider, reason: error.reason });
+      throw new BadRequestException(error.message);
+    }
+    return this.intake.store(provider, verified, raw);
+  }
+
+  /** The exact bytes (see app.setup.ts); only `application/json` is accepted. */
+  private rawBody(request: FastifyRequest): Buffer {
+    const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      throw new UnsupportedMediaTypeException('webhooks must be sent as application/json');
+    }
+    return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  }
+
+  private notConfigured(provider: string, variable: string): never {
+    this.metrics.rejected.inc({ provider, reason: 'not_configured' });
+    throw new NotFoundException(`${provider} webhooks are not configured (${variable} is empty)`);
+  }
+}

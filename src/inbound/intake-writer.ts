@@ -1,0 +1,133 @@
+/**
+ * Stores verified events before they are acknowledged, with group commit: while a few inserts are
+ * in flight, newly verified events wait and go together in the next multi-row INSERT (one
+ * statement, one commit). Alone, an event is written at once; under load, rows per commit grow and
+ * commits per event fall. Each caller learns its own outcome only after its statement committed.
+ */
+import { Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { AppConfig } from '#src/config/app-config.js';
+import { InboundEventsService } from './inbound-events.service.js';
+import { InboundMetrics } from './inbound.metrics.js';
+import type { VerifiedEvent } from './inbound.verifier.js';
+
+export interface StoreResult {
+  received: true;
+  /** Our id of the stored event (absent for a duplicate). */
+  id?: string;
+  duplicate: boolean;
+}
+
+interface Pending {
+  provider: string;
+  event: VerifiedEvent;
+  payload: string;
+  resolve(result: StoreResult): void;
+  reject(error: Error): void;
+}
+
+/** Statements in flight at once; more events wait for the next batch. */
+const MAX_IN_FLIGHT = 4;
+const MAX_ROWS = 200;
+const MAX_BYTES = 4 * 1_048_576;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+@Injectable()
+export class IntakeWriter {
+  private readonly logger = new Logger(IntakeWriter.name);
+  private readonly pending: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly events: InboundEventsService,
+    private readonly config: AppConfig,
+    private readonly metrics: InboundMetrics,
+  ) {}
+
+  /**
+   * Resolves once the event is committed (or found already stored: a duplicate); rejects with a
+   * 503 if Postgres cannot take it, so the provider retries. The job is queued after the commit
+   * and not awaited: if Redis cannot take it, the reconciler queues it later.
+   */
+  store(provider: string, event: VerifiedEvent, raw: Buffer): Promise<StoreResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ provider, event, payload: raw.toString('utf8'), resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.pending.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
+      let bytes = 0;
+      let count = 0;
+      while (count < this.pending.length && count < MAX_ROWS && (count === 0 || bytes < MAX_BYTES)) {
+        bytes += this.pending[count].payload.length;
+        count++;
+      }
+      const batch = this.pending.splice(0, count);
+      this.inFlight++;
+      void this.write(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
+    let rows: { id: string; provider: string; external_id: string }[];
+    try {
+      rows = await withTimeout(
+        this.dataSource.query(
+          `INSERT INTO inbound_events (provider, external_id, type, headers, payload)
+           SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::jsonb[], $5::text[])
+           ON CONFLICT (provider, external_id) DO NOTHING
+           RETURNING id, provider, external_id`,
+          [
+            batch.map((p) => p.provider),
+            batch.map((p) => p.event.externalId),
+            batch.map((p) => p.event.type),
+            batch.map((p) => JSON.stringify(p.event.headers)),
+            batch.map((p) => p.payload),
+          ],
+        ),
+        this.config.inbound.storeTimeoutMs,
+        'storing the event',
+      );
+    } catch (error) {
+      this.logger.warn(`could not store ${batch.length} inbound event(s): ${(error as Error).message}`);
+      for (const p of batch) {
+        this.metrics.rejected.inc({ provider: p.provider, reason: 'storage_unavailable' });
+        p.reject(new ServiceUnavailableException('the event could not be stored; retry later'));
+      }
+      return;
+    }
+    // A row comes back only if it was inserted now; the first of two copies in one batch gets it.
+    const inserted = new Map(rows.map((row) => [`${row.provider}\u0000${row.external_id}`, row.id]));
+    const stored: { id: string; replays: number }[] = [];
+    for (const p of batch) {
+      const key = `${p.provider}\u0000${p.event.externalId}`;
+      const id = inserted.get(key);
+      if (id) {
+        inserted.delete(key);
+        stored.push({ id, replays: 0 });
+        this.metrics.received.inc({ provider: p.provider });
+        p.resolve({ received: true, id, duplicate: false });
+      } else {
+        this.metrics.duplicates.inc({ provider: p.provider });
+        p.resolve({ received: true, duplicate: true });
+      }
+    }
+    void this.events.enqueue(stored);
+  }
+}

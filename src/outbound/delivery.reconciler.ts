@@ -1,0 +1,142 @@
+/**
+ * Postgres is the source of truth; the queue is a schedule that can be lost (FLUSHALL, a Redis
+ * without persistence, an enqueue that failed while Redis was down). Every
+ * `OUTBOUND_RECONCILE_INTERVAL_MS` one instance (a Redis lock; a lost lock only means two
+ * instances reconcile at once, which is harmless) walks the pending deliveries of active endpoints:
+ * - unordered endpoints: a delivery whose job is missing gets it back, delayed until its next attempt
+ *   (held ones that a drain owns are left to the drain);
+ * - endpoints that need a sequence job (ordered, or draining) get it back.
+ * Adding a job that exists is a no-op (deterministic ids), so a race with the intake is harmless.
+ * Once an hour it also deletes messages past `OUTBOUND_RETENTION_DAYS` that nothing waits for.
+ */
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { AppConfig } from '#src/config/app-config.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
+import { DeliveryQueue } from './delivery-queue.js';
+import { deliveryJobId, sequenceJobId } from './outbound.constants.js';
+import { OutboundMetrics } from './outbound.metrics.js';
+import { rows } from './sql.js';
+
+const PAGE = 1_000;
+const MAX_PER_RUN = 50_000;
+const CLEANUP_EVERY_MS = 3_600_000;
+
+interface PendingRow {
+  id: string;
+  endpointId: string;
+  messageId: string;
+  waitMs: number;
+}
+
+@Injectable()
+export class DeliveryReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(DeliveryReconciler.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<number>;
+  private lastCleanup = 0;
+  private stopped = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly queue: DeliveryQueue,
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+    private readonly metrics: OutboundMetrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const every = this.config.outbound.reconcileIntervalMs;
+    this.timer = setInterval(() => void this.tick(), every);
+    this.timer.unref();
+    setTimeout(() => void this.tick(), Math.min(every, 2_000)).unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped || this.running) return;
+    this.running = this.runLocked();
+    try {
+      await this.running;
+    } catch (error) {
+      this.logger.warn(`reconcile: ${(error as Error).message}`);
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async runLocked(): Promise<number> {
+    const lock = this.redis.key('outbound:reconcile');
+    const ttl = Math.max(1_000, this.config.outbound.reconcileIntervalMs - 50);
+    if ((await this.redis.command.set(lock, this.config.app.instanceId, 'PX', ttl, 'NX')) !== 'OK') return 0;
+    const requeued = await this.reconcile();
+    if (Date.now() - this.lastCleanup > CLEANUP_EVERY_MS) {
+      this.lastCleanup = Date.now();
+      await this.cleanup();
+    }
+    return requeued;
+  }
+
+  /** One pass; resolves with how many jobs it had to put back. */
+  async reconcile(): Promise<number> {
+    let requeued = 0;
+    let after: [string, string] = ['00000000-0000-0000-0000-000000000000', '0'];
+    for (let seen = 0; seen < MAX_PER_RUN && !this.stopped; seen += PAGE) {
+      const page = await rows<PendingRow>(
+        this.dataSource,
+        `SELECT d.id, d.endpoint_id AS "endpointId", d.message_id AS "messageId",
+                GREATEST(0, EXTRACT(EPOCH FROM d.next_attempt_at - now()) * 1000)::float8 AS "waitMs"
+         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         WHERE d.status = 'pending' AND e.status = 'active' AND NOT e.ordered
+           AND NOT (d.attempts = 0 AND d.message_id <= COALESCE(e.drain_up_to, 0))
+           AND (d.endpoint_id, d.message_id) > ($1::uuid, $2::bigint)
+         ORDER BY d.endpoint_id, d.message_id LIMIT ${PAGE}`,
+        after,
+      );
+      if (page.length === 0) break;
+      const ids = page.map((row) => deliveryJobId(row.endpointId, row.messageId));
+      const present = await this.queue.existing(ids);
+      const missing = page.filter((_, i) => !present.has(ids[i]));
+      if (missing.length > 0) {
+        await this.queue.enqueueDeliveries(missing.map((row) => ({ ...row, deliveryId: row.id, delayMs: row.waitMs })));
+        requeued += missing.length;
+      }
+      const last = page[page.length - 1];
+      after = [last.endpointId, last.messageId];
+      if (page.length < PAGE) break;
+    }
+
+    const sequences = await rows<{ id: string }>(
+      this.dataSource,
+      `SELECT e.id FROM webhook_endpoints e
+       WHERE e.status = 'active' AND (e.ordered OR e.drain_up_to IS NOT NULL)
+         AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending')`,
+    );
+    const present = await this.queue.existing(sequences.map((e) => sequenceJobId(e.id)));
+    for (const endpoint of sequences) {
+      if (present.has(sequenceJobId(endpoint.id))) continue;
+      await this.queue.kickSequence(endpoint.id);
+      requeued++;
+    }
+    if (requeued > 0) {
+      this.metrics.reconciled.inc(requeued);
+      this.logger.log(`re-enqueued ${requeued} outbound job(s) missing from the queue`);
+    }
+    return requeued;
+  }
+
+  private async cleanup(): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM webhook_messages m
+       WHERE m.created_at < now() - make_interval(days => $1)
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = m.id AND d.status = 'pending')`,
+      [this.config.outbound.retentionDays],
+    );
+  }
+}

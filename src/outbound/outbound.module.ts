@@ -1,0 +1,60 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { QUEUES } from '#src/platform/queue/queue.constants.js';
+import { AdminDeliveriesController } from './admin-deliveries.controller.js';
+import { AdminEndpointsController } from './admin-endpoints.controller.js';
+import { DeliveriesService } from './deliveries.service.js';
+import { DeliveryAttemptsService } from './delivery-attempts.service.js';
+import { DeliveryQueue } from './delivery-queue.js';
+import { DeliveryProcessor } from './delivery.processor.js';
+import { DeliveryReconciler } from './delivery.reconciler.js';
+import { DeliveryWorker } from './delivery.worker.js';
+import { EndpointsService } from './endpoints.service.js';
+import { WebhookAttempt } from './entities/attempt.entity.js';
+import { WebhookDelivery } from './entities/delivery.entity.js';
+import { WebhookEndpoint } from './entities/endpoint.entity.js';
+import { WebhookMessage } from './entities/message.entity.js';
+import { EventTypesController } from './event-types.controller.js';
+import { MessageIntake } from './message-intake.js';
+import { OutboundMetrics } from './outbound.metrics.js';
+import { RateLimiter } from './rate-limiter.js';
+import { WebhookSender } from './webhook-sender.js';
+
+/**
+ * Outbound webhooks: endpoints, messages from the outbox, signed deliveries on BullMQ with retries,
+ * ordering, rate limits and a network guard; Postgres is the record, a reconciler repairs the queue.
+ */
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([WebhookEndpoint, WebhookMessage, WebhookDelivery, WebhookAttempt]),
+    BullModule.registerQueue({
+      name: QUEUES.outbound,
+      // Postgres keeps the log; a finished job is removed so its deterministic id can be used again
+      // (a manual retry, a replay). A job that throws (Postgres down) is retried, then removed and
+      // re-enqueued by the reconciler.
+      defaultJobOptions: {
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1_000 },
+        removeOnComplete: true,
+        removeOnFail: true,
+      },
+    }),
+  ],
+  controllers: [AdminEndpointsController, AdminDeliveriesController, EventTypesController],
+  providers: [
+    WebhookSender,
+    DeliveryQueue,
+    OutboundMetrics,
+    RateLimiter,
+    DeliveryAttemptsService,
+    DeliveryProcessor,
+    DeliveryWorker,
+    DeliveryReconciler,
+    MessageIntake,
+    EndpointsService,
+    DeliveriesService,
+  ],
+  exports: [EndpointsService],
+})
+export class OutboundModule {}
