@@ -51,7 +51,7 @@ describe('dashboard chat in Chromium (e2e)', () => {
     const field = watched.page.getByLabel('Your name');
     await field.fill(name);
     await field.press('Enter');
-    await waitFor(async () => (await feedState(watched.page, 'chat')) === 'connected', 10_000);
+    await waitFor(async () => (await feedState(watched.page, 'chat')) === 'connected', 20_000);
     await watched.page.locator('#me-name', { hasText: name }).waitFor();
     return { ...watched, context, name };
   }

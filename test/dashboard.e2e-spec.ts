@@ -79,7 +79,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
       if (!request.url().startsWith(`${app.url}/`)) elsewhere.push(request.url());
     });
     const { page: p, errors } = await openPage(context, app.url);
-    await waitFor(async () => (await feedState(p, 'ticker')) === 'connected', 10_000);
+    await waitFor(async () => (await feedState(p, 'ticker')) === 'connected', 20_000);
     await waitFor(async () => Object.keys(await prices(p)).length >= 12, 10_000);
     const first = await prices(p);
     expect(first.AAPL).toMatch(/^\d[\d,]*\.\d+$/);
@@ -92,7 +92,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     expect(changed!.length).toBeGreaterThanOrEqual(6);
     // A tick flashes its row green or red.
     await p.waitForSelector('#ticker-rows tr.flash-up, #ticker-rows tr.flash-down', { timeout: 5_000 });
-    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
 
     // Landmarks and labels: what assistive technology navigates by.
     for (const [role, name] of [
@@ -118,7 +118,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
 
   it('a match started and scored through the admin API appears within 2 s, without a reload', async () => {
     const { page: p, errors } = await page();
-    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
     await p.evaluate('window.__sameDocument = true');
 
     const created = await api(app.url, 'POST', '/admin/scores/matches', {
@@ -146,13 +146,14 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     started = Date.now();
     await card.locator('.score', { hasText: '0 – 3' }).waitFor({ timeout: 2_000 });
     const scoreMs = Date.now() - started;
-    await card.locator('.timeline li', { hasText: 'Omega Hawks +3' }).waitFor({ timeout: 2_000 });
-    await card.locator('.period', { hasText: 'Q1' }).waitFor({ timeout: 2_000 });
+    // The same render as the score; the generous timeouts below are not part of the 2 s promise.
+    await card.locator('.timeline li', { hasText: 'Omega Hawks +3' }).waitFor({ timeout: 5_000 });
+    await card.locator('.period', { hasText: 'Q1' }).waitFor({ timeout: 5_000 });
 
     expect((await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'final' })).status).toBe(201);
     await p
       .locator(`#scores-finished [data-match-id="${id}"] .period`, { hasText: 'final' })
-      .waitFor({ timeout: 2_000 });
+      .waitFor({ timeout: 5_000 });
     expect(await p.evaluate('window.__sameDocument')).toBe(true);
     expect(errors).toEqual([]);
     console.log(`dashboard: kickoff shown after ${kickoffMs} ms, score after ${scoreMs} ms`);
@@ -169,7 +170,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
       }
     });
     const { page: p, errors } = await openPage(context, app.url);
-    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
     const created = await api(app.url, 'POST', '/admin/scores/matches', {
       sport: 'football',
       homeTeam: 'Resume United',
@@ -184,12 +185,12 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     // The instance's Redis subscriber reconnects: it ends every stream (it may have missed events),
     // and the goal below is published while this page is disconnected (SSE retry: 2 s).
     app.app.get(RedisService).subscriber.disconnect(true);
-    await waitFor(async () => (await feedState(p, 'scores')) === 'reconnecting', 5_000, 20);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'reconnecting', 10_000, 20);
     expect(
       (await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'score', team: 'home' })).status,
     ).toBe(201);
     await card.locator('.score', { hasText: '1 – 0' }).waitFor({ timeout: 10_000 });
-    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 10_000);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
     const resumedWith = await Promise.all(streamRequests);
     expect(resumedWith[0]).toBeUndefined();
     expect(resumedWith.length).toBeGreaterThanOrEqual(2);
@@ -212,8 +213,8 @@ describe('dashboard feeds in Chromium (e2e)', () => {
       });
     }
     const { page: p, errors } = await openPage(context, app.url);
-    await waitFor(async () => (await feedState(p, 'ticker')) === 'fallback', 10_000);
-    await waitFor(async () => (await feedState(p, 'scores')) === 'fallback', 10_000);
+    await waitFor(async () => (await feedState(p, 'ticker')) === 'fallback', 20_000);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'fallback', 20_000);
     expect(blocked.some((url) => url.includes('/ticker/stream'))).toBe(true);
     expect(blocked.some((url) => url.includes('/scores/stream'))).toBe(true);
     await p.locator('[data-feed="ticker"] .state', { hasText: 'fallback' }).waitFor();
