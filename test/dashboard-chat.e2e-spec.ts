@@ -4,6 +4,7 @@
  * shown as text; messages typed while the socket is down sent once on reconnect; history paging.
  * Ends with the README's screenshot (docs/screenshot.png).
  */
+import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, WebSocketRoute } from 'playwright-core';
@@ -17,6 +18,9 @@ interface Person extends WatchedPage {
   name: string;
 }
 
+// A browser, the app and its feeds on a shared 2-core machine: slow when others run too.
+jest.setTimeout(180_000);
+
 describe('dashboard chat in Chromium (e2e)', () => {
   let env: TestEnv;
   let app: TestApp;
@@ -25,7 +29,7 @@ describe('dashboard chat in Chromium (e2e)', () => {
 
   beforeAll(async () => {
     ensureDashboardBuilt();
-    env = await createTestEnv({ DEMO_MODE: 'true', DEMO_TICK_RATE: '30', DEMO_SCORE_STEP_MS: '500' });
+    env = await createTestEnv({ DEMO_MODE: 'true', DEMO_TICK_RATE: '10', DEMO_SCORE_STEP_MS: '1000' });
     app = await startTestApp(env);
     browser = await launchChromium();
   });
