@@ -6,9 +6,11 @@
  *   ours — `node dist/main.js`: domain events recorded in the outbox (Postgres), the relay and intake
  *          turn them into messages + deliveries, BullMQ workers (concurrency C) sign and POST, and
  *          every attempt is written back to Postgres.
- * After a warm-up of each, bursts alternate (raw, ours, raw, ours, …; ROUNDS each) so that load from
- * outside the bench hits both alike; each burst enqueues N messages at once and gives sustained
- * deliveries/s = N / (last receipt - enqueue start); the median round counts. Then a latency window
+ * A third sender, `bullmq` (bullmq-loop.ts), does the raw loop's work inside BullMQ jobs: the gap to
+ * raw is the queue's cost, the gap to ours is Postgres bookkeeping's. After a warm-up of each, bursts
+ * go in rounds (raw, bullmq, ours; ROUNDS times) so that load from outside the bench hits all alike;
+ * each burst enqueues N messages at once and gives sustained deliveries/s = N / (last receipt -
+ * enqueue start). Ratios are the median of per-round ratios. Then a latency window
  * at a fixed rate (half of ours' median burst rate, the same for both) gives enqueue→receive p50/p99
  * measured by the sink against `data.t0`. Writes bench/results/outbound.json and prints a markdown
  * table. Env: BENCH_QUICK=1, BENCH_CONCURRENCY (default 32), BENCH_N, BENCH_ROUNDS, BENCH_OUT.
@@ -28,7 +30,7 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const N = Number(process.env.BENCH_N ?? (QUICK ? 2_000 : 10_000));
 const WARMUP = QUICK ? 300 : 1_000;
 const LATENCY_MS = QUICK ? 3_000 : 10_000;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 2 : 3));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const HARD_LIMIT_MS = (QUICK ? 5 : 15) * 60_000;
 const ADMIN_API_KEY = 'bench-admin-key-0123456789';
@@ -154,6 +156,37 @@ async function startRaw(sink: Helper, sinkUrl: string) {
       return { deliveries: rep.count, ratePerSec: rate, p50Ms: rep.p50Ms, p99Ms: rep.p99Ms, errors: r.errors };
     },
     stop: () => raw.exit(),
+  };
+}
+
+async function startBullmq(sink: Helper, sinkUrl: string) {
+  const bq = new Helper(here('./bullmq-loop.js'));
+  const burst = async (round: number | string, n: number): Promise<Phase> => {
+    await sink.call('reset');
+    const meter = cpuMeter({ sender: bq.pid, sink: sink.pid });
+    const r = await bq.call('burst', { url: sinkUrl, n, concurrency: CONCURRENCY, run: `bq-${round}` });
+    const rep = await waitForCount(sink, n, 60_000);
+    return {
+      deliveries: rep.count,
+      deliveriesPerSec: Math.round(rep.count / ((rep.lastAt - r.startedAt) / 1000)),
+      p50Ms: rep.p50Ms,
+      p99Ms: rep.p99Ms,
+      cpuPct: meter(),
+    };
+  };
+  await burst('warm', WARMUP);
+  return {
+    burst: async (round: number): Promise<Phase> => {
+      const phase = await burst(round, N);
+      log(
+        `bullmq burst ${round}: ${phase.deliveriesPerSec}/s (${phase.deliveries}/${N}), cpu ${JSON.stringify(phase.cpuPct)}`,
+      );
+      return phase;
+    },
+    stop: async () => {
+      await bq.call('cleanup').catch(() => undefined);
+      await bq.exit();
+    },
   };
 }
 
@@ -342,27 +375,31 @@ async function main() {
     n: N,
     concurrency: CONCURRENCY,
     method:
-      'bursts alternate raw/ours; each: N messages enqueued at once, deliveries/s = N / (last receipt - enqueue ' +
-      'start); the median round counts. latency: enqueue→receive (sink clock - data.t0) at a fixed rate of half ' +
-      "ours' median burst rate, the same for both",
+      'bursts in rounds (raw, bullmq, ours); each: N messages enqueued at once, deliveries/s = N / (last receipt - ' +
+      'enqueue start); burst = the median round, ratios = the median of per-round ratios. latency: ' +
+      "enqueue→receive (sink clock - data.t0) at a fixed rate of half ours' median burst rate, the same for both",
     notes,
     rounds: ROUNDS,
     scenarios: {} as Record<string, { burst?: Phase; rounds?: Phase[]; latency?: Phase; error?: string }>,
   };
 
   const raw = await startRaw(sink, sinkUrl);
+  const bullmq = await startBullmq(sink, sinkUrl);
   const haveOurs = existsSync(join(root, 'dist', 'main.js')) && existsSync(join(root, 'dist', 'outbound'));
   if (!haveOurs) notes.push('ours skipped: run `npm run build` first');
   let ours: Awaited<ReturnType<typeof prepareOurs>> | undefined;
   try {
     if (haveOurs) ours = await prepareOurs(root, sink, sinkUrl);
     const rawBursts: Phase[] = [];
+    const bullmqBursts: Phase[] = [];
     const oursBursts: Phase[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       rawBursts.push(await raw.burst(round));
+      bullmqBursts.push(await bullmq.burst(round));
       if (ours) oursBursts.push(await ours.burst(round));
     }
     result.scenarios.raw = { burst: median(rawBursts), rounds: rawBursts };
+    result.scenarios.bullmq = { burst: median(bullmqBursts), rounds: bullmqBursts };
     if (ours) {
       result.scenarios.ours = { burst: median(oursBursts), rounds: oursBursts };
       const rate = Math.max(50, Math.round((result.scenarios.ours.burst.deliveriesPerSec ?? 0) / 2));
@@ -377,6 +414,7 @@ async function main() {
     notes.push(`failed: ${(error as Error).message.split('\n')[0]}`);
   } finally {
     await ours?.stop();
+    await bullmq.stop();
     await raw.stop();
     await sink.exit();
   }
@@ -384,9 +422,23 @@ async function main() {
   const r = result.scenarios.raw ?? {};
   const o = result.scenarios.ours;
   const ratio = (x?: number | null, y?: number | null) => (x == null || !y ? null : Number((x / y).toFixed(2)));
+  const b = result.scenarios.bullmq;
+  /**
+   * Throughput ratios are the median of per-round ratios: the bursts of one round run back to back,
+   * so load from outside the bench, which swings a lot on a shared machine, hits them alike.
+   */
+  const roundRatio = (x?: Phase[], y?: Phase[]) => {
+    if (!x?.length || !y?.length) return null;
+    const each = x
+      .map((p, i) => (p.deliveriesPerSec ?? 0) / (y[i]?.deliveriesPerSec || Infinity))
+      .sort((m, n) => m - n);
+    return Number(each[Math.floor((each.length - 1) / 2)].toFixed(2));
+  };
   result.ratios = {
+    bullmqVsRaw: { deliveriesPerSec: roundRatio(b?.rounds, r.rounds) },
+    oursVsBullmq: { deliveriesPerSec: roundRatio(o?.rounds, b?.rounds) },
     oursVsRaw: {
-      deliveriesPerSec: ratio(o?.burst?.deliveriesPerSec, r.burst?.deliveriesPerSec),
+      deliveriesPerSec: roundRatio(o?.rounds, r.rounds),
       p50Ms: ratio(o?.latency?.p50Ms, r.latency?.p50Ms),
       p99Ms: ratio(o?.latency?.p99Ms, r.latency?.p99Ms),
     },
@@ -417,6 +469,7 @@ async function main() {
   console.log('| sender | deliveries/s | × raw | latency load /s | p50 ms | p99 ms | sender CPU % | Redis+PG CPU % |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   console.log(row('raw undici loop', r, '1.00×'));
+  console.log(row('same loop in BullMQ jobs', b, `${result.ratios.bullmqVsRaw.deliveriesPerSec ?? '–'}×`));
   console.log(row('ours', o, `${result.ratios.oursVsRaw.deliveriesPerSec ?? '–'}×`));
   if (notes.length) console.log(`\nnotes: ${notes.join('; ')}`);
   console.log(`\nwrote ${out}`);
