@@ -235,6 +235,24 @@ describe('outbound webhooks (e2e)', () => {
       expect(delivery.attempts[0].latencyMs).toEqual(expect.any(Number));
     });
 
+    it('a redirect is not followed (3xx is a failure) and a hung receiver times out', async () => {
+      const target = receiver.route('/redirect-target');
+      const redirect = await endpoint({ eventTypes: ['match.started'] }, () => ({
+        status: 302,
+        headers: { location: target },
+      }));
+      const hung = await endpoint({ eventTypes: ['match.started'] }, () => 'hang');
+      await emitEvent(a, 'match.started', { seq: 1 });
+      const first = async (id: string) => (await deliveries(id)).items[0]?.attempts[0];
+      const redirected = await waitFor(() => first(redirect.id));
+      expect(redirected).toMatchObject({ outcome: 'failed', statusCode: 302, error: 'HTTP 302' });
+      expect(receiver.received('/redirect-target')).toEqual([]);
+      const timedOut = await waitFor(() => first(hung.id), 15_000);
+      expect(timedOut).toMatchObject({ outcome: 'failed', statusCode: null, error: expect.stringMatching(/timeout/) });
+      expect(timedOut.latencyMs).toBeGreaterThanOrEqual(2_900); // OUTBOUND_REQUEST_TIMEOUT_MS = 3000
+      receiver.releaseHanging();
+    });
+
     it('410 disables the endpoint at once and records endpoint.disabled (delivered to a subscriber of it)', async () => {
       const watcher = await endpoint({ eventTypes: ['endpoint.disabled'] });
       const gone = await endpoint({ eventTypes: ['score.updated'] }, () => ({ status: 410 }));

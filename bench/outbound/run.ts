@@ -6,11 +6,14 @@
  *   ours — `node dist/main.js`: domain events recorded in the outbox (Postgres), the relay and intake
  *          turn them into messages + deliveries, BullMQ workers (concurrency C) sign and POST, and
  *          every attempt is written back to Postgres.
- * Phases, for each sender: warm-up; a burst of N messages enqueued at once (sustained deliveries/s =
- * N / (last receipt - enqueue start)); then a latency window at a fixed rate, half of ours' burst rate
- * (the same rate for both), giving enqueue→receive p50/p99 measured by the sink against `data.t0`.
- * Writes bench/results/outbound.json and prints a markdown table. Env: BENCH_QUICK=1,
- * BENCH_CONCURRENCY (default 32), BENCH_N, BENCH_OUT.
+ * A third sender, `bullmq` (bullmq-loop.ts), does the raw loop's work inside BullMQ jobs: the gap to
+ * raw is the queue's cost, the gap to ours is Postgres bookkeeping's. After a warm-up of each, bursts
+ * go in rounds (raw, bullmq, ours; ROUNDS times) so that load from outside the bench hits all alike;
+ * each burst enqueues N messages at once and gives sustained deliveries/s = N / (last receipt -
+ * enqueue start). Ratios are the median of per-round ratios. Then a latency window
+ * at a fixed rate (half of ours' median burst rate, the same for both) gives enqueue→receive p50/p99
+ * measured by the sink against `data.t0`. Writes bench/results/outbound.json and prints a markdown
+ * table. Env: BENCH_QUICK=1, BENCH_CONCURRENCY (default 32), BENCH_N, BENCH_ROUNDS, BENCH_OUT.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +30,7 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const N = Number(process.env.BENCH_N ?? (QUICK ? 2_000 : 10_000));
 const WARMUP = QUICK ? 300 : 1_000;
 const LATENCY_MS = QUICK ? 3_000 : 10_000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const HARD_LIMIT_MS = (QUICK ? 5 : 15) * 60_000;
 const ADMIN_API_KEY = 'bench-admin-key-0123456789';
@@ -39,6 +43,12 @@ const killEverything = () => {
   Helper.killAll();
   if (appProcess?.exitCode === null) appProcess.kill('SIGKILL');
 };
+
+/** The round with the median deliveries/s. */
+function median(phases: Phase[]): Phase {
+  const sorted = [...phases].sort((x, y) => (x.deliveriesPerSec ?? 0) - (y.deliveriesPerSec ?? 0));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -105,48 +115,79 @@ async function httpJson(port: number, method: string, path: string, body?: unkno
 
 // ---------------------------------------------------------------------------------------------- raw
 
-async function runRaw(sink: Helper, sinkUrl: string, latencyRate: () => number) {
+async function startRaw(sink: Helper, sinkUrl: string) {
   const raw = new Helper(here('./raw-loop.js'));
   try {
     await sink.call('reset');
     await raw.call('burst', { url: sinkUrl, n: WARMUP, concurrency: CONCURRENCY, run: 'raw-warm' });
     await waitForCount(sink, WARMUP, 10_000);
-    await sink.call('reset');
-    const meter = cpuMeter({ sender: raw.pid, sink: sink.pid });
-    const burst = await raw.call('burst', { url: sinkUrl, n: N, concurrency: CONCURRENCY, run: 'raw-burst' });
-    const rep = await waitForCount(sink, N, 60_000);
-    const cpuPct = meter();
-    const burstPhase: Phase = {
-      deliveries: rep.count,
-      deliveriesPerSec: Math.round(rep.count / ((rep.lastAt - burst.startedAt) / 1000)),
-      p50Ms: rep.p50Ms,
-      p99Ms: rep.p99Ms,
-      errors: burst.errors,
-      cpuPct,
-    };
-    log(`raw burst: ${burstPhase.deliveriesPerSec}/s (${rep.count}/${N}), cpu ${JSON.stringify(cpuPct)}`);
-    return {
-      burst: burstPhase,
-      latency: async (): Promise<Phase> => {
-        const rate = latencyRate();
-        await sink.call('reset');
-        const r = await raw.call('rate', {
-          url: sinkUrl,
-          rate,
-          durationMs: LATENCY_MS,
-          concurrency: CONCURRENCY,
-          run: 'raw-rate',
-        });
-        const rep2 = await waitForCount(sink, r.produced, 10_000);
-        log(`raw latency @${rate}/s: p50 ${rep2.p50Ms} ms, p99 ${rep2.p99Ms} ms (${rep2.count}/${r.produced})`);
-        return { deliveries: rep2.count, ratePerSec: rate, p50Ms: rep2.p50Ms, p99Ms: rep2.p99Ms, errors: r.errors };
-      },
-      stop: () => raw.exit(),
-    };
   } catch (error) {
     await raw.exit();
     throw error;
   }
+  return {
+    burst: async (round: number): Promise<Phase> => {
+      await sink.call('reset');
+      const meter = cpuMeter({ sender: raw.pid, sink: sink.pid });
+      const burst = await raw.call('burst', { url: sinkUrl, n: N, concurrency: CONCURRENCY, run: `raw-${round}` });
+      const rep = await waitForCount(sink, N, 60_000);
+      const phase: Phase = {
+        deliveries: rep.count,
+        deliveriesPerSec: Math.round(rep.count / ((rep.lastAt - burst.startedAt) / 1000)),
+        p50Ms: rep.p50Ms,
+        p99Ms: rep.p99Ms,
+        errors: burst.errors,
+        cpuPct: meter(),
+      };
+      log(`raw burst ${round}: ${phase.deliveriesPerSec}/s (${rep.count}/${N}), cpu ${JSON.stringify(phase.cpuPct)}`);
+      return phase;
+    },
+    latency: async (rate: number): Promise<Phase> => {
+      await sink.call('reset');
+      const r = await raw.call('rate', {
+        url: sinkUrl,
+        rate,
+        durationMs: LATENCY_MS,
+        concurrency: CONCURRENCY,
+        run: 'raw-rate',
+      });
+      const rep = await waitForCount(sink, r.produced, 10_000);
+      log(`raw latency @${rate}/s: p50 ${rep.p50Ms} ms, p99 ${rep.p99Ms} ms (${rep.count}/${r.produced})`);
+      return { deliveries: rep.count, ratePerSec: rate, p50Ms: rep.p50Ms, p99Ms: rep.p99Ms, errors: r.errors };
+    },
+    stop: () => raw.exit(),
+  };
+}
+
+async function startBullmq(sink: Helper, sinkUrl: string) {
+  const bq = new Helper(here('./bullmq-loop.js'));
+  const burst = async (round: number | string, n: number): Promise<Phase> => {
+    await sink.call('reset');
+    const meter = cpuMeter({ sender: bq.pid, sink: sink.pid });
+    const r = await bq.call('burst', { url: sinkUrl, n, concurrency: CONCURRENCY, run: `bq-${round}` });
+    const rep = await waitForCount(sink, n, 60_000);
+    return {
+      deliveries: rep.count,
+      deliveriesPerSec: Math.round(rep.count / ((rep.lastAt - r.startedAt) / 1000)),
+      p50Ms: rep.p50Ms,
+      p99Ms: rep.p99Ms,
+      cpuPct: meter(),
+    };
+  };
+  await burst('warm', WARMUP);
+  return {
+    burst: async (round: number): Promise<Phase> => {
+      const phase = await burst(round, N);
+      log(
+        `bullmq burst ${round}: ${phase.deliveriesPerSec}/s (${phase.deliveries}/${N}), cpu ${JSON.stringify(phase.cpuPct)}`,
+      );
+      return phase;
+    },
+    stop: async () => {
+      await bq.call('cleanup').catch(() => undefined);
+      await bq.exit();
+    },
+  };
 }
 
 // --------------------------------------------------------------------------------------------- ours
@@ -238,7 +279,7 @@ async function freshDatabase(): Promise<void> {
   }
 }
 
-async function runOurs(root: string, sink: Helper, sinkUrl: string) {
+async function prepareOurs(root: string, sink: Helper, sinkUrl: string) {
   await freshDatabase();
   const app = await startOurs(root);
   const db = new pg.Client({ connectionString: `${PG_URL}/${BENCH_DB}` });
@@ -264,30 +305,29 @@ async function runOurs(root: string, sink: Helper, sinkUrl: string) {
     await emit(db, 0, WARMUP, 'ours-warm');
     await waitForCount(sink, WARMUP, 30_000);
     await sleep(500);
-    await sink.call('reset');
-
-    const meter = cpuMeter({ sender: app.child.pid!, sink: sink.pid });
-    const startedAt = Date.now();
-    for (let i = 0; i < N; i += 500) await emit(db, i, Math.min(500, N - i), 'ours-burst');
-    const enqueuedMs = Date.now() - startedAt;
-    const rep = await waitForCount(sink, N, 120_000);
-    const cpuPct = meter();
-    const [{ failed }] = (
-      await db.query(`SELECT count(*) FILTER (WHERE status <> 'succeeded')::int AS failed FROM webhook_deliveries`)
-    ).rows;
-    const burst: Phase = {
-      deliveries: rep.count,
-      deliveriesPerSec: Math.round(rep.count / ((rep.lastAt - startedAt) / 1000)),
-      p50Ms: rep.p50Ms,
-      p99Ms: rep.p99Ms,
-      errors: failed,
-      cpuPct,
-    };
-    log(
-      `ours burst: ${burst.deliveriesPerSec}/s (${rep.count}/${N}; enqueue took ${enqueuedMs} ms), cpu ${JSON.stringify(cpuPct)}`,
-    );
+    let next = WARMUP;
     return {
-      burst,
+      burst: async (round: number): Promise<Phase> => {
+        await sink.call('reset');
+        const meter = cpuMeter({ sender: app.child.pid!, sink: sink.pid });
+        const startedAt = Date.now();
+        for (let i = 0; i < N; i += 500) await emit(db, next + i, Math.min(500, N - i), `ours-${round}`);
+        next += N;
+        const enqueuedMs = Date.now() - startedAt;
+        const rep = await waitForCount(sink, N, 180_000);
+        const phase: Phase = {
+          deliveries: rep.count,
+          deliveriesPerSec: Math.round(rep.count / ((rep.lastAt - startedAt) / 1000)),
+          p50Ms: rep.p50Ms,
+          p99Ms: rep.p99Ms,
+          cpuPct: meter(),
+        };
+        log(
+          `ours burst ${round}: ${phase.deliveriesPerSec}/s (${rep.count}/${N}; enqueue took ${enqueuedMs} ms), cpu ${JSON.stringify(phase.cpuPct)}`,
+        );
+        await sleep(300); // the last records land
+        return phase;
+      },
       latency: async (rate: number): Promise<Phase> => {
         await sink.call('reset');
         const start = Date.now();
@@ -295,15 +335,19 @@ async function runOurs(root: string, sink: Helper, sinkUrl: string) {
         while (Date.now() - start < LATENCY_MS) {
           const due = Math.floor(((Date.now() - start) / 1000) * rate);
           if (due > produced) {
-            await emit(db, N + produced, due - produced, 'ours-rate');
+            await emit(db, next + produced, due - produced, 'ours-rate');
             produced = due;
           }
           await sleep(5);
         }
-        const rep2 = await waitForCount(sink, produced, 30_000);
-        log(`ours latency @${rate}/s: p50 ${rep2.p50Ms} ms, p99 ${rep2.p99Ms} ms (${rep2.count}/${produced})`);
-        return { deliveries: rep2.count, ratePerSec: rate, p50Ms: rep2.p50Ms, p99Ms: rep2.p99Ms };
+        next += produced;
+        const rep = await waitForCount(sink, produced, 30_000);
+        log(`ours latency @${rate}/s: p50 ${rep.p50Ms} ms, p99 ${rep.p99Ms} ms (${rep.count}/${produced})`);
+        return { deliveries: rep.count, ratePerSec: rate, p50Ms: rep.p50Ms, p99Ms: rep.p99Ms };
       },
+      /** Deliveries not succeeded in Postgres (should be 0 once everything arrived). */
+      notSucceeded: async (): Promise<number> =>
+        (await db.query(`SELECT count(*)::int AS c FROM webhook_deliveries WHERE status <> 'succeeded'`)).rows[0].c,
       stop,
     };
   } catch (error) {
@@ -331,40 +375,70 @@ async function main() {
     n: N,
     concurrency: CONCURRENCY,
     method:
-      'burst: N messages enqueued at once, deliveries/s = N / (last receipt - enqueue start); latency: ' +
-      "enqueue→receive (sink clock - data.t0) at a fixed rate of half ours' burst rate, the same for both",
+      'bursts in rounds (raw, bullmq, ours); each: N messages enqueued at once, deliveries/s = N / (last receipt - ' +
+      'enqueue start); burst = the median round, ratios = the median of per-round ratios. latency: ' +
+      "enqueue→receive (sink clock - data.t0) at a fixed rate of half ours' median burst rate, the same for both",
     notes,
-    scenarios: {} as Record<string, { burst?: Phase; latency?: Phase; error?: string }>,
+    rounds: ROUNDS,
+    scenarios: {} as Record<string, { burst?: Phase; rounds?: Phase[]; latency?: Phase; error?: string }>,
   };
 
-  let oursRate = 0;
-  const raw = await runRaw(sink, sinkUrl, () => Math.max(50, Math.round(oursRate / 2)));
-  result.scenarios.raw = { burst: raw.burst };
-
-  if (!existsSync(join(root, 'dist', 'main.js')) || !existsSync(join(root, 'dist', 'outbound'))) {
-    notes.push('ours skipped: run `npm run build` first');
-  } else {
-    try {
-      const ours = await runOurs(root, sink, sinkUrl);
-      oursRate = ours.burst.deliveriesPerSec ?? 0;
-      result.scenarios.ours = { burst: ours.burst };
-      result.scenarios.raw.latency = await raw.latency();
-      result.scenarios.ours.latency = await ours.latency(Math.max(50, Math.round(oursRate / 2)));
-      await ours.stop();
-    } catch (error) {
-      result.scenarios.ours = { error: (error as Error).message };
-      notes.push(`ours failed: ${(error as Error).message.split('\n')[0]}`);
+  const raw = await startRaw(sink, sinkUrl);
+  const bullmq = await startBullmq(sink, sinkUrl);
+  const haveOurs = existsSync(join(root, 'dist', 'main.js')) && existsSync(join(root, 'dist', 'outbound'));
+  if (!haveOurs) notes.push('ours skipped: run `npm run build` first');
+  let ours: Awaited<ReturnType<typeof prepareOurs>> | undefined;
+  try {
+    if (haveOurs) ours = await prepareOurs(root, sink, sinkUrl);
+    const rawBursts: Phase[] = [];
+    const bullmqBursts: Phase[] = [];
+    const oursBursts: Phase[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      rawBursts.push(await raw.burst(round));
+      bullmqBursts.push(await bullmq.burst(round));
+      if (ours) oursBursts.push(await ours.burst(round));
     }
+    result.scenarios.raw = { burst: median(rawBursts), rounds: rawBursts };
+    result.scenarios.bullmq = { burst: median(bullmqBursts), rounds: bullmqBursts };
+    if (ours) {
+      result.scenarios.ours = { burst: median(oursBursts), rounds: oursBursts };
+      const rate = Math.max(50, Math.round((result.scenarios.ours.burst.deliveriesPerSec ?? 0) / 2));
+      result.scenarios.raw.latency = await raw.latency(rate);
+      result.scenarios.ours.latency = await ours.latency(rate);
+      await sleep(500);
+      const left = await ours.notSucceeded();
+      if (left > 0) notes.push(`ours: ${left} deliveries not succeeded in Postgres at the end`);
+    }
+  } catch (error) {
+    result.scenarios.ours = { error: (error as Error).message };
+    notes.push(`failed: ${(error as Error).message.split('\n')[0]}`);
+  } finally {
+    await ours?.stop();
+    await bullmq.stop();
+    await raw.stop();
+    await sink.exit();
   }
-  await raw.stop();
-  await sink.exit();
 
-  const r = result.scenarios.raw;
+  const r = result.scenarios.raw ?? {};
   const o = result.scenarios.ours;
   const ratio = (x?: number | null, y?: number | null) => (x == null || !y ? null : Number((x / y).toFixed(2)));
+  const b = result.scenarios.bullmq;
+  /**
+   * Throughput ratios are the median of per-round ratios: the bursts of one round run back to back,
+   * so load from outside the bench, which swings a lot on a shared machine, hits them alike.
+   */
+  const roundRatio = (x?: Phase[], y?: Phase[]) => {
+    if (!x?.length || !y?.length) return null;
+    const each = x
+      .map((p, i) => (p.deliveriesPerSec ?? 0) / (y[i]?.deliveriesPerSec || Infinity))
+      .sort((m, n) => m - n);
+    return Number(each[Math.floor((each.length - 1) / 2)].toFixed(2));
+  };
   result.ratios = {
+    bullmqVsRaw: { deliveriesPerSec: roundRatio(b?.rounds, r.rounds) },
+    oursVsBullmq: { deliveriesPerSec: roundRatio(o?.rounds, b?.rounds) },
     oursVsRaw: {
-      deliveriesPerSec: ratio(o?.burst?.deliveriesPerSec, r.burst?.deliveriesPerSec),
+      deliveriesPerSec: roundRatio(o?.rounds, r.rounds),
       p50Ms: ratio(o?.latency?.p50Ms, r.latency?.p50Ms),
       p99Ms: ratio(o?.latency?.p99Ms, r.latency?.p99Ms),
     },
@@ -395,6 +469,7 @@ async function main() {
   console.log('| sender | deliveries/s | × raw | latency load /s | p50 ms | p99 ms | sender CPU % | Redis+PG CPU % |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   console.log(row('raw undici loop', r, '1.00×'));
+  console.log(row('same loop in BullMQ jobs', b, `${result.ratios.bullmqVsRaw.deliveriesPerSec ?? '–'}×`));
   console.log(row('ours', o, `${result.ratios.oursVsRaw.deliveriesPerSec ?? '–'}×`));
   if (notes.length) console.log(`\nnotes: ${notes.join('; ')}`);
   console.log(`\nwrote ${out}`);

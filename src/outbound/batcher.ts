@@ -12,7 +12,7 @@ export class Batcher<I, O> {
   constructor(
     private readonly run: (inputs: I[]) => Promise<O[]>,
     private readonly maxBatch = 200,
-    private readonly maxRunning = 2,
+    private readonly maxRunning = 4,
   ) {}
 
   submit(input: I): Promise<O> {

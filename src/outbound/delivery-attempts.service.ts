@@ -24,6 +24,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class DeliveryAttemptsService {
   private readonly logger = new Logger('OutboundDelivery');
   private readonly signer = new Signer();
+  private readonly background = new Set<Promise<unknown>>();
   readonly policy: RetryPolicy;
 
   constructor(
@@ -37,8 +38,13 @@ export class DeliveryAttemptsService {
     this.policy = new RetryPolicy(config.outbound.retrySchedule);
   }
 
-  /** Signs (every active secret), sends, records the attempt and decides what happens next. */
-  async attempt(delivery: ClaimedDelivery): Promise<Outcome> {
+  /**
+   * Signs (every active secret), sends, records the attempt and decides what happens next. With
+   * `recordSuccessLater`, a 2xx is recorded in the background (the caller's job can finish a round
+   * trip sooner): until the record lands the delivery keeps its lease, so nothing re-sends it; if the
+   * process dies first, the lease runs out and the reconciler sends it again (at least once).
+   */
+  async attempt(delivery: ClaimedDelivery, options: { recordSuccessLater?: boolean } = {}): Promise<Outcome> {
     const secrets = activeSecrets(delivery.secret, delivery.previousSecrets);
     const headers = this.signer.sign(delivery.webhookId, delivery.body, secrets);
     const result = await this.sender.send(delivery.url, { ...headers }, delivery.body);
@@ -67,7 +73,7 @@ export class DeliveryAttemptsService {
       }
     }
 
-    const failingSince = await this.recordWithRetries({
+    const record: AttemptRecord = {
       deliveryId: delivery.id,
       endpointId: delivery.endpointId,
       ok,
@@ -77,10 +83,18 @@ export class DeliveryAttemptsService {
       excerpt: result.excerpt,
       status,
       delayMs,
-    });
-
+    };
     const metric = { succeeded: 'succeeded', retry: 'retrying', failed: 'failed', disabled: 'gone' } as const;
     this.metrics.attempts.inc({ outcome: metric[outcome.kind] });
+    if (ok && options.recordSuccessLater) {
+      const pending = this.recordWithRetries(record)
+        .catch((error: Error) => this.logger.error(`attempt of ${delivery.id} not recorded: ${error.message}`))
+        .finally(() => this.background.delete(pending));
+      this.background.add(pending);
+      return outcome;
+    }
+    const failingSince = await this.recordWithRetries(record);
+
     if (outcome.kind === 'failed') {
       this.logger.warn(
         `delivery ${delivery.id} (endpoint ${delivery.endpointId}) failed after ${attemptNo} attempts: ${result.error}`,
@@ -99,6 +113,11 @@ export class DeliveryAttemptsService {
       }
     }
     return outcome;
+  }
+
+  /** Waits for background records (at shutdown, before the pool closes). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.background]);
   }
 
   /**

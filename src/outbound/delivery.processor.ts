@@ -50,6 +50,11 @@ export class DeliveryProcessor {
     return this.deliver(job as Job<DeliverJobData>, token);
   }
 
+  /** Records still being written (shutdown waits for them). */
+  flush(): Promise<void> {
+    return this.attempts.flush();
+  }
+
   /** After a sequence job completes: start it again if a delivery slipped in as it finished. */
   async afterSequence(endpointId: string): Promise<void> {
     if (await this.store.needsSequence(endpointId)) await this.queue.kickSequence(endpointId);
@@ -80,7 +85,7 @@ export class DeliveryProcessor {
         }
       }
     }
-    const outcome = await this.attempts.attempt(delivery);
+    const outcome = await this.attempts.attempt(delivery, { recordSuccessLater: true });
     if (outcome.kind === 'retry') return delay(job, token, outcome.delayMs);
     return outcome.kind;
   }
