@@ -163,7 +163,28 @@ describe('outbound webhooks (e2e)', () => {
       const wildcard = await endpoint({ eventTypes: ['score.*'] });
       const exact = await endpoint({ eventTypes: ['score.updated'] });
       const payments = await endpoint({ eventTypes: ['payment.succeeded'] });
-      const event = await emitEvent(a, 'score.updated', { seq: 1, matchId: 'm1', home: 2, away: 1 });
+      // The real path: an admin posts a goal through the scores API; its transaction records
+      // `score.updated` in the outbox, and the relay hands it to the outbound intake.
+      const match = await api(a.url, 'POST', '/admin/scores/matches', {
+        sport: 'football',
+        homeTeam: 'Home',
+        awayTeam: 'Away',
+        startsAt: new Date().toISOString(),
+      });
+      expect(match.status).toBe(201);
+      expect(
+        (await api(b.url, 'POST', `/admin/scores/matches/${match.body.id}/events`, { kind: 'kickoff' })).status,
+      ).toBe(201);
+      const goal = await api(a.url, 'POST', `/admin/scores/matches/${match.body.id}/events`, {
+        kind: 'score',
+        team: 'home',
+      });
+      expect(goal.status).toBe(201);
+      const [row] = await sql(
+        `SELECT id::text AS id, type, data, occurred_at FROM outbox_events WHERE type = 'score.updated' AND data->>'matchId' = $1`,
+        [match.body.id],
+      );
+      const event = { id: row.id, type: row.type, data: row.data, occurredAt: row.occurred_at as Date };
 
       await waitFor(
         () => receiver.succeeded(wildcard.path).length === 1 && receiver.succeeded(exact.path).length === 1,
@@ -177,7 +198,13 @@ describe('outbound webhooks (e2e)', () => {
         expect(request.payload).toEqual({
           type: 'score.updated',
           timestamp: new Date(event.occurredAt).toISOString(),
-          data: { seq: 1, matchId: 'm1', home: 2, away: 1 },
+          data: expect.objectContaining({
+            matchId: match.body.id,
+            home: 1,
+            away: 0,
+            status: 'live',
+            event: expect.objectContaining({ kind: 'score', team: 'home', seq: 2 }),
+          }),
         });
       }
       // One message for the event, shared by both deliveries (same webhook-id), with two instances running.
