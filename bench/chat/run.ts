@@ -406,6 +406,7 @@ async function scenario(target: Target, server: Server, users: UserSpec[]) {
       `${target}: ${conn.connected}/${users.length} connected in ${conn.ms} ms${conn.failed ? ` ${JSON.stringify(conn.errors)}` : ''}`,
     );
     if (conn.connected < users.length) throw new Error(`only ${conn.connected} of ${users.length} connected`);
+    await sleep(3_000); // let the connects' own work (inbox check, presence) settle
     await step(target, server, client, 100, 1_000); // warm-up, not judged
     const steps: Step[] = [];
     let best: Step | undefined;
