@@ -21,8 +21,12 @@ describe('chat: an instance killed with SIGKILL (e2e, real processes)', () => {
       CHAT_MESSAGES_PER_MINUTE: '1000',
       LOG_LEVEL: 'warn',
     });
-    [a, b] = await Promise.all([spawnApp(env.env), spawnApp(env.env)]);
-  });
+    // Generous: on a busy 2-core machine a cold boot can take tens of seconds.
+    [a, b] = await Promise.all([
+      spawnApp(env.env, { readyTimeoutMs: 90_000 }),
+      spawnApp(env.env, { readyTimeoutMs: 90_000 }),
+    ]);
+  }, 120_000);
   afterAll(async () => {
     clients.forEach((client) => client.close());
     for (const app of [a, b]) {
@@ -121,5 +125,5 @@ describe('chat: an instance killed with SIGKILL (e2e, real processes)', () => {
     // Bob is still online: his connection on A counts.
     expect(await online(bob.id)).toBe(true);
     expect(presence(bob.id, false)).toBe(false);
-  });
+  }, 120_000);
 });

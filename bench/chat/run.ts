@@ -406,6 +406,7 @@ async function scenario(target: Target, server: Server, users: UserSpec[]) {
       `${target}: ${conn.connected}/${users.length} connected in ${conn.ms} ms${conn.failed ? ` ${JSON.stringify(conn.errors)}` : ''}`,
     );
     if (conn.connected < users.length) throw new Error(`only ${conn.connected} of ${users.length} connected`);
+    await sleep(3_000); // let the connects' own work (inbox check, presence) settle
     await step(target, server, client, 100, 1_000); // warm-up, not judged
     const steps: Step[] = [];
     let best: Step | undefined;
@@ -447,6 +448,8 @@ async function scenario(target: Target, server: Server, users: UserSpec[]) {
       ackP50Ms: latency.ackP50Ms,
       ackP99Ms: latency.ackP99Ms,
       latencyOnTimeRatio: Number((latency.onTime / Math.max(1, latency.due)).toFixed(4)),
+      // CPU of the two servers per message at the latency step: less sensitive to a busy machine than rates.
+      serverCpuMsPerMsg: Number(((latency.cpuPct.servers * 10) / latencyRate).toFixed(2)),
       maxOtherCpuPct: Math.max(...[...steps, latency].map((s) => s.cpuPct.other)),
       steps: [...steps, { ...latency, latency: true }],
     };
@@ -577,17 +580,17 @@ async function main(): Promise<void> {
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
 
   console.log(
-    '\n| target | sustained msg/s | × raw inserts | latency load msg/s | p50 ms | p99 ms | ack p50 ms | ack p99 ms |',
+    '\n| target | sustained msg/s | × raw inserts | latency load msg/s | p50 ms | p99 ms | ack p50 ms | ack p99 ms | server CPU ms/msg |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  console.log(`| raw inserts (pool ${POOL_PER_INSTANCE * INSTANCES}) | ${rawRate} | 1.00× | | | | | |`);
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(`| raw inserts (pool ${POOL_PER_INSTANCE * INSTANCES}) | ${rawRate} | 1.00× | | | | | | |`);
   for (const [name, s] of Object.entries(scenarios) as [string, any][]) {
     if (s.error) {
-      console.log(`| ${name} | failed: ${s.error} | | | | | | |`);
+      console.log(`| ${name} | failed: ${s.error} | | | | | | | |`);
       continue;
     }
     console.log(
-      `| ${name} | ${s.capped ? '≥ ' : ''}${s.sustainedMsgsPerSec ?? 'none'} | ${ratio(s.sustainedMsgsPerSec, rawRate) ?? '–'}× | ${s.latencyMsgsPerSec} | ${s.p50Ms} | ${s.p99Ms} | ${s.ackP50Ms} | ${s.ackP99Ms} |`,
+      `| ${name} | ${s.capped ? '≥ ' : ''}${s.sustainedMsgsPerSec ?? 'none'} | ${ratio(s.sustainedMsgsPerSec, rawRate) ?? '–'}× | ${s.latencyMsgsPerSec} | ${s.p50Ms} | ${s.p99Ms} | ${s.ackP50Ms} | ${s.ackP99Ms} | ${s.serverCpuMsPerMsg} |`,
     );
   }
   console.log(`\ngoals: ${JSON.stringify(result.goals)}`);

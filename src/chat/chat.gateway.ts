@@ -101,6 +101,7 @@ export class ChatGateway
       }
       next();
     });
+    // Nothing is served on the main namespace: refuse it rather than hold unauthenticated sockets.
     io.of('/').use((_socket, next) => next(new Error('not found: use the /chat namespace')));
     nsp.use(socketAuth(this.tokens));
 

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { ChatMessage, Receipt } from './chat-message.js';
 import type { MessagesService } from './messages.service.js';
 
-const FLUSH_MS = 20;
+const FLUSH_MS = 100;
 const RETRY_MS = 1_000;
 
 /**

@@ -1,67 +1,95 @@
 /**
- * Per-user rate limit in Redis (shared by every instance): a token bucket of `CHAT_MESSAGES_PER_MINUTE`
- * tokens refilled continuously, so bursts up to the limit pass and a steady flood is cut to the rate.
- * If Redis is unreachable it lets the send through (messages are persisted in Postgres; refusing all
- * chat because the limiter is down would be worse) and logs once per outage.
+ * Per-user rate limits in Redis (shared by every instance): token buckets refilled continuously, so
+ * bursts up to the limit pass and a steady flood is cut to the rate.
+ *
+ * The takes of one event-loop turn go to Redis as one script call (one round trip and one socket
+ * write instead of one per message: on the send path that write was the largest single cost).
+ * If Redis is unreachable the limiter lets events through (messages are persisted in Postgres;
+ * refusing all chat because the limiter is down would be worse) and logs once per outage.
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '#src/config/app-config.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 
-const TAKE = `
-local capacity = tonumber(ARGV[1])
-local per_ms = tonumber(ARGV[2])
+/** KEYS: one bucket per take; ARGV: capacity and refill per ms for each, in the same order. */
+const TAKE_MANY = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1]) or capacity
-local ts = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - ts) * per_ms)
-local ok = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  ok = 1
+local results = {}
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[2 * i - 1])
+  local per_ms = tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(state[1]) or capacity
+  local ts = tonumber(state[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - ts) * per_ms)
+  local ok = 0
+  if tokens >= 1 then
+    tokens = tokens - 1
+    ok = 1
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', now)
+  redis.call('PEXPIRE', key, math.ceil(capacity / per_ms) + 1000)
+  results[i] = ok
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / per_ms) + 1000)
-return ok`;
+return results`;
+
+const MAX_PER_CALL = 500;
 
 interface RateCommand {
-  chatRateTake(key: string, capacity: number, perMs: number): Promise<number>;
+  chatRateTakeMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
+}
+
+interface Take {
+  key: string;
+  capacity: number;
+  resolve: (ok: boolean) => void;
 }
 
 @Injectable()
 export class RateLimiter {
   private readonly logger = new Logger(RateLimiter.name);
   private failing = false;
+  private queue: Take[] = [];
 
   constructor(
     private readonly redis: RedisService,
     private readonly config: AppConfig,
   ) {
-    // EVALSHA with a fallback to EVAL, handled by ioredis.
-    redis.command.defineCommand('chatRateTake', { numberOfKeys: 1, lua: TAKE });
+    // EVALSHA with a fallback to EVAL, handled by ioredis; the key count is passed per call.
+    redis.command.defineCommand('chatRateTakeMany', { lua: TAKE_MANY });
   }
 
   /**
    * True if the user may do one more `kind` now: `send` (CHAT_MESSAGES_PER_MINUTE) or `event` (typing,
    * read, sync: five times that, a separate bucket so they never eat into sending).
    */
-  async take(userId: string, kind: 'send' | 'event' = 'send'): Promise<boolean> {
-    const perMinute = this.config.chat.messagesPerMinute * (kind === 'send' ? 1 : 5);
-    try {
-      const ok = await (this.redis.command as unknown as RateCommand).chatRateTake(
-        this.redis.key(`chat:rate:${kind}:${userId}`),
-        perMinute,
-        perMinute / 60_000,
-      );
-      this.failing = false;
-      return ok === 1;
-    } catch (error) {
-      if (!this.failing)
-        this.logger.warn(`rate limiter unavailable, letting events through: ${(error as Error).message}`);
-      this.failing = true;
-      return true;
+  take(userId: string, kind: 'send' | 'event' = 'send'): Promise<boolean> {
+    const capacity = this.config.chat.messagesPerMinute * (kind === 'send' ? 1 : 5);
+    return new Promise((resolve) => {
+      this.queue.push({ key: this.redis.key(`chat:rate:${kind}:${userId}`), capacity, resolve });
+      if (this.queue.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const takes = this.queue;
+    this.queue = [];
+    for (let i = 0; i < takes.length; i += MAX_PER_CALL) {
+      const chunk = takes.slice(i, i + MAX_PER_CALL);
+      const args: (string | number)[] = chunk.map((take) => take.key);
+      for (const take of chunk) args.push(take.capacity, take.capacity / 60_000);
+      try {
+        const results = await (this.redis.command as unknown as RateCommand).chatRateTakeMany(chunk.length, ...args);
+        this.failing = false;
+        chunk.forEach((take, index) => take.resolve(results[index] === 1));
+      } catch (error) {
+        if (!this.failing) {
+          this.logger.warn(`rate limiter unavailable, letting events through: ${(error as Error).message}`);
+        }
+        this.failing = true;
+        for (const take of chunk) take.resolve(true);
+      }
     }
   }
 }
