@@ -23,6 +23,7 @@ import { type Page, page } from '#src/platform/http/page.js';
 import type { Feed } from '#src/platform/realtime/feed.js';
 import { KeyedQueue } from '#src/platform/keyed-queue.js';
 import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
+import { parseTopicList } from '#src/platform/realtime/topic-list.js';
 import type { CreateMatchDto, MatchesQueryDto, PostMatchEventDto } from './dto/scores.dto.js';
 import { MatchEvent } from './match-event.entity.js';
 import { Match } from './match.entity.js';
@@ -260,15 +261,8 @@ export class ScoresService implements OnModuleInit {
    * unknown ids → 422 naming them.
    */
   async parseMatchIds(raw: string | undefined): Promise<Set<string> | undefined> {
-    if (raw === undefined || raw.trim() === '') return undefined;
-    const ids = new Set(
-      raw
-        .split(',')
-        .map((id) => id.trim().toLowerCase())
-        .filter(Boolean),
-    );
-    const max = this.config.realtime.maxTopicsPerSubscription;
-    if (ids.size > max) throw new BadRequestException(`matches: at most ${max} per subscription`);
+    const ids = parseTopicList(raw, 'matches', this.config.realtime.maxTopicsPerSubscription, (id) => id.toLowerCase());
+    if (!ids) return undefined;
     const malformed = [...ids].filter((id) => !UUID.test(id));
     if (malformed.length > 0)
       throw new BadRequestException(`matches: not a match id: ${malformed.slice(0, 5).join(', ')}`);

@@ -16,6 +16,7 @@ import type { Repository } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
 import type { Feed } from '#src/platform/realtime/feed.js';
 import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
+import { parseTopicList } from '#src/platform/realtime/topic-list.js';
 import type { CreateInstrumentDto } from './dto/create-instrument.dto.js';
 import type { TickDto } from './dto/publish-ticks.dto.js';
 import { Instrument } from './instrument.entity.js';
@@ -96,15 +97,10 @@ export class TickerService implements OnModuleInit {
 
   /** `A,B` → a validated set (400 above the limit, 422 naming unknown symbols); undefined = all. */
   async parseSymbols(raw: string | undefined): Promise<Set<string> | undefined> {
-    if (raw === undefined || raw.trim() === '') return undefined;
-    const symbols = new Set(
-      raw
-        .split(',')
-        .map((s) => s.trim().toUpperCase())
-        .filter(Boolean),
+    const symbols = parseTopicList(raw, 'symbols', this.config.realtime.maxTopicsPerSubscription, (s) =>
+      s.toUpperCase(),
     );
-    const max = this.config.realtime.maxTopicsPerSubscription;
-    if (symbols.size > max) throw new BadRequestException(`symbols: at most ${max} per subscription`);
+    if (!symbols) return undefined;
     const unknown = await this.unknownSymbols(symbols);
     if (unknown.length > 0)
       throw new UnprocessableEntityException(`symbols: unknown symbol ${unknown.slice(0, 10).join(', ')}`);
