@@ -17,8 +17,9 @@ export class ResumingSse {
   readonly frames: ResumingFrame[] = [];
   /** Base URL of each connection made, in order. */
   readonly served: string[] = [];
-  /** Failed attempts (refused, non-200). */
+  /** Failed attempts (refused, non-200), with the last reason. */
   failedAttempts = 0;
+  lastFailure?: string;
   private current?: SseClient;
   private closed = false;
   private lastEventId?: string;
@@ -53,7 +54,8 @@ export class ResumingSse {
         this.waiters.delete(check);
         reject(
           new Error(
-            `ResumingSse(${this.path}) wait timed out: ${this.frames.length} frames over ${this.connections} connections, last ${JSON.stringify(this.frames.slice(-2))}`,
+            `ResumingSse(${this.path}) wait timed out: ${this.frames.length} frames over ${this.connections} connections` +
+              ` (${this.failedAttempts} failed attempts${this.lastFailure ? `, last: ${this.lastFailure}` : ''}), last frames ${JSON.stringify(this.frames.slice(-2))}`,
           ),
         );
       }, timeoutMs);
@@ -76,13 +78,17 @@ export class ResumingSse {
     let client: SseClient;
     try {
       client = await openSse(`${base}${this.path}`, this.lastEventId ? { 'last-event-id': this.lastEventId } : {});
-    } catch {
+    } catch (error) {
       this.failedAttempts++;
+      this.lastFailure = `${base}: ${(error as Error).message}`;
       return false;
     }
     if (client.status !== 200 || this.closed) {
       client.close();
-      if (!this.closed) this.failedAttempts++;
+      if (!this.closed) {
+        this.failedAttempts++;
+        this.lastFailure = `${base}: HTTP ${client.status}`;
+      }
       return false;
     }
     const connection = this.served.length;
