@@ -275,14 +275,20 @@ function table(latest) {
     const row = latest.scenarios[s.name];
     if (!row) continue;
     if (row.skipped || row.error) {
-      lines.push(`| ${s.title} | ${s.unit} | ${row.skipped ? 'skipped' : 'failed'}: ${row.skipped ?? row.error} | | | | | | |`);
+      lines.push(
+        `| ${s.title} | ${s.unit} | ${row.skipped ? 'skipped' : 'failed'}: ${row.skipped ?? row.error} | | | | | | |`,
+      );
       continue;
     }
     lines.push(
       `| ${s.title} | ${row.unit} | ${fmt(row.ours)} | ${fmt(row.baseline)} (${s.baselineName}) | ${row.ratio == null ? '–' : `${row.ratio}×`} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${fmt(row.rssMb)} | ${row.load ?? ''} |`,
     );
   }
-  lines.push('', 'How each is measured (details in `bench/README.md` and each scenario’s JSON in `bench/results/`):', '');
+  lines.push(
+    '',
+    'How each is measured (details in `bench/README.md` and each scenario’s JSON in `bench/results/`):',
+    '',
+  );
   for (const s of SCENARIOS) if (latest.scenarios[s.name]) lines.push(`- **${s.title}**: ${s.method}`);
   if (latest.notes.length) {
     lines.push('', 'Notes from this run:', '');
@@ -314,10 +320,14 @@ async function main() {
     execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   }
   log('compiling bench/ into dist/bench/');
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'bench/tsconfig.json', '--outDir', 'dist/bench'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'bench/tsconfig.json', '--outDir', 'dist/bench'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   const outDir = join(root, 'bench', 'results', QUICK ? 'tmp' : '');
   mkdirSync(outDir, { recursive: true });
   const latest = {
@@ -386,7 +396,9 @@ async function main() {
       ...picked.extra,
     };
     for (const note of json.notes ?? []) latest.notes.push(`${s.title}: ${note}`);
-    log(`${s.name}: ours ${picked.ours} vs ${picked.baseline} ${s.unit} (${ratio(picked.ours, picked.baseline)}×), p99 ${picked.p99} ms, ${result.seconds} s`);
+    log(
+      `${s.name}: ours ${picked.ours} vs ${picked.baseline} ${s.unit} (${ratio(picked.ours, picked.baseline)}×), p99 ${picked.p99} ms, ${result.seconds} s`,
+    );
   }
 
   latest.durationS = Math.round((Date.now() - started) / 1000);

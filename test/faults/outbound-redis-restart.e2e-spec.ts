@@ -87,19 +87,24 @@ describe('fault: Redis stops and restarts empty during outbound dispatch (e2e)',
       });
       expect(res.status).toBe(201);
       matches.push(res.body.id);
-      expect((await api(b.url, 'POST', `/admin/scores/matches/${res.body.id}/events`, { kind: 'kickoff' })).status).toBe(
-        201,
-      );
+      expect(
+        (await api(b.url, 'POST', `/admin/scores/matches/${res.body.id}/events`, { kind: 'kickoff' })).status,
+      ).toBe(201);
     }
 
     let posted = 0;
     const refused: string[] = [];
     const post = async (count: number) => {
       for (let i = 0; i < count; i++, posted++) {
-        const res = await api(posted % 2 ? a.url : b.url, 'POST', `/admin/scores/matches/${matches[posted % 2]}/events`, {
-          kind: 'score',
-          team: posted % 3 ? 'home' : 'away',
-        });
+        const res = await api(
+          posted % 2 ? a.url : b.url,
+          'POST',
+          `/admin/scores/matches/${matches[posted % 2]}/events`,
+          {
+            kind: 'score',
+            team: posted % 3 ? 'home' : 'away',
+          },
+        );
         if (res.status !== 201) refused.push(`${res.status} ${JSON.stringify(res.body)}`);
         await sleep(20);
       }
@@ -125,12 +130,8 @@ describe('fault: Redis stops and restarts empty during outbound dispatch (e2e)',
       const rows = await sql<{ webhook_id: string }>('SELECT webhook_id FROM webhook_messages');
       return rows.length === facts.length ? rows : undefined;
     }, 30_000);
-    const webhookIds = messages.map((m) => m.webhook_id).sort();
-    await waitFor(
-      () => Object.values(routes).every((route) => route.processed.size === facts.length),
-      90_000,
-      200,
-    );
+    const webhookIds = messages!.map((m) => m.webhook_id).sort();
+    await waitFor(() => Object.values(routes).every((route) => route.processed.size === facts.length), 90_000, 200);
     const deliveries = await waitFor(async () => {
       const rows = await sql<{ status: string; n: number }>(
         'SELECT status, count(*)::int AS n FROM webhook_deliveries GROUP BY status',
