@@ -4,13 +4,15 @@
 # Node >= 20.19 (package.json engines); the node:20 tags track the latest 20.x release.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# ---- stage 1: compile TypeScript to dist/ ------------------------------------------------
+# ---- stage 1: compile TypeScript to dist/, bundle the dashboard into public/dist/ --------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY web ./web
+COPY public ./public
 RUN npm run build
 
 # ---- stage 2: runtime ---------------------------------------------------------------------
@@ -22,7 +24,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-COPY public ./public
+COPY --from=build /app/public ./public
 
 USER node
 EXPOSE 3000

@@ -15,6 +15,38 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in the browser; user data reaches the DOM only as text (web/dom.ts).
+    files: ['web/**/*.ts'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        localStorage: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        crypto: 'readonly',
+        requestAnimationFrame: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+      },
+    },
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['innerHTML', 'outerHTML'].map((property) => ({
+          property,
+          message: 'Set textContent or build nodes (web/dom.ts).',
+        })),
+        { property: 'insertAdjacentHTML', message: 'Build nodes (web/dom.ts).' },
+        { object: 'document', property: 'write', message: 'Build nodes (web/dom.ts).' },
+      ],
+    },
+  },
+  {
     // Tests read JSON bodies of many shapes.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -3,6 +3,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { ChatModule } from './chat/chat.module.js';
+import { DashboardModule } from './dashboard/dashboard.module.js';
 import { InboundModule } from './inbound/inbound.module.js';
 import { AuthModule } from './platform/auth/auth.module.js';
 import { DatabaseModule } from './platform/database/database.module.js';
@@ -17,7 +18,15 @@ import { ScoresModule } from './scores/scores.module.js';
 import { TickerModule } from './ticker/ticker.module.js';
 import { UsersModule } from './users/users.module.js';
 
-export const FEATURE_MODULES = [UsersModule, TickerModule, ScoresModule, ChatModule, InboundModule, OutboundModule];
+export const FEATURE_MODULES = [
+  UsersModule,
+  TickerModule,
+  ScoresModule,
+  ChatModule,
+  InboundModule,
+  OutboundModule,
+  DashboardModule,
+];
 
 /** The application: platform modules, then the feature modules. */
 @Module({})

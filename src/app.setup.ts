@@ -11,6 +11,7 @@ import type { RawServerDefault } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { serveDashboardAssets } from './dashboard/dashboard.static.js';
 import { ADMIN_AUTH, USER_AUTH } from './platform/auth/decorators.js';
 import { ErrorFilter, toErrorBody } from './platform/http/error.filter.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from './platform/http/json-depth.js';
@@ -48,14 +49,20 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
+        // The dashboard's bundle is a same-origin file: no inline script, no eval, no CDN.
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],
+        // EventSource, fetch and the socket.io WebSocket (CSP3 'self' covers ws:/wss: to this host).
         connectSrc: ["'self'"],
+        // Helmet's default would rewrite the page's http:// requests to https:// behind a plain-HTTP
+        // proxy or on a LAN address, and the page would load nothing.
+        upgradeInsecureRequests: null,
       },
     },
     crossOriginEmbedderPolicy: false,
   });
+  await serveDashboardAssets(app);
 
   const metrics = app.get(MetricsService);
   const fastify = app.getHttpAdapter().getInstance();

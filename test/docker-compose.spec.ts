@@ -291,6 +291,22 @@ describe('Dockerfile', () => {
     expect(lines.some((line) => /^RUN .*npm ci .*--omit=dev/.test(line))).toBe(true);
   });
 
+  it('gives the build stage everything `npm run build` reads, and ships the built dashboard', () => {
+    const build = read('package.json');
+    const scripts = (JSON.parse(build) as { scripts: Record<string, string> }).scripts;
+    const first = lines.findIndex((line) => /^FROM /i.test(line));
+    const buildStage = lines.slice(
+      first,
+      lines.findIndex((line, i) => i > first && /^FROM /i.test(line)),
+    );
+    const copied = buildStage.filter((line) => /^COPY /i.test(line)).join(' ');
+    // tsc reads the tsconfigs and src/; the web bundle (web/build.mjs) reads web/ and writes public/dist.
+    expect(scripts.build).toMatch(/tsc -p tsconfig\.build\.json/);
+    for (const needed of ['tsconfig.build.json', 'src', 'web', 'public']) expect(copied).toContain(needed);
+    const runtimeCopies = instructions('COPY').filter((copy) => /public/.test(copy));
+    expect(runtimeCopies.some((copy) => /--from=\S+ \/app\/public/.test(copy))).toBe(true);
+  });
+
   it('runs as a non-root user, in production mode, on the compose PORT, with a liveness healthcheck', () => {
     const users = instructions('USER');
     expect(users.length).toBeGreaterThan(0);

@@ -99,7 +99,7 @@ describe('outbound durability (e2e)', () => {
         );
         return row?.status === 'succeeded' ? row : undefined;
       });
-      expect(after.attempts).toBe(1);
+      expect(after!.attempts).toBe(1);
       expect(receiver.received('/crash')).toHaveLength(2);
     });
   });

@@ -92,7 +92,7 @@ describe('outbound network guard (e2e)', () => {
       );
       return rows.length === 2 ? rows : undefined;
     }, 15_000);
-    const byUrl = Object.fromEntries(attempts.map((row) => [row.url, row]));
+    const byUrl = Object.fromEntries(attempts!.map((row) => [row.url, row]));
     expect(byUrl[urls[0]]).toEqual({
       url: urls[0],
       status_code: null,

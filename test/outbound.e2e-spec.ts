@@ -7,6 +7,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DOMAIN_EVENT_TYPES } from '#src/platform/events/domain-event.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
+import { MessageIntake } from '#src/outbound/message-intake.js';
 import { query } from './helpers/databases.js';
 import { type TestApp, type TestEnv, api, createTestEnv, sleep, startTestApp, waitFor } from './helpers/test-app.js';
 import { type ReceivedRequest, type ReplyFn, WebhookReceiver } from './helpers/webhook-receiver.js';
@@ -184,7 +185,13 @@ describe('outbound webhooks (e2e)', () => {
       const messages = await sql('SELECT count(*)::int AS c FROM webhook_messages WHERE event_id = $1', [event.id]);
       expect(messages[0].c).toBe(1);
 
+      // The relay hands an event over again (after a crash, say): no second message, nothing re-sent.
+      await a.app.get(MessageIntake).take(event);
       await sleep(1_000);
+      expect((await sql('SELECT count(*)::int AS c FROM webhook_messages WHERE event_id = $1', [event.id]))[0].c).toBe(
+        1,
+      );
+      expect(receiver.received(wildcard.path)).toHaveLength(1);
       expect(receiver.received(payments.path)).toEqual([]);
       expect(await deliveries(payments.id)).toMatchObject({ total: 0 });
 
@@ -226,6 +233,24 @@ describe('outbound webhooks (e2e)', () => {
       expect(delivery.attempts[0].responseExcerpt).toMatch(/^boom 1 x+$/);
       expect(Buffer.byteLength(delivery.attempts[0].responseExcerpt)).toBe(4096);
       expect(delivery.attempts[0].latencyMs).toEqual(expect.any(Number));
+    });
+
+    it('a redirect is not followed (3xx is a failure) and a hung receiver times out', async () => {
+      const target = receiver.route('/redirect-target');
+      const redirect = await endpoint({ eventTypes: ['match.started'] }, () => ({
+        status: 302,
+        headers: { location: target },
+      }));
+      const hung = await endpoint({ eventTypes: ['match.started'] }, () => 'hang');
+      await emitEvent(a, 'match.started', { seq: 1 });
+      const first = async (id: string) => (await deliveries(id)).items[0]?.attempts[0];
+      const redirected = await waitFor(() => first(redirect.id));
+      expect(redirected).toMatchObject({ outcome: 'failed', statusCode: 302, error: 'HTTP 302' });
+      expect(receiver.received('/redirect-target')).toEqual([]);
+      const timedOut = await waitFor(() => first(hung.id), 15_000);
+      expect(timedOut).toMatchObject({ outcome: 'failed', statusCode: null, error: expect.stringMatching(/timeout/) });
+      expect(timedOut.latencyMs).toBeGreaterThanOrEqual(2_900); // OUTBOUND_REQUEST_TIMEOUT_MS = 3000
+      receiver.releaseHanging();
     });
 
     it('410 disables the endpoint at once and records endpoint.disabled (delivered to a subscriber of it)', async () => {
@@ -393,7 +418,7 @@ describe('outbound webhooks (e2e)', () => {
       await waitFor(() => receiver.succeeded(e.path).length === 4);
       // The receiver answers before the attempt is recorded: wait for Postgres to say so.
       await waitFor(async () => (await deliveries(e.id, 'succeeded')).total === 4);
-      const firstIds = receiver.received(e.path).map((r) => r.webhookId);
+      const idBySeq = new Map(receiver.received(e.path).map((r) => [r.payload.data.seq, r.webhookId]));
 
       expect(
         (await api(a.url, 'POST', `/admin/webhooks/endpoints/${e.id}/replay`, { since: 'yesterday' })).status,
@@ -408,7 +433,7 @@ describe('outbound webhooks (e2e)', () => {
       await waitFor(() => receiver.succeeded(e.path).length === 7);
       const again = receiver.received(e.path).slice(4);
       expect(seqs(again)).toEqual([2, 3, 4]);
-      expect(again.map((r) => r.webhookId)).toEqual(firstIds.slice(1));
+      expect(again.map((r) => r.webhookId)).toEqual([2, 3, 4].map((seq) => idBySeq.get(seq)));
     });
 
     it('stats per endpoint: success rate, last success, p95 latency, deliveries by status', async () => {

@@ -120,8 +120,9 @@ describe('scores over SSE (e2e, two instances)', () => {
       'GET',
       `/scores/poll?matches=${id}&cursor=${encodeURIComponent(cursor)}&timeoutMs=500`,
     );
-    expect(poll.body.events).toEqual([]);
-    expect(scoresOf(client.frames)).toEqual([]);
+    // (The final itself may reach the feed after the snapshot: the relay runs after the commit.)
+    expect(poll.body.events.filter((e: any) => e.data.event.seq > 4)).toEqual([]);
+    expect(scoresOf(client.frames).filter((f) => f.data.event.seq > 4)).toEqual([]);
   });
 
   it('bad input: 400 / 401 / 404 / 422 with the error envelope, and nothing changes', async () => {
@@ -290,7 +291,7 @@ describe('scores over SSE (e2e, two instances)', () => {
       );
     }
     const realtime = b.app.get(RealtimeService);
-    await waitFor(() => realtime.connectionStats().count === 0, 20_000);
+    await waitFor(() => realtime.connectionStats().count === 0, 60_000);
     // Never conflated: everything it had buffered is still delivered, in order, before the close.
     client.response.resume();
     await closed;
@@ -302,14 +303,14 @@ describe('scores over SSE (e2e, two instances)', () => {
     // closed are lost to it, which is what resuming is for).
     const lastId = client.frames.filter((f) => f.id).at(-1)!.id!;
     const resumed = await sse(`${a.url}/scores/stream?matches=${id}`, { 'last-event-id': lastId });
-    await resumed.waitFor((f) => scoresOf(f).length >= total - seen.length, 20_000);
+    await resumed.waitFor((f) => scoresOf(f).length >= total - seen.length, 90_000);
     expect(scoresOf(resumed.frames).map((f) => f.data.n)).toEqual(
       Array.from({ length: total - seen.length }, (_, i) => seen.length + i),
     );
     const metrics = await fetch(`${b.url}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/sse_slow_consumer_closes_total\{feed="scores"\} [1-9]/);
     expect(metrics).not.toMatch(/sse_frames_conflated_total\{feed="scores"\} [1-9]/);
-  });
+  }, 180_000);
 });
 
 describe('scores through a Redis outage (e2e)', () => {

@@ -14,6 +14,14 @@ export interface ChatMessage {
   createdAt: string;
 }
 
+/** `message:receipt` payload: where a member's delivered and read cursors are. */
+export interface Receipt {
+  conversationId: string;
+  userId: string;
+  deliveredSeq: number;
+  readSeq: number;
+}
+
 export const CHAT_ERROR_CODES = {
   unauthorized: HttpStatus.UNAUTHORIZED,
   forbidden: HttpStatus.FORBIDDEN,

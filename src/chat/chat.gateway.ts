@@ -46,6 +46,8 @@ export class ChatGateway
   private pub?: Redis;
   private sub?: Redis;
   private closing = false;
+  /** Presence updates in flight (awaited at shutdown, so none runs against closed pools). */
+  private readonly tasks = new Set<Promise<unknown>>();
   /** `<user>:<conversation>` → when typing was last relayed. */
   private readonly typingAt = new Map<string, number>();
 
@@ -70,11 +72,19 @@ export class ChatGateway
     this.pub = this.redis.connect('chat-adapter-pub');
     this.sub = this.redis.connect('chat-adapter-sub', { maxRetriesPerRequest: null });
     const publish = this.pub.publish.bind(this.pub) as (...args: unknown[]) => Promise<number>;
+    let failing = false;
     (this.pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args) =>
-      publish(...args).catch((error: Error) => {
-        this.logger.warn(`chat adapter publish: ${error.message}`);
-        return 0;
-      });
+      publish(...args).then(
+        (receivers) => {
+          failing = false;
+          return receivers;
+        },
+        (error: Error) => {
+          if (!failing && !this.closing) this.logger.warn(`chat adapter publish failed: ${error.message}`);
+          failing = true;
+          return 0;
+        },
+      );
     io.adapter(createAdapter(this.pub, this.sub, { key: this.redis.key('socket.io') }));
 
     const originAllowed = (req: IncomingMessage) => this.originAllowed(req);
@@ -96,7 +106,7 @@ export class ChatGateway
 
     this.delivery.attach(nsp);
     this.presence.start((userIds) => {
-      for (const userId of userIds) void this.announce(userId, false);
+      for (const userId of userIds) this.track(this.announce(userId, false));
     });
   }
 
@@ -120,10 +130,11 @@ export class ChatGateway
     data.expiresAt = tokenExpiry(socket.handshake.auth as { token?: unknown });
     this.metrics.connected.inc();
     await socket.join(userRoom(userId));
-    void this.presence
-      .connect(userId, this.connectionId(socket))
-      .then((wentOnline) => (wentOnline ? this.announce(userId, true) : undefined))
-      .catch((error: Error) => this.logger.warn(`presence of ${userId}: ${error.message}`));
+    this.track(
+      this.presence
+        .connect(userId, this.connectionId(socket))
+        .then((wentOnline) => (wentOnline ? this.announce(userId, true) : undefined)),
+    );
     try {
       await this.delivery.connect(socket, userId);
     } catch (error) {
@@ -137,10 +148,11 @@ export class ChatGateway
     this.delivery.disconnect(socket);
     const userId = (socket.data as ChatSocketData).user?.id;
     if (!userId || this.closing) return;
-    void this.presence
-      .disconnect(userId, this.connectionId(socket))
-      .then((wentOffline) => (wentOffline ? this.announce(userId, false) : undefined))
-      .catch((error: Error) => this.logger.warn(`presence of ${userId}: ${error.message}`));
+    this.track(
+      this.presence
+        .disconnect(userId, this.connectionId(socket))
+        .then((wentOffline) => (wentOffline ? this.announce(userId, false) : undefined)),
+    );
   }
 
   @SubscribeMessage('message:send')
@@ -231,13 +243,21 @@ export class ChatGateway
     return `${this.config.app.instanceId}:${socket.id}`;
   }
 
+  private track(task: Promise<unknown>): void {
+    const guarded = task.catch((error: Error) => {
+      if (!this.closing) this.logger.warn(`presence: ${error.message}`);
+    });
+    this.tasks.add(guarded);
+    void guarded.finally(() => this.tasks.delete(guarded));
+  }
+
   /** `presence` to everyone who shares a conversation with the user. */
   private async announce(userId: string, online: boolean): Promise<void> {
     try {
       const contacts = await this.conversations.contactsOf(userId);
       if (contacts.length > 0) this.nsp?.to(contacts.map(userRoom)).emit('presence', { userId, online });
     } catch (error) {
-      this.logger.warn(`presence of ${userId}: ${(error as Error).message}`);
+      if (!this.closing) this.logger.warn(`presence of ${userId}: ${(error as Error).message}`);
     }
   }
 
@@ -248,6 +268,7 @@ export class ChatGateway
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
     this.presence.stop();
+    await Promise.race([Promise.all(this.tasks), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     const nsp = this.nsp;
     if (!nsp) return;
     const local = [...nsp.sockets.values()];

@@ -10,23 +10,19 @@
  *   Postgres: the store is the truth, the broker is only the fast path.
  * - Inbox: on connect, a socket gets every message after the user's delivered cursor, paged, with
  *   the client's acks as backpressure; live messages that arrive meanwhile wait their turn.
- * - A client's ack of `message:new` moves the user's delivered cursor (batched writes), and the
+ * - The socket that sent a message has it in its ack: it is passed over there, not emitted (the
+ *   sender's other sockets get it).
+ * - A client's ack of `message:new` moves the user's delivered cursor (DeliveredCursors), and the
  *   other members get a `message:receipt`.
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { Namespace, Socket } from 'socket.io';
 import { ChatMetrics } from './chat.metrics.js';
-import type { ChatMessage } from './chat-message.js';
+import type { ChatMessage, Receipt } from './chat-message.js';
+import { DeliveredCursors } from './delivered-cursors.js';
 import { MessagesService, type Stored } from './messages.service.js';
 
 export const userRoom = (userId: string) => `user:${userId}`;
-
-export interface Receipt {
-  conversationId: string;
-  userId: string;
-  deliveredSeq: number;
-  readSeq: number;
-}
 
 /** What instances send each other, once per event-loop turn: messages and receipts, with who gets them. */
 interface Fanout {
@@ -68,7 +64,6 @@ const MAX_PENDING = 5_000;
 /** Unacknowledged messages a socket may have; past it the socket is closed (it reconnects and replays). */
 const MAX_INFLIGHT = 10_000;
 const ACK_WAIT_MS = 10_000;
-const FLUSH_MS = 20;
 
 @Injectable()
 export class DeliveryService {
@@ -77,15 +72,14 @@ export class DeliveryService {
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySocket = new Map<string, Connection>();
   private outgoing: Fanout = { messages: [], receipts: [] };
-  /** `<conversation>:<user>` → highest acknowledged seq, not yet written. */
-  private acked = new Map<string, { conversationId: string; userId: string; seq: number }>();
-  private flushTimer?: NodeJS.Timeout;
-  private flushing?: Promise<void>;
+  private readonly cursors: DeliveredCursors;
 
   constructor(
     private readonly messages: MessagesService,
     private readonly metrics: ChatMetrics,
-  ) {}
+  ) {
+    this.cursors = new DeliveredCursors(messages, (receipt, to) => this.publishReceipt(receipt, to));
+  }
 
   attach(nsp: Namespace): void {
     this.nsp = nsp;
@@ -284,50 +278,19 @@ export class DeliveryService {
       connection.inflight--;
       this.metrics.delivered.inc();
       this.metrics.deliveryAck.observe((performance.now() - started) / 1000);
-      this.acknowledged(connection.userId, message);
+      this.cursors.acknowledged(connection.userId, message);
       resolveAck?.();
     });
     return acked;
   }
 
-  private acknowledged(userId: string, message: ChatMessage): void {
-    const key = `${message.conversationId}:${userId}`;
-    const current = this.acked.get(key);
-    if (!current || current.seq < message.seq) {
-      this.acked.set(key, { conversationId: message.conversationId, userId, seq: message.seq });
-    }
-    this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_MS);
-  }
-
-  /** Writes acknowledged cursors and sends receipts. Also called at shutdown. */
-  async flush(): Promise<void> {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    await this.flushing;
-    if (this.acked.size === 0) return;
-    const moves = [...this.acked.values()];
-    this.acked = new Map();
-    this.flushing = this.messages
-      .markDelivered(moves)
-      .then((moved) => {
-        for (const { others, ...receipt } of moved) this.publishReceipt(receipt, others);
-      })
-      .catch((error: Error) => {
-        this.logger.warn(`chat delivered cursors: ${error.message}; retrying`);
-        for (const move of moves) {
-          const key = `${move.conversationId}:${move.userId}`;
-          const current = this.acked.get(key);
-          if (!current || current.seq < move.seq) this.acked.set(key, move);
-        }
-        this.flushTimer ??= setTimeout(() => void this.flush(), 1_000);
-      })
-      .finally(() => (this.flushing = undefined));
-    await this.flushing;
+  /** Writes acknowledged cursors now (shutdown). */
+  flush(): Promise<void> {
+    return this.cursors.flush();
   }
 
   stop(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.cursors.stop();
   }
 }
 

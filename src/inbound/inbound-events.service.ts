@@ -2,7 +2,13 @@
  * The table of inbound events after intake: queueing jobs, and what operators read and replay.
  */
 import { InjectQueue } from '@nestjs/bullmq';
-import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  ConflictException,
+  Injectable,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import type { DataSource, Repository } from 'typeorm';
@@ -16,9 +22,16 @@ import { InboundMetrics } from './inbound.metrics.js';
 
 export type InboundEventDetail = Omit<InboundEvent, 'payload'> & { payload: unknown };
 
+/** How long a job waits for others to share its trip to Redis, and the most that go together. */
+const ENQUEUE_WINDOW_MS = 10;
+const ENQUEUE_MAX = 500;
+
 @Injectable()
-export class InboundEventsService {
+export class InboundEventsService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(InboundEventsService.name);
+  private buffered: { id: string; replays: number }[] = [];
+  private waiters: ((ok: boolean) => void)[] = [];
+  private flushTimer?: NodeJS.Timeout;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -29,24 +42,49 @@ export class InboundEventsService {
   ) {}
 
   /**
-   * Queues the jobs of these events (one round trip); false (and counted) if Redis cannot take
-   * them now, in which case the reconciler queues them later.
+   * Queues the jobs of these events. Calls within a few milliseconds share one round trip to
+   * Redis (the 2xx never waits for this: the row is the promise). Resolves false (and counts) if
+   * Redis cannot take them now; the reconciler queues them later.
    */
-  async enqueue(events: { id: string; replays: number }[]): Promise<boolean> {
+  enqueue(events: { id: string; replays: number }[]): Promise<boolean> {
+    if (events.length === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      this.buffered.push(...events);
+      this.waiters.push(resolve);
+      if (this.buffered.length >= ENQUEUE_MAX) this.flush();
+      else this.flushTimer ??= setTimeout(() => this.flush(), ENQUEUE_WINDOW_MS);
+    });
+  }
+
+  /** Nothing buffered is left behind on a graceful shutdown. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+
+  private flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const events = this.buffered.splice(0);
+    const waiters = this.waiters.splice(0);
+    return this.add(events).then((ok) => waiters.forEach((resolve) => resolve(ok)));
+  }
+
+  private async add(events: { id: string; replays: number }[]): Promise<boolean> {
     if (events.length === 0) return true;
     if (this.redis.command.status !== 'ready') {
       // Redis is down: do not pile up commands in memory.
       this.metrics.enqueueFailures.inc(events.length);
       return false;
     }
+    const jobs = events.map(({ id, replays }) => ({
+      name: INBOUND_JOB,
+      data: { id },
+      // Completed jobs are not kept: Postgres has the outcome, and a lost one is found by the reconciler.
+      opts: { jobId: inboundJobId(id, replays), removeOnComplete: true },
+    }));
     try {
-      await this.queue.addBulk(
-        events.map(({ id, replays }) => ({
-          name: INBOUND_JOB,
-          data: { id },
-          opts: { jobId: inboundJobId(id, replays) },
-        })),
-      );
+      if (jobs.length === 1) await this.queue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+      else await this.queue.addBulk(jobs);
       return true;
     } catch (error) {
       this.metrics.enqueueFailures.inc(events.length);

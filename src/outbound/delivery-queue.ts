@@ -3,7 +3,7 @@
  * every method here is safe to repeat (deterministic job ids).
  */
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { QUEUES } from '#src/platform/queue/queue.constants.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
@@ -18,8 +18,6 @@ export interface DeliveryRef {
 
 @Injectable()
 export class DeliveryQueue {
-  private readonly logger = new Logger(DeliveryQueue.name);
-
   constructor(
     @InjectQueue(QUEUES.outbound) readonly queue: Queue,
     private readonly redis: RedisService,
@@ -61,9 +59,5 @@ export class DeliveryQueue {
   /** Waiting/active/delayed counts for the queue-depth gauge. */
   counts(): Promise<Record<string, number>> {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-  }
-
-  warn(message: string): void {
-    this.logger.warn(message);
   }
 }

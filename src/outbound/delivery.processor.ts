@@ -24,6 +24,7 @@
 import { Injectable } from '@nestjs/common';
 import { DelayedError, type Job } from 'bullmq';
 import { DeliveryAttemptsService, type Outcome } from './delivery-attempts.service.js';
+import { DeliveryStore } from './delivery-store.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { type DeliverJobData, JOBS, type SequenceJobData } from './outbound.constants.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -39,6 +40,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class DeliveryProcessor {
   constructor(
     private readonly attempts: DeliveryAttemptsService,
+    private readonly store: DeliveryStore,
     private readonly queue: DeliveryQueue,
     private readonly limiter: RateLimiter,
   ) {}
@@ -48,16 +50,21 @@ export class DeliveryProcessor {
     return this.deliver(job as Job<DeliverJobData>, token);
   }
 
+  /** Records still being written (shutdown waits for them). */
+  flush(): Promise<void> {
+    return this.attempts.flush();
+  }
+
   /** After a sequence job completes: start it again if a delivery slipped in as it finished. */
   async afterSequence(endpointId: string): Promise<void> {
-    if (await this.attempts.needsSequence(endpointId)) await this.queue.kickSequence(endpointId);
+    if (await this.store.needsSequence(endpointId)) await this.queue.kickSequence(endpointId);
   }
 
   private async deliver(job: Job<DeliverJobData>, token?: string): Promise<string> {
     const { deliveryId, endpointId } = job.data;
-    const delivery = await this.attempts.claim(deliveryId, { sequence: false });
+    const delivery = await this.store.claim(deliveryId, { sequence: false });
     if (!delivery) {
-      const state = await this.attempts.state(deliveryId);
+      const state = await this.store.state(deliveryId);
       // Gone, done, or its endpoint is paused/disabled: nothing to do (a resume enqueues again).
       if (!state || state.status !== 'pending' || state.endpointStatus !== 'active') return 'skipped';
       if (state.ordered) {
@@ -72,13 +79,13 @@ export class DeliveryProcessor {
       if (!haveSlot) {
         const wait = await this.limiter.reserve(delivery.endpointId, delivery.rate);
         if (wait > 20) {
-          await this.attempts.release(delivery.id);
+          await this.store.release(delivery.id);
           await job.updateData({ ...job.data, slot: { attempt: delivery.attempts, at: Date.now() + wait } });
           return delay(job, token, wait);
         }
       }
     }
-    const outcome = await this.attempts.attempt(delivery);
+    const outcome = await this.attempts.attempt(delivery, { recordSuccessLater: true });
     if (outcome.kind === 'retry') return delay(job, token, outcome.delayMs);
     return outcome.kind;
   }
@@ -87,9 +94,9 @@ export class DeliveryProcessor {
     const { endpointId } = job.data;
     let misses = 0;
     for (let sent = 0; sent < SEQUENCE_BATCH;) {
-      const head = await this.attempts.head(endpointId);
+      const head = await this.store.head(endpointId);
       if (!head) {
-        if (await this.attempts.finishDrain(endpointId)) return 'idle';
+        if (await this.store.finishDrain(endpointId)) return 'idle';
         // A replay widened the drain, or the last held delivery is leased by a `deliver` job.
         if (++misses > 3) return delay(job, token, 500);
         continue;
@@ -100,7 +107,7 @@ export class DeliveryProcessor {
         if (wait > MAX_INLINE_WAIT_MS) return delay(job, token, wait);
         if (wait > 0) await sleep(wait);
       }
-      const delivery = await this.attempts.claim(head.id, { sequence: true, freshOnly: !head.ordered });
+      const delivery = await this.store.claim(head.id, { sequence: true, freshOnly: !head.ordered });
       if (!delivery) {
         // Taken or changed between the two reads; look again, but do not spin.
         if (++misses > 3) return delay(job, token, 200);

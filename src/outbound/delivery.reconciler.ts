@@ -4,7 +4,8 @@
  * `OUTBOUND_RECONCILE_INTERVAL_MS` one instance (a Redis lock; a lost lock only means two
  * instances reconcile at once, which is harmless) walks the pending deliveries of active endpoints:
  * - unordered endpoints: a delivery whose job is missing gets it back, delayed until its next attempt
- *   (held ones that a drain owns are left to the drain);
+ *   (held ones that a drain owns are left to the drain; leased ones are being sent or recorded, and
+ *   come back here only if their lease runs out);
  * - endpoints that need a sequence job (ordered, or draining) get it back.
  * Adding a job that exists is a no-op (deterministic ids), so a race with the intake is harmless.
  * Once an hour it also deletes messages past `OUTBOUND_RETENTION_DAYS` that nothing waits for.
@@ -95,6 +96,7 @@ export class DeliveryReconciler implements OnApplicationBootstrap, OnApplication
          FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
          WHERE d.status = 'pending' AND e.status = 'active' AND NOT e.ordered
            AND NOT (d.attempts = 0 AND d.message_id <= COALESCE(e.drain_up_to, 0))
+           AND (d.lease_until IS NULL OR d.lease_until < now())
            AND (d.endpoint_id, d.message_id) > ($1::uuid, $2::bigint)
          ORDER BY d.endpoint_id, d.message_id LIMIT ${PAGE}`,
         after,

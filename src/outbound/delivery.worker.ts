@@ -65,5 +65,6 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     const closed = await Promise.race([graceful, timeout]);
     clearTimeout(timer);
     if (!closed) await worker.close(true).catch(() => undefined);
+    await this.processor.flush();
   }
 }

@@ -7,6 +7,7 @@ import { AdminEndpointsController } from './admin-endpoints.controller.js';
 import { DeliveriesService } from './deliveries.service.js';
 import { DeliveryAttemptsService } from './delivery-attempts.service.js';
 import { DeliveryQueue } from './delivery-queue.js';
+import { DeliveryStore } from './delivery-store.js';
 import { DeliveryProcessor } from './delivery.processor.js';
 import { DeliveryReconciler } from './delivery.reconciler.js';
 import { DeliveryWorker } from './delivery.worker.js';
@@ -17,6 +18,7 @@ import { WebhookEndpoint } from './entities/endpoint.entity.js';
 import { WebhookMessage } from './entities/message.entity.js';
 import { EventTypesController } from './event-types.controller.js';
 import { MessageIntake } from './message-intake.js';
+import { OutboundDb } from './outbound-db.js';
 import { OutboundMetrics } from './outbound.metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 import { WebhookSender } from './webhook-sender.js';
@@ -43,10 +45,12 @@ import { WebhookSender } from './webhook-sender.js';
   ],
   controllers: [AdminEndpointsController, AdminDeliveriesController, EventTypesController],
   providers: [
+    OutboundDb,
     WebhookSender,
     DeliveryQueue,
     OutboundMetrics,
     RateLimiter,
+    DeliveryStore,
     DeliveryAttemptsService,
     DeliveryProcessor,
     DeliveryWorker,

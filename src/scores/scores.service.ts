@@ -21,6 +21,7 @@ import { OutboxRelay } from '#src/platform/events/outbox.relay.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
 import { type Page, page } from '#src/platform/http/page.js';
 import type { Feed } from '#src/platform/realtime/feed.js';
+import { KeyedQueue } from '#src/platform/keyed-queue.js';
 import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
 import type { CreateMatchDto, MatchesQueryDto, PostMatchEventDto } from './dto/scores.dto.js';
 import { MatchEvent } from './match-event.entity.js';
@@ -107,6 +108,8 @@ export function eventView(event: MatchEvent): MatchEventView {
 @Injectable()
 export class ScoresService implements OnModuleInit {
   feed: Feed;
+  /** Posts to one match wait their turn here rather than each holding a pooled connection. */
+  private readonly perMatch = new KeyedQueue();
 
   constructor(
     @InjectRepository(Match) private readonly matches: Repository<Match>,
@@ -171,10 +174,15 @@ export class ScoresService implements OnModuleInit {
   }
 
   /**
-   * Applies one event under a row lock on the match, so concurrent posts to one match serialize:
-   * the timeline's seq order, the outbox order and the feed order are the same order.
+   * Applies one event under a row lock on the match, so concurrent posts to one match serialize
+   * (across instances too): the timeline's seq order, the outbox order and the feed order are the
+   * same order.
    */
   async postEvent(id: string, dto: PostMatchEventDto): Promise<{ match: MatchView; event: MatchEventView }> {
+    return this.perMatch.run(id, () => this.apply(id, dto));
+  }
+
+  private apply(id: string, dto: PostMatchEventDto): Promise<{ match: MatchView; event: MatchEventView }> {
     return this.dataSource.transaction(async (manager) => {
       const match = await manager.findOne(Match, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!match) throw new NotFoundException(`match ${id} not found`);

@@ -46,13 +46,13 @@ export class WebhookReceiver {
   ) {}
 
   static async start(): Promise<WebhookReceiver> {
-    let receiver: WebhookReceiver | undefined;
-    const server = createServer((req, res) => receiver!.handle(req, res));
+    const holder: { receiver?: WebhookReceiver } = {};
+    const server = createServer((req, res) => holder.receiver!.handle(req, res));
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
-    receiver = new WebhookReceiver(server, `http://127.0.0.1:${port}`);
-    return receiver;
+    holder.receiver = new WebhookReceiver(server, `http://127.0.0.1:${port}`);
+    return holder.receiver;
   }
 
   get port(): number {

@@ -44,3 +44,23 @@ describe('toErrorBody', () => {
     expect(body.message).toBe('unavailable: redis');
   });
 });
+
+describe('toErrorBody: backing services unavailable', () => {
+  it('maps refused connections, pool timeouts and Postgres shutdown codes to 503', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const poolTimeout = new Error('timeout exceeded when trying to connect');
+    const adminShutdown = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+    const wrapped = Object.assign(new Error('query failed'), { driverError: poolTimeout });
+    for (const error of [refused, poolTimeout, adminShutdown, wrapped]) {
+      expect(toErrorBody(error)).toEqual({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: 'a backing service is unavailable; retry later',
+      });
+    }
+    expect(toErrorBody(new Error('boom')).statusCode).toBe(500);
+    expect(toErrorBody(Object.assign(new Error('duplicate key'), { code: '23505' })).statusCode).toBe(500);
+  });
+});

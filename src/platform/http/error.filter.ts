@@ -31,7 +31,31 @@ export function toErrorBody(exception: unknown): ErrorBody {
     const message = (exception as Error).message.replace(/^FST_[A-Z_]+:\s*/, '');
     return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
   }
+  if (isUnavailable(exception)) {
+    return { statusCode: 503, error: 'Service Unavailable', message: 'a backing service is unavailable; retry later' };
+  }
   return { statusCode: 500, error: 'Internal Server Error', message: 'internal server error' };
+}
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '53300']);
+
+/**
+ * Postgres or Redis unreachable or saturated (refused, reset, pool wait timed out, too many
+ * connections, server shutting down): the client should retry, so 503 rather than 500.
+ */
+export function isUnavailable(exception: unknown): boolean {
+  const error = exception as { code?: unknown; message?: unknown; driverError?: unknown } | null;
+  if (!error || typeof error !== 'object') return false;
+  if (typeof error.code === 'string' && UNAVAILABLE_CODES.has(error.code)) return true;
+  const message = typeof error.message === 'string' ? error.message : '';
+  if (
+    /timeout exceeded when trying to connect|Connection terminated|Connection is closed|MaxRetriesPerRequest/i.test(
+      message,
+    )
+  ) {
+    return true;
+  }
+  return error.driverError !== undefined && error.driverError !== exception && isUnavailable(error.driverError);
 }
 
 /** One JSON error envelope for every route: `{ statusCode, error, message }`. */
@@ -44,9 +68,16 @@ export class ErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const body = toErrorBody(exception);
-    if (body.statusCode >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
-    const reply = host.switchToHttp().getResponse<{ sent?: boolean; raw?: { headersSent?: boolean } }>();
+    if (body.statusCode === 503) this.logger.warn(`503: ${(exception as Error)?.message ?? String(exception)}`);
+    else if (body.statusCode >= 500)
+      this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    const reply = host.switchToHttp().getResponse<{
+      sent?: boolean;
+      raw?: { headersSent?: boolean };
+      header?: (name: string, value: string) => unknown;
+    }>();
     if (reply.sent || reply.raw?.headersSent) return; // a stream already answered
+    if (body.statusCode === 503) reply.header?.('retry-after', '2');
     this.adapterHost.httpAdapter.reply(reply, body, body.statusCode);
   }
 }

@@ -1,0 +1,48 @@
+/**
+ * The delivery hot path's own small Postgres pool, with `synchronous_commit = off`.
+ *
+ * Each delivery commits a few single-statement transactions (the intake, the lease, the attempt
+ * record). Waiting for a WAL flush on each costs a disk sync per statement (milliseconds), and the
+ * intake runs one event at a time, so it would cap the whole pipeline. Skipping the wait is safe
+ * here: Postgres still writes the WAL in order, so
+ * - an intake commit is durable as soon as the outbox relay's own (synchronous) commit that marks the
+ *   event handled is, which comes after it; if the relay's commit is lost too, the event is handed
+ *   over again and taken again (idempotent);
+ * - a lost lease only allows a second sender after a crash, and a lost attempt record makes a
+ *   delivery pending again: it is sent again (same webhook-id), never lost.
+ * A Postgres crash can therefore cause a duplicate delivery, which at-least-once allows, but no loss.
+ * Everything else (admin changes, disabling with its domain event) goes through TypeORM as usual.
+ */
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import pg from 'pg';
+import { AppConfig } from '#src/config/app-config.js';
+
+@Injectable()
+export class OutboundDb implements OnApplicationShutdown {
+  private readonly logger = new Logger(OutboundDb.name);
+  private readonly pool: pg.Pool;
+
+  constructor(config: AppConfig) {
+    this.pool = new pg.Pool({
+      connectionString: config.database.url,
+      max: Math.max(2, Math.min(config.database.poolSize, 10)),
+      options: '-c synchronous_commit=off',
+      connectionTimeoutMillis: 3_000,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client losing its connection (Postgres restarting) must not crash the process.
+    this.pool.on('error', (error) => this.logger.warn(`postgres: ${error.message}`));
+  }
+
+  async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.pool.query(sql, params)).rows as T[];
+  }
+
+  async count(sql: string, params: unknown[] = []): Promise<number> {
+    return (await this.pool.query(sql, params)).rowCount ?? 0;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+}

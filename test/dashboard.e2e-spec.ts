@@ -1,0 +1,248 @@
+/**
+ * The dashboard in a real browser (Chromium through playwright-core) against the real app in demo
+ * mode: served at `/` with a strict CSP, prices and scores live over SSE, resume after a drop, and
+ * the long poll when SSE is blocked. The chat and the README's screenshot: dashboard-chat.e2e-spec.ts.
+ */
+import { jest } from '@jest/globals';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { RedisService } from '#src/platform/redis/redis.service.js';
+import {
+  type WatchedPage,
+  ensureDashboardBuilt,
+  feedState,
+  launchChromium,
+  openPage,
+  prices,
+} from './helpers/browser.js';
+import { type TestApp, type TestEnv, api, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
+
+// A browser, the app and its feeds on a shared 2-core machine: slow when others run too.
+jest.setTimeout(180_000);
+
+describe('dashboard feeds in Chromium (e2e)', () => {
+  let env: TestEnv;
+  let app: TestApp;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    ensureDashboardBuilt();
+    env = await createTestEnv({ DEMO_MODE: 'true', DEMO_TICK_RATE: '30', DEMO_SCORE_STEP_MS: '600000' });
+    app = await startTestApp(env);
+    browser = await launchChromium();
+  });
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await env?.cleanup();
+  });
+
+  const page = async (): Promise<WatchedPage> => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    contexts.push(context);
+    return openPage(context, app.url);
+  };
+
+  it('serves the page, its bundle and styles from the app, under a CSP that allows only its own scripts', async () => {
+    const index = await fetch(`${app.url}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await index.text();
+    expect(html).toContain('src="/assets/dist/dashboard.js"');
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)/); // no inline script
+    const csp = index.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("object-src 'none'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(csp.match(/script-src[^;]*/)![0]).not.toMatch(/unsafe|https?:|\*/);
+
+    const bundle = await fetch(`${app.url}/assets/dist/dashboard.js`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-type')).toMatch(/javascript/);
+    const code = await bundle.text();
+    expect(code).toContain('/socket.io/'); // the client is bundled, not fetched from a CDN
+    expect(code).not.toMatch(/https?:\/\/(cdn|unpkg|cdnjs)/);
+    expect((await fetch(`${app.url}/assets/styles.css`)).status).toBe(200);
+    // The assets live under /assets/: an unknown route is still the API's JSON 404.
+    const unknown = await api(app.url, 'GET', '/no/such/page');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.statusCode).toBe(404);
+    expect((await fetch(`${app.url}/assets/../package.json`)).status).toBe(404);
+  });
+
+  it('loads with no uncaught errors, and the prices change on their own', async () => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    contexts.push(context);
+    // Everything comes from the app itself (no CDN): the page works offline.
+    const elsewhere: string[] = [];
+    context.on('request', (request) => {
+      if (!request.url().startsWith(`${app.url}/`)) elsewhere.push(request.url());
+    });
+    const { page: p, errors } = await openPage(context, app.url);
+    await waitFor(async () => (await feedState(p, 'ticker')) === 'connected', 20_000);
+    await waitFor(async () => Object.keys(await prices(p)).length >= 12, 10_000);
+    const first = await prices(p);
+    expect(first.AAPL).toMatch(/^\d[\d,]*\.\d+$/);
+    // Every symbol that changes does so with no action from the test (demo ticks at 30/s).
+    const changed = await waitFor(async () => {
+      const now = await prices(p);
+      const moved = Object.keys(first).filter((symbol) => now[symbol] !== first[symbol]);
+      return moved.length >= 6 ? moved : undefined;
+    }, 10_000);
+    expect(changed!.length).toBeGreaterThanOrEqual(6);
+    // A tick flashes its row green or red.
+    await p.waitForSelector('#ticker-rows tr.flash-up, #ticker-rows tr.flash-down', { timeout: 5_000 });
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
+
+    // Landmarks and labels: what assistive technology navigates by.
+    for (const [role, name] of [
+      ['banner', undefined],
+      ['main', undefined],
+      ['contentinfo', undefined],
+      ['region', 'Prices'],
+      ['region', 'Scores'],
+      ['region', 'Chat'],
+      ['table', undefined],
+      ['textbox', 'Your name'],
+      ['button', 'Sign in'],
+      ['list', 'Connection status'],
+    ] as const) {
+      expect(await p.getByRole(role, name ? { name, exact: true } : {}).count()).toBe(1);
+    }
+    // The skip link is the first stop of the keyboard and leads to the chat.
+    await p.keyboard.press('Tab');
+    expect(await p.evaluate('document.activeElement.textContent')).toBe('Skip to chat');
+    expect(elsewhere).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('a match started and scored through the admin API appears within 2 s, without a reload', async () => {
+    const { page: p, errors } = await page();
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
+    await p.evaluate('window.__sameDocument = true');
+
+    const created = await api(app.url, 'POST', '/admin/scores/matches', {
+      sport: 'basketball',
+      homeTeam: 'Zeta Owls',
+      awayTeam: 'Omega Hawks',
+      startsAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const card = p.locator(`#scores-live [data-match-id="${id}"]`);
+
+    expect((await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'kickoff' })).status).toBe(201);
+    let started = Date.now();
+    await card.locator('.score', { hasText: '0 – 0' }).waitFor({ timeout: 2_000 });
+    const kickoffMs = Date.now() - started;
+    await expect(card.locator('.home').textContent()).resolves.toBe('Zeta Owls');
+
+    const scored = await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, {
+      kind: 'score',
+      team: 'away',
+      points: 3,
+    });
+    expect(scored.status).toBe(201);
+    started = Date.now();
+    await card.locator('.score', { hasText: '0 – 3' }).waitFor({ timeout: 2_000 });
+    const scoreMs = Date.now() - started;
+    // The same render as the score; the generous timeouts below are not part of the 2 s promise.
+    await card.locator('.timeline li', { hasText: 'Omega Hawks +3' }).waitFor({ timeout: 5_000 });
+    await card.locator('.period', { hasText: 'Q1' }).waitFor({ timeout: 5_000 });
+
+    expect((await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'final' })).status).toBe(201);
+    await p
+      .locator(`#scores-finished [data-match-id="${id}"] .period`, { hasText: 'final' })
+      .waitFor({ timeout: 5_000 });
+    expect(await p.evaluate('window.__sameDocument')).toBe(true);
+    expect(errors).toEqual([]);
+    console.log(`dashboard: kickoff shown after ${kickoffMs} ms, score after ${scoreMs} ms`);
+  });
+
+  it('after a dropped stream the browser resumes with its own Last-Event-ID, and an event from the gap arrives', async () => {
+    const context = await browser.newContext();
+    contexts.push(context);
+    // Every request for the scores stream, in order, with the Last-Event-ID header it carried.
+    const streamRequests: Promise<string | undefined>[] = [];
+    context.on('request', (request) => {
+      if (request.url().includes('/scores/stream')) {
+        streamRequests.push(request.allHeaders().then((headers) => headers['last-event-id']));
+      }
+    });
+    const { page: p, errors } = await openPage(context, app.url);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
+    const created = await api(app.url, 'POST', '/admin/scores/matches', {
+      sport: 'football',
+      homeTeam: 'Resume United',
+      awayTeam: 'Gap City',
+      startsAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    const id = created.body.id as string;
+    await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'kickoff' });
+    const card = p.locator(`[data-match-id="${id}"]`);
+    await card.locator('.score', { hasText: '0 – 0' }).waitFor({ timeout: 5_000 });
+
+    // The instance's Redis subscriber reconnects: it ends every stream (it may have missed events),
+    // and the goal below is published while this page is disconnected (SSE retry: 2 s).
+    app.app.get(RedisService).subscriber.disconnect(true);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'reconnecting', 10_000, 20);
+    expect(
+      (await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'score', team: 'home' })).status,
+    ).toBe(201);
+    await card.locator('.score', { hasText: '1 – 0' }).waitFor({ timeout: 10_000 });
+    await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
+    const resumedWith = await Promise.all(streamRequests);
+    expect(resumedWith[0]).toBeUndefined();
+    expect(resumedWith.length).toBeGreaterThanOrEqual(2);
+    expect(resumedWith.at(-1)).toMatch(/^.+:\d+-\d+$/); // the cursor of the last event the page had
+    expect(await card.locator('.timeline li').allTextContents()).toEqual([
+      expect.stringContaining('Resume United +1 (1–0)'),
+      expect.stringContaining('kickoff'),
+    ]);
+    expect(errors).toEqual([]);
+  });
+
+  it('with the SSE endpoints blocked, the page falls back to the long poll and prices and scores still update', async () => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    contexts.push(context);
+    const blocked: string[] = [];
+    for (const pattern of ['**/ticker/stream**', '**/scores/stream**']) {
+      await context.route(pattern, (route) => {
+        blocked.push(route.request().url());
+        return route.abort();
+      });
+    }
+    const { page: p, errors } = await openPage(context, app.url);
+    await waitFor(async () => (await feedState(p, 'ticker')) === 'fallback', 20_000);
+    await waitFor(async () => (await feedState(p, 'scores')) === 'fallback', 20_000);
+    expect(blocked.some((url) => url.includes('/ticker/stream'))).toBe(true);
+    expect(blocked.some((url) => url.includes('/scores/stream'))).toBe(true);
+    await p.locator('[data-feed="ticker"] .state', { hasText: 'fallback' }).waitFor();
+
+    await waitFor(async () => Object.keys(await prices(p)).length >= 12, 10_000);
+    const first = await prices(p);
+    await waitFor(async () => {
+      const now = await prices(p);
+      return Object.keys(first).filter((symbol) => now[symbol] !== first[symbol]).length >= 6;
+    }, 10_000);
+
+    // Scores through the long poll too.
+    const created = await api(app.url, 'POST', '/admin/scores/matches', {
+      sport: 'hockey',
+      homeTeam: 'Poll Bears',
+      awayTeam: 'Poll Wolves',
+      startsAt: new Date(Date.now() + 60_000).toISOString(),
+    });
+    const id = created.body.id as string;
+    await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'kickoff' });
+    await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'score', team: 'home' });
+    await p.locator(`[data-match-id="${id}"] .score`, { hasText: '1 – 0' }).waitFor({ timeout: 5_000 });
+    expect(await feedState(p, 'ticker')).toBe('fallback');
+    // The only errors are Chromium's reports of the blocked stream requests.
+    expect(errors.filter((error) => !/net::ERR_FAILED|stream/.test(error))).toEqual([]);
+  });
+});

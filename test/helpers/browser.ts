@@ -1,0 +1,82 @@
+/**
+ * Browser tests: Debian's Chromium (`/usr/bin/chromium`, package `chromium`; .ci/run installs it)
+ * driven by playwright-core. Never downloads a browser. Each launch gets a fresh temporary profile
+ * (playwright's own user-data-dir, deleted on close) and each context its own storage.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { ROOT } from './processes.js';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`${CHROMIUM_PATH} is missing: install Debian's chromium (apt-get install chromium; .ci/run does)`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+}
+
+const BUNDLE = join(ROOT, 'public/dist/dashboard.js');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the page's bundle (`npm run build:web`) if it is missing or older than a file in web/. */
+export function ensureDashboardBuilt(): void {
+  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newestMtime(join(ROOT, 'web'))) return;
+  execFileSync(process.execPath, [join(ROOT, 'web/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+}
+
+export interface WatchedPage {
+  page: Page;
+  /** Uncaught exceptions and console errors, in order. */
+  errors: string[];
+  /** Messages of every dialog (alert, confirm, prompt) the page opened; each is dismissed. */
+  dialogs: string[];
+}
+
+/** A new page in `context` that records errors and dialogs, at `url`. */
+export async function openPage(context: BrowserContext, url: string): Promise<WatchedPage> {
+  const page = await context.newPage();
+  const watched: WatchedPage = { page, errors: [], dialogs: [] };
+  page.on('pageerror', (error) => watched.errors.push(`uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') watched.errors.push(`console: ${message.text()}`);
+  });
+  page.on('dialog', (dialog) => {
+    watched.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss().catch(() => undefined);
+  });
+  await page.goto(url);
+  return watched;
+}
+
+/** The text of every price cell of the ticker board, by symbol. */
+export function prices(page: Page): Promise<Record<string, string>> {
+  // Runs in the page (no DOM types in the test build).
+  return page.$$eval('#ticker-rows tr', (rows: any[]) =>
+    Object.fromEntries(rows.map((row) => [row.dataset.symbol, row.querySelector('.price')?.textContent ?? ''])),
+  );
+}
+
+/** `data-state` of a feed's connection indicator (`ticker`, `scores`, `chat`). */
+export function feedState(page: Page, feed: string): Promise<string | null> {
+  return page.getAttribute(`[data-feed="${feed}"]`, 'data-state');
+}
