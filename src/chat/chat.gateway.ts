@@ -1,7 +1,9 @@
 /**
  * The chat socket: namespace `/chat` on the app's own HTTP server (Fastify's underlying Node server,
  * both transports: WebSocket and long polling), authenticated in the handshake, one room per user
- * (`user:<id>`), the socket.io Redis adapter between instances. Contract: ARCHITECTURE.md "Chat".
+ * (`user:<id>`), the socket.io Redis adapter between instances. Contract: ARCHITECTURE.md "Chat";
+ * one precision: the socket that sent a message gets it in its ack, not again as `message:new` (the
+ * sender's other sockets do get `message:new`).
  */
 import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import {

@@ -1,6 +1,6 @@
 /**
  * Inserts messages with their per-conversation seq, batching concurrent sends into one statement
- * (one round trip and one commit for many messages: persistence is the throughput limit).
+ * (one round trip and one commit for many messages).
  *
  * Seqs are race-free across instances: the statement locks the conversations' rows (in id order,
  * so two batches never deadlock), numbers the new messages from `last_seq`, moves `last_seq` and
