@@ -106,6 +106,21 @@ export class ChatGateway
     // Nothing is served on the main namespace: refuse it rather than hold unauthenticated sockets.
     io.of('/').use((_socket, next) => next(new Error('not found: use the /chat namespace')));
     nsp.use(socketAuth(this.tokens));
+    // Presence before the client hears `connect`: a client that connects here and then closes a
+    // socket elsewhere never shows offline in between. Redis trouble must not block the handshake.
+    nsp.use((socket, next) => {
+      const userId = (socket.data as ChatSocketData).user.id;
+      this.presence.connect(userId, this.connectionId(socket)).then(
+        (wentOnline) => {
+          if (wentOnline) this.track(this.announce(userId, true));
+          next();
+        },
+        (error: Error) => {
+          this.logger.warn(`presence of ${userId}: ${error.message}`);
+          next();
+        },
+      );
+    });
 
     this.delivery.attach(nsp);
     this.presence.start((userIds) => {
@@ -133,11 +148,6 @@ export class ChatGateway
     data.expiresAt = tokenExpiry(socket.handshake.auth as { token?: unknown });
     this.metrics.connected.inc();
     await socket.join(userRoom(userId));
-    this.track(
-      this.presence
-        .connect(userId, this.connectionId(socket))
-        .then((wentOnline) => (wentOnline ? this.announce(userId, true) : undefined)),
-    );
     try {
       await this.delivery.connect(socket, userId);
     } catch (error) {
