@@ -1,7 +1,9 @@
 /**
  * The chat socket: namespace `/chat` on the app's own HTTP server (Fastify's underlying Node server,
  * both transports: WebSocket and long polling), authenticated in the handshake, one room per user
- * (`user:<id>`), the socket.io Redis adapter between instances. Contract: ARCHITECTURE.md "Chat".
+ * (`user:<id>`), the socket.io Redis adapter between instances. Contract: ARCHITECTURE.md "Chat";
+ * one precision: the socket that sent a message gets it in its ack, not again as `message:new` (the
+ * sender's other sockets do get `message:new`).
  */
 import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import {
@@ -104,6 +106,21 @@ export class ChatGateway
     // Nothing is served on the main namespace: refuse it rather than hold unauthenticated sockets.
     io.of('/').use((_socket, next) => next(new Error('not found: use the /chat namespace')));
     nsp.use(socketAuth(this.tokens));
+    // Presence before the client hears `connect`: a client that connects here and then closes a
+    // socket elsewhere never shows offline in between. Redis trouble must not block the handshake.
+    nsp.use((socket, next) => {
+      const userId = (socket.data as ChatSocketData).user.id;
+      this.presence.connect(userId, this.connectionId(socket)).then(
+        (wentOnline) => {
+          if (wentOnline) this.track(this.announce(userId, true));
+          next();
+        },
+        (error: Error) => {
+          this.logger.warn(`presence of ${userId}: ${error.message}`);
+          next();
+        },
+      );
+    });
 
     this.delivery.attach(nsp);
     this.presence.start((userIds) => {
@@ -131,11 +148,6 @@ export class ChatGateway
     data.expiresAt = tokenExpiry(socket.handshake.auth as { token?: unknown });
     this.metrics.connected.inc();
     await socket.join(userRoom(userId));
-    this.track(
-      this.presence
-        .connect(userId, this.connectionId(socket))
-        .then((wentOnline) => (wentOnline ? this.announce(userId, true) : undefined)),
-    );
     try {
       await this.delivery.connect(socket, userId);
     } catch (error) {

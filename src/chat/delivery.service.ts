@@ -24,7 +24,7 @@ import { MessagesService, type Stored } from './messages.service.js';
 
 export const userRoom = (userId: string) => `user:${userId}`;
 
-/** What instances send each other, once per event-loop turn: messages and receipts, with who gets them. */
+/** What instances send each other, batched: messages and receipts, with who gets them. */
 interface Fanout {
   messages: { m: ChatMessage; to: string[] }[];
   receipts: { r: Receipt; to: string[] }[];
@@ -58,6 +58,7 @@ class Connection {
 }
 
 const FANOUT_EVENT = 'chat:fanout';
+const FANOUT_LINGER_MS = 3;
 const REPLAY_PAGE = 200;
 const GAP_GRACE_MS = 150;
 const MAX_PENDING = 5_000;
@@ -90,7 +91,7 @@ export class DeliveryService {
 
   /**
    * After the commit and the sender's ack: this instance's sockets now, the other instances in one
-   * publish per event-loop turn. `origin`, the socket that sent it, already has it in its ack.
+   * publish for everything of the next few ms. `origin`, the socket that sent it, has it in its ack.
    */
   publish(stored: Pick<Stored, 'message' | 'memberIds'>, origin?: Socket): void {
     const item = { m: stored.message, to: stored.memberIds };
@@ -108,13 +109,14 @@ export class DeliveryService {
     this.scheduleFanout();
   }
 
+  /** One publish per FANOUT_LINGER_MS at most: each publish is a socket write, the costliest part of a send. */
   private scheduleFanout(): void {
     if (this.outgoing.messages.length + this.outgoing.receipts.length !== 1) return;
-    setImmediate(() => {
+    setTimeout(() => {
       const fanout = this.outgoing;
       this.outgoing = { messages: [], receipts: [] };
       this.nsp?.serverSideEmit(FANOUT_EVENT, fanout);
-    });
+    }, FANOUT_LINGER_MS);
   }
 
   private deliverLocal(fanout: Fanout, originSocketId?: string): void {

@@ -1,14 +1,15 @@
 /**
  * Inserts messages with their per-conversation seq, batching concurrent sends into one statement
- * (one round trip and one commit for many messages: persistence is the throughput limit).
+ * (one round trip and one commit for many messages).
  *
  * Seqs are race-free across instances: the statement locks the conversations' rows (in id order,
  * so two batches never deadlock), numbers the new messages from `last_seq`, moves `last_seq` and
  * inserts, all in one implicit transaction. A batch that hits a unique violation (the same
  * idempotency key in flight twice) is rolled back whole, so no seq is burnt, and retried one by one.
  *
- * Sends are spread over a few lanes by conversation, each with one statement in flight, so a busy
- * conversation batches with itself instead of queueing on its own row lock.
+ * Sends are spread over two lanes by conversation, each with one statement in flight: while one
+ * runs, the next batch gathers (a busy conversation batches with itself instead of queueing on its
+ * own row lock).
  */
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -36,6 +37,7 @@ interface Pending {
 }
 
 const MAX_BATCH = 200;
+const LINGER_MS = 3;
 const UNIQUE_VIOLATION = '23505';
 
 const INSERT_BATCH = `
@@ -94,7 +96,9 @@ export class MessageWriter {
     @InjectDataSource() private readonly dataSource: DataSource,
     config: AppConfig,
   ) {
-    const count = Math.max(1, Math.min(8, Math.floor(config.database.poolSize / 2)));
+    // Few lanes: each statement costs a round trip and a commit whatever its size, so fewer, fuller
+    // batches are cheaper; two let one conversation's batch overlap another's.
+    const count = Math.max(1, Math.min(2, Math.floor(config.database.poolSize / 2)));
     this.lanes = Array.from({ length: count }, () => new Lane());
   }
 
@@ -102,10 +106,11 @@ export class MessageWriter {
     return new Promise((resolve, reject) => {
       const lane = this.lanes[laneOf(input.conversationId, this.lanes.length)];
       lane.queue.push({ input, resolve, reject });
-      // Let the sends that arrived in this turn of the event loop join the batch.
+      // An idle lane lingers a moment so that sends arriving together share one statement (one
+      // round trip, one commit); a busy lane gathers the next batch while its statement runs.
       if (!lane.running) {
         lane.running = true;
-        setImmediate(() => void this.drain(lane));
+        setTimeout(() => void this.drain(lane), LINGER_MS);
       }
     });
   }

@@ -2,8 +2,9 @@
  * Per-user rate limits in Redis (shared by every instance): token buckets refilled continuously, so
  * bursts up to the limit pass and a steady flood is cut to the rate.
  *
- * The takes of one event-loop turn go to Redis as one script call (one round trip and one socket
- * write instead of one per message: on the send path that write was the largest single cost).
+ * Takes go to Redis in batches, one script call in flight at a time (what arrives meanwhile joins
+ * the next call): one round trip and one socket write for many sends instead of one each, which on
+ * the send path was the largest single cost.
  * If Redis is unreachable the limiter lets events through (messages are persisted in Postgres;
  * refusing all chat because the limiter is down would be worse) and logs once per outage.
  */
@@ -35,6 +36,7 @@ end
 return results`;
 
 const MAX_PER_CALL = 500;
+const LINGER_MS = 3;
 
 interface RateCommand {
   chatRateTakeMany(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
@@ -51,6 +53,7 @@ export class RateLimiter {
   private readonly logger = new Logger(RateLimiter.name);
   private failing = false;
   private queue: Take[] = [];
+  private running = false;
 
   constructor(
     private readonly redis: RedisService,
@@ -68,13 +71,24 @@ export class RateLimiter {
     const capacity = this.config.chat.messagesPerMinute * (kind === 'send' ? 1 : 5);
     return new Promise((resolve) => {
       this.queue.push({ key: this.redis.key(`chat:rate:${kind}:${userId}`), capacity, resolve });
-      if (this.queue.length === 1) setImmediate(() => void this.flush());
+      if (!this.running) {
+        this.running = true;
+        setTimeout(() => void this.drain(), LINGER_MS); // let sends arriving together share the call
+      }
     });
   }
 
-  private async flush(): Promise<void> {
-    const takes = this.queue;
-    this.queue = [];
+  /** One call in flight; what arrives meanwhile goes in the next one. */
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const takes = this.queue;
+      this.queue = [];
+      await this.flush(takes);
+    }
+    this.running = false;
+  }
+
+  private async flush(takes: Take[]): Promise<void> {
     for (let i = 0; i < takes.length; i += MAX_PER_CALL) {
       const chunk = takes.slice(i, i + MAX_PER_CALL);
       const args: (string | number)[] = chunk.map((take) => take.key);
