@@ -51,7 +51,6 @@ let win = { start: Infinity, end: 0, onTimeBy: 0 };
 let hist = new Uint32Array(HIST_MAX_MS + 1);
 let windowFrames = 0;
 let onTimeFrames = 0;
-let allFrames = 0;
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 function readNumber(buf: Buffer, at: number): number {
@@ -75,7 +74,6 @@ function onFrame(conn: Conn, buf: Buffer, pos: number, end: number, now: number)
   const match = matchIndex.get(buf.toString('latin1', idStart, idStart + 36));
   const seq = readNumber(buf, s + SEQ_FIELD.length);
   if (match === undefined || seq < 0) return;
-  allFrames++;
   if (seq <= conn.lastSeq) duplicates++;
   else if (conn.lastSeq > 0 && seq !== conn.lastSeq + 1) gaps++;
   if (seq > conn.lastSeq) conn.lastSeq = seq;

@@ -516,7 +516,7 @@ async function main(): Promise<void> {
   }
   const lastGoal = new Map<string, number>();
   for (const e of scoreEvents) lastGoal.set(e.matchId, Math.max(lastGoal.get(e.matchId) ?? 0, e.seq));
-  let state: Record<string, unknown> = {};
+  let state: Record<string, unknown>;
   for (;;) {
     const [inbound] = await sql<{ processed: number; total: number }>(
       `SELECT count(*) FILTER (WHERE status = 'processed')::int AS processed, count(*)::int AS total FROM inbound_events`,

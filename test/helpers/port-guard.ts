@@ -23,7 +23,7 @@ export async function holdPort(port: number, timeoutMs = 5_000): Promise<HeldPor
       return { release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
     } catch (error) {
       // The stopped server's socket may linger a moment.
-      if (Date.now() > deadline) throw new Error(`could not hold port ${port}: ${(error as Error).message}`);
+      if (Date.now() > deadline) throw new Error(`could not hold port ${port}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
