@@ -16,7 +16,7 @@
  * BENCH_BUILD=1. Loopback only; every child is killed if this process is stopped.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 
@@ -43,7 +43,7 @@ const SCENARIOS = [
     method:
       'N SSE subscribers of `/ticker/stream` (10 symbols), ticks POSTed at rising rates; the highest rate delivered on time with p99 ≤ 100 ms, vs a bare `node:http` fan-out server; latency at half the bare server’s sustained rate.',
     baselineName: 'bare node:http SSE fan-out',
-    quickEnv: { BENCH_N: '1000', BENCH_TARGETS: 'bare,ours' },
+    quickEnv: { BENCH_N: '500', BENCH_TARGETS: 'bare,ours' },
     limitS: { quick: 150, full: 1200 },
     summary(json) {
       const ns = Object.keys(json.scenarios)
@@ -71,7 +71,7 @@ const SCENARIOS = [
     method:
       'M matches, N SSE subscribers of `/scores/stream`, events POSTed to `/admin/scores/matches/:id/events` in a closed loop (transaction + outbox + relay + Redis feed), vs bare `node:http` + one Postgres INSERT per event + fan-out; latency POST → frame at half ours’ rate.',
     baselineName: 'node:http + pg INSERT + fan-out',
-    quickEnv: {},
+    quickEnv: { BENCH_SUBSCRIBERS: '500' },
     limitS: { quick: 150, full: 900 },
     summary(json) {
       const o = json.scenarios.ours;
@@ -94,7 +94,7 @@ const SCENARIOS = [
     method:
       'Users in direct conversations over two instances (socket.io, Redis adapter), send rate ramped while every ack is ok and delivery keeps up, vs single-row INSERTs at the same pool size; latency send → receive at half the sustained rate.',
     baselineName: 'raw single-row INSERTs',
-    quickEnv: { BENCH_USERS: '400', BENCH_TARGETS: 'ours' },
+    quickEnv: { BENCH_USERS: '200', BENCH_TARGETS: 'ours' },
     limitS: { quick: 150, full: 900 },
     summary(json) {
       const o = json.scenarios?.ours;
@@ -139,7 +139,7 @@ const SCENARIOS = [
     method:
       'A burst of domain events through the outbox to signed POSTs on a local sink (BullMQ, every attempt logged in Postgres), vs a raw undici loop that signs and POSTs from memory; latency enqueue → receive at half ours’ rate.',
     baselineName: 'raw undici loop',
-    quickEnv: {},
+    quickEnv: { BENCH_ROUNDS: '1', BENCH_N: '1000' },
     limitS: { quick: 150, full: 900 },
     summary(json) {
       const o = json.scenarios?.ours;
@@ -148,10 +148,15 @@ const SCENARIOS = [
       return {
         ours: o.burst?.deliveriesPerSec ?? null,
         baseline: b.burst?.deliveriesPerSec ?? null,
+        // The bench's own ratio: the median of per-round ratios (rounds run back to back).
+        ratio: json.ratios?.oursVsRaw?.deliveriesPerSec ?? undefined,
         p50: o.latency?.p50Ms ?? null,
         p99: o.latency?.p99Ms ?? null,
-        load: `concurrency ${json.method?.concurrency ?? json.concurrency ?? '?'}`,
-        extra: { baselineP99: b.latency?.p99Ms ?? null },
+        load: `${json.n ?? '?'} messages per burst, concurrency ${json.concurrency ?? '?'}`,
+        extra: {
+          baselineP99: b.latency?.p99Ms ?? null,
+          bullmqDeliveriesPerSec: json.scenarios?.bullmq?.burst?.deliveriesPerSec ?? null,
+        },
       };
     },
   },
@@ -312,6 +317,34 @@ function updateReadme(latest) {
   log('README.md table regenerated');
 }
 
+/** Every .ts file under bench/, with the path of its compiled twin. */
+function benchSources(dir = join(root, 'bench'), rel = '') {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name !== 'results')
+      out.push(...benchSources(join(dir, entry.name), join(rel, entry.name)));
+    else if (entry.isFile() && entry.name.endsWith('.ts'))
+      out.push({
+        src: join(dir, entry.name),
+        out: join(root, 'dist', 'bench', rel, entry.name.replace(/\.ts$/, '.js')),
+      });
+  }
+  return out;
+}
+
+/** dist/bench/ has every bench file, newer than its source (a second run skips the ~20 s compile). */
+function benchIsCompiled() {
+  return benchSources().every(({ src, out }) => existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs);
+}
+
+function compileBench() {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'bench/tsconfig.json', '--outDir', 'dist/bench'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+}
+
 async function main() {
   const started = Date.now();
   const only = process.env.BENCH_ONLY?.split(',');
@@ -319,15 +352,11 @@ async function main() {
     log('building the app (npm run build)');
     execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
   }
-  log('compiling bench/ into dist/bench/');
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'bench/tsconfig.json', '--outDir', 'dist/bench'],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
-  );
+  if (benchIsCompiled()) log('dist/bench/ is up to date');
+  else {
+    log('compiling bench/ into dist/bench/');
+    compileBench();
+  }
   const outDir = join(root, 'bench', 'results', QUICK ? 'tmp' : '');
   mkdirSync(outDir, { recursive: true });
   const latest = {
@@ -384,7 +413,7 @@ async function main() {
     latest.scenarios[s.name] = {
       ours: picked.ours,
       baseline: picked.baseline,
-      ratio: ratio(picked.ours, picked.baseline),
+      ratio: picked.ratio ?? ratio(picked.ours, picked.baseline),
       unit: s.unit,
       p50: picked.p50,
       p99: picked.p99,

@@ -7,7 +7,7 @@
  * event exactly once, in order, with one snapshot and no reset.
  */
 import { query } from '../helpers/databases.js';
-import { type AppProcess, freePort, spawnApp } from '../helpers/processes.js';
+import { type AppProcess, spawnApp } from '../helpers/processes.js';
 import { ResumingSse } from '../helpers/resuming-sse.js';
 import { type TestEnv, api, createTestEnv, sleep, waitFor } from '../helpers/test-app.js';
 
@@ -67,13 +67,11 @@ const increasing = (ids: string[]) =>
 describe('fault: an instance restarts under connected SSE clients (e2e, real processes)', () => {
   let env: TestEnv;
   const apps = new Map<'A' | 'B', AppProcess>();
-  const ports = new Map<'A' | 'B', number>();
   const clients: ResumingSse[] = [];
   let posters: Poster<unknown>[] = [];
 
   beforeAll(async () => {
     env = await createTestEnv({ LOG_LEVEL: 'warn', OUTBOX_POLL_INTERVAL_MS: '200', SHUTDOWN_TIMEOUT_MS: '5000' });
-    for (const name of ['A', 'B'] as const) ports.set(name, await freePort());
     await Promise.all(['A', 'B'].map((name) => start(name as 'A' | 'B')));
   }, 90_000);
   afterAll(async () => {
@@ -84,9 +82,10 @@ describe('fault: an instance restarts under connected SSE clients (e2e, real pro
     await env?.cleanup();
   });
 
-  const urlOf = (name: 'A' | 'B') => `http://127.0.0.1:${ports.get(name)}`;
+  const urlOf = (name: 'A' | 'B') => apps.get(name)!.url;
+  /** A restarted instance comes back on a new port, like a new pod behind the balancer. */
   async function start(name: 'A' | 'B'): Promise<void> {
-    apps.set(name, await spawnApp({ ...env.env, PORT: String(ports.get(name)) }, { readyTimeoutMs: 60_000 }));
+    apps.set(name, await spawnApp(env.env, { readyTimeoutMs: 60_000 }));
   }
 
   it('SIGTERM of A, then SIGKILL of B: every client resumes elsewhere with no gap, no duplicate, no reset', async () => {
@@ -153,6 +152,7 @@ describe('fault: an instance restarts under connected SSE clients (e2e, real pro
     await progress(20);
 
     // Deploy: A drains (SIGTERM ends its streams), its clients go to B while posts go through B.
+    const [firstA, firstB] = [urlOf('A'), urlOf('B')];
     postTo = 'B';
     live.delete('A');
     await Promise.all([ticks.settle(), goals.settle()]);
@@ -195,7 +195,7 @@ describe('fault: an instance restarts under connected SSE clients (e2e, real pro
       expect(client.of('reset')).toEqual([]);
       expect(increasing(client.frames.filter((f) => f.id).map((f) => f.id!))).toBe(true);
     }
-    expect(ticker[0].client.served.slice(0, 2)).toEqual([urlOf('A'), urlOf('B')]);
+    expect(ticker[0].client.served.slice(0, 2)).toEqual([firstA, firstB]);
 
     // Ticker: each symbol's ticks are exactly the acknowledged ones, once each, in order.
     for (const { client, symbols } of ticker) {

@@ -6,6 +6,7 @@
  * webhook-id per event, and a receiver that dedupes by webhook-id processes each exactly once.
  */
 import { query } from '../helpers/databases.js';
+import { outage } from '../helpers/port-guard.js';
 import { type RedisProcess, privateRedis } from '../helpers/processes.js';
 import { type TestApp, type TestEnv, api, createTestEnv, sleep, startTestApp, waitFor } from '../helpers/test-app.js';
 import { type ReceivedRequest, type ReplyFn, WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -116,10 +117,8 @@ describe('fault: Redis stops and restarts empty during outbound dispatch (e2e)',
     const [{ pending }] = await sql<{ pending: number }>(
       `SELECT count(*)::int AS pending FROM webhook_deliveries WHERE status <> 'succeeded'`,
     );
-    await redis.stop();
     expect(pending).toBeGreaterThan(0); // the outage lands while deliveries are in flight
-    await post(20); // persisted in Postgres while Redis is away
-    await redis.start();
+    await outage(redis, () => post(20)); // persisted in Postgres while Redis is away
     await post(10);
     expect(refused).toEqual([]);
 
