@@ -13,7 +13,8 @@
  *      `<!-- bench:start -->` and `<!-- bench:end -->`.
  *
  * Env: BENCH_QUICK=1 (each scenario for a few seconds, smaller loads), BENCH_ONLY=ticker,scores,
- * BENCH_BUILD=1. Loopback only; every child is killed if this process is stopped.
+ * BENCH_BUILD=1. `node bench/run-all.mjs --readme` only regenerates the table from latest.json.
+ * Loopback only; every child is killed if this process is stopped.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -54,7 +55,11 @@ const SCENARIOS = [
       if (!Number.isFinite(n)) return undefined;
       const ours = json.scenarios[`ours@${n}`];
       const bare = json.scenarios[`bare@${n}`];
+      const unsustained = [ours.sustained ? '' : 'ours', bare.sustained ? '' : 'bare'].filter(Boolean);
       return {
+        notes: unsustained.map(
+          (t) => `${t}@${n} passed no step: its figure is the peak on-time rate, not a sustained one`,
+        ),
         ours: ours.framesPerSec,
         baseline: bare.framesPerSec,
         p50: ours.p50Ms,
@@ -291,7 +296,7 @@ function table(latest) {
   }
   lines.push(
     '',
-    'How each is measured (details in `bench/README.md` and each scenario’s JSON in `bench/results/`):',
+    `How each is measured (details in \`bench/README.md\`; each scenario's own JSON is in \`bench/results/${latest.quick ? 'tmp/` for a QUICK run, not committed' : '`'}):`,
     '',
   );
   for (const s of SCENARIOS) if (latest.scenarios[s.name]) lines.push(`- **${s.title}**: ${s.method}`);
@@ -346,6 +351,11 @@ function compileBench() {
 }
 
 async function main() {
+  if (process.argv.includes('--readme')) {
+    // Only the table, from the committed latest.json (after editing the scenario texts, say).
+    updateReadme(JSON.parse(readFileSync(join(root, 'bench', 'results', 'latest.json'), 'utf8')));
+    return;
+  }
   const started = Date.now();
   const only = process.env.BENCH_ONLY?.split(',');
   if (process.env.BENCH_BUILD === '1' || !existsSync(join(root, 'dist', 'main.js'))) {
@@ -424,7 +434,7 @@ async function main() {
       source: out.slice(root.length + 1),
       ...picked.extra,
     };
-    for (const note of json.notes ?? []) latest.notes.push(`${s.title}: ${note}`);
+    for (const note of [...(picked.notes ?? []), ...(json.notes ?? [])]) latest.notes.push(`${s.title}: ${note}`);
     log(
       `${s.name}: ours ${picked.ours} vs ${picked.baseline} ${s.unit} (${ratio(picked.ours, picked.baseline)}×), p99 ${picked.p99} ms, ${result.seconds} s`,
     );
