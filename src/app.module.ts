@@ -12,6 +12,7 @@ import { loggerParams } from './platform/observability/logger.js';
 import { ObservabilityModule } from './platform/observability/observability.module.js';
 import { OutboundModule } from './outbound/outbound.module.js';
 import { QueueModule } from './platform/queue/queue.module.js';
+import { RateLimitModule } from './platform/rate-limit/rate-limit.module.js';
 import { RealtimeModule } from './platform/realtime/realtime.module.js';
 import { RedisModule } from './platform/redis/redis.module.js';
 import { ScoresModule } from './scores/scores.module.js';
@@ -43,6 +44,7 @@ export class AppModule {
         QueueModule,
         EventsModule,
         AuthModule,
+        RateLimitModule,
         RealtimeModule,
         ...FEATURE_MODULES,
         ...extra,

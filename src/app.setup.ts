@@ -27,7 +27,7 @@ export interface CreateAppOptions {
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.app.bodyLimitBytes,
-    trustProxy: true,
+    trustProxy: config.app.trustProxy,
     forceCloseConnections: true,
     return503OnClosing: true,
   });

@@ -180,6 +180,8 @@ describe('docker-compose.yml', () => {
     expect(config.auth.jwtSecret).toBe(appEnv.JWT_SECRET);
     expect(config.app.demoMode).toBe(true);
     expect(config.app.port).toBe(3000);
+    // nginx forwards from the compose network: its X-Forwarded-For names the client for rate limits.
+    expect(config.app.trustProxy).toBe('uniquelocal');
   });
 
   it('points DATABASE_URL and REDIS_URL at the compose services', () => {

@@ -28,6 +28,7 @@ import { SignJWT } from 'jose';
 import pg from 'pg';
 import { dataStorePids, readCpuMs, readMachineCpuMs, repoRoot, sumCpuMs } from '../ticker/targets.js';
 import { type UserSpec, sleep } from './common.js';
+import { BENCH_RATE_LIMITS } from '../rate-limits.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -136,6 +137,7 @@ async function startOurs(root: string, databaseUrl: string, prefix: string): Pro
       ADMIN_API_KEY,
       JWT_SECRET,
       LOG_LEVEL: 'warn',
+      ...BENCH_RATE_LIMITS,
       DEMO_MODE: 'false',
       CHAT_MESSAGES_PER_MINUTE: '100000',
       INSTANCE_ID: `bench-${i}`,

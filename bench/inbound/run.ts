@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { dataStorePids, dropRedisPrefix, readCpuMs, readMachineCpuMs, sumCpuMs } from '../ticker/targets.js';
 import { LoadGenerator, type LoadResult } from './load.js';
+import { BENCH_RATE_LIMITS } from '../rate-limits.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -144,6 +145,7 @@ async function start(target: Target, repo: string): Promise<Running> {
             ADMIN_API_KEY: 'bench-admin-key-0123456789',
             JWT_SECRET: 'bench-jwt-secret-0123456789-0123456789',
             LOG_LEVEL: 'warn',
+            ...BENCH_RATE_LIMITS,
             DEMO_MODE: 'false',
             STRIPE_WEBHOOK_SECRETS: SECRET,
           },

@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { dataStorePids, dropRedisPrefix, readCpuMs, readMachineCpuMs, sumCpuMs } from '../ticker/targets.js';
 import { Helper, eventData, sleep } from './common.js';
+import { BENCH_RATE_LIMITS } from '../rate-limits.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N = Number(process.env.BENCH_N ?? (QUICK ? 2_000 : 10_000));
@@ -218,6 +219,7 @@ async function startOurs(
       ADMIN_API_KEY,
       JWT_SECRET: 'bench-jwt-secret-0123456789-0123456789',
       LOG_LEVEL: 'warn',
+      ...BENCH_RATE_LIMITS,
       DEMO_MODE: 'false',
       OUTBOUND_ALLOWED_CIDRS: '127.0.0.0/8',
       OUTBOUND_CONCURRENCY: String(CONCURRENCY),

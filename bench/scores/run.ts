@@ -38,6 +38,7 @@ import {
   sumCpuMs,
 } from '../ticker/targets.js';
 import { ADMIN_API_KEY, ADMIN_HEADERS, eventsPath, matchesPath, sleep } from './common.js';
+import { BENCH_RATE_LIMITS } from '../rate-limits.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -147,6 +148,7 @@ async function startOurs(root: string, redisPrefix: string): Promise<Server> {
       ADMIN_API_KEY,
       JWT_SECRET: 'bench-jwt-secret-0123456789-0123456789',
       LOG_LEVEL: 'warn',
+      ...BENCH_RATE_LIMITS,
       DEMO_MODE: 'false',
       MAX_SSE_CONNECTIONS: '50000',
     },

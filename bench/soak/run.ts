@@ -11,8 +11,8 @@
  *   - SOAK_INBOUND_RATE signed Stripe events/s (100) to `/webhooks/stripe`; whatever gets no 2xx is
  *     sent again at the end, as Stripe would;
  *   - SOAK_ENDPOINTS outbound endpoints (20) on a local receiver (receiver.ts): every one takes
- *     score.* and match.*, the first SOAK_PAYMENT_ENDPOINTS (4) also payment.*; every 5th is slow
- *     (200–1,000 ms), every 5th (+1) fails 30 % of requests with 500.
+ *     score.* and match.*, the first SOAK_PAYMENT_ENDPOINTS (4) also payment.*; i % 5 = 4 are slow
+ *     (200–1,000 ms), i % 5 = 2 fail 30 % of requests with 500.
  * Every SOAK_SAMPLE_S (10) s: RSS of each instance (/proc), event-loop lag p99 from its /metrics,
  * open streams, errors so far. After the run: a drain (at most SOAK_DRAIN_S, 180 s) until everything
  * is delivered, then the reconciliation, the RSS verdict (mean of the last third of the samples vs
@@ -31,6 +31,7 @@ import Stripe from 'stripe';
 import { nextEvent } from '../inbound/load.js';
 import { httpJson } from '../ticker/publisher.js';
 import { dropRedisPrefix, readRssBytes } from '../ticker/targets.js';
+import { BENCH_RATE_LIMITS } from '../rate-limits.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const P = {
@@ -166,6 +167,7 @@ async function startInstance(repo: string, i: number): Promise<Instance> {
       ADMIN_API_KEY,
       JWT_SECRET: 'soak-jwt-secret-0123456789-0123456789',
       LOG_LEVEL: 'warn',
+      ...BENCH_RATE_LIMITS,
       DEMO_MODE: 'false',
       MAX_SSE_CONNECTIONS: '50000',
       STRIPE_WEBHOOK_SECRETS: STRIPE_SECRET,
@@ -283,7 +285,10 @@ async function main(): Promise<void> {
   const routes = await pool(Array.from({ length: P.endpoints }), 5, async (_, i) => {
     const path = `/ep-${i}`;
     const eventTypes = i < P.paymentEndpoints ? ['score.*', 'match.*', 'payment.*'] : ['score.*', 'match.*'];
-    const behaviour = i % 5 === 1 ? 'slow' : i % 5 === 2 ? 'failing' : 'ok';
+    // Slow receivers (200–1,000 ms) take the score feed only: one on the payment firehose (100/s)
+    // would need ~60 requests in flight by itself, the whole default dispatch concurrency of both
+    // instances (see the README's sizing note). A failing one (i = 2) does take payments.
+    const behaviour = i % 5 === 4 ? 'slow' : i % 5 === 2 ? 'failing' : 'ok';
     const ep = await must(ports[0], 'POST', '/admin/webhooks/endpoints', {
       url: `http://127.0.0.1:${receiverPort}${path}`,
       eventTypes,
@@ -350,10 +355,19 @@ async function main(): Promise<void> {
   /** Highest acknowledged price per symbol (prices only grow). */
   const lastPrice = new Map<string, number>();
   /**
-   * A ticker subscriber is behind if its last price is older than the last acknowledged one. (It may
-   * be newer: a POST that timed out here may still have been published.)
+   * The feed's own latest price per symbol (`GET /ticker/quotes`, kept in Redis by the publish
+   * script). A ticker subscriber is behind if its last price is not that one. (The highest
+   * acknowledged price is not the reference: batches are POSTed to both instances, and two in flight
+   * at once for the same symbol are published in the order they reach Redis.)
    */
-  const behind = (symbol: string, price: number) => lastPrice.has(symbol) && !(price >= lastPrice.get(symbol)!);
+  const feedLatest = async () => {
+    const res = await httpJson('GET', ports[0], '/ticker/quotes', undefined, {}, agent);
+    return new Map<string, number>(
+      (res.body as { quotes: { symbol: string; price: number }[] }).quotes.map((q) => [q.symbol, q.price]),
+    );
+  };
+  const behindOf = (latest: Map<string, number>) => (symbol: string, price: number) =>
+    latest.has(symbol) && price !== latest.get(symbol);
   const scoreEvents: { matchId: string; id: string; seq: number }[] = [];
   const inboundAcked = new Set<string>();
   const inboundPending = new Map<string, string>(); // id → body, not acknowledged yet
@@ -530,6 +544,7 @@ async function main(): Promise<void> {
     const c = await chat.call('report');
     const s = await sse.call('report', { final: true });
     const scoresBehind = s.scores.filter((x: any) => (x.max ?? 0) < (lastGoal.get(x.match) ?? 0)).length;
+    const behind = behindOf(await feedLatest());
     const tickerBehind = s.tickerLast.filter(([symbol, price]: [string, number]) => behind(symbol, price)).length;
     state = {
       inboundUnprocessed: inbound.total - inbound.processed,
@@ -604,9 +619,12 @@ async function main(): Promise<void> {
 
   // Inbound: every acknowledged event is stored once, processed, and its domain event recorded once.
   const inboundRows = await sql<{ external_id: string; status: string; domain_events: number }>(
-    `SELECT e.external_id, e.status,
-            (SELECT count(*)::int FROM outbox_events o WHERE o.type = 'payment.succeeded' AND o.data->>'stripeEventId' = e.external_id) AS domain_events
-     FROM inbound_events e WHERE e.provider = 'stripe'`,
+    // One pass over each table (a correlated subquery per event ran for minutes at 60,000 events).
+    `SELECT e.external_id, e.status, coalesce(o.n, 0)::int AS domain_events
+     FROM inbound_events e
+     LEFT JOIN (SELECT data->>'stripeEventId' AS id, count(*) AS n FROM outbox_events
+                WHERE type = 'payment.succeeded' GROUP BY 1) o ON o.id = e.external_id
+     WHERE e.provider = 'stripe'`,
   );
   const inboundById = new Map(inboundRows.map((r) => [r.external_id, r]));
   const inboundRec = {
@@ -654,8 +672,13 @@ async function main(): Promise<void> {
     outboundRec.badSignatures += got.badSignatures;
   }
 
-  // Ticker: only the latest matters; every subscriber ends on its symbol's last acknowledged price.
+  // Ticker: only the latest matters; every subscriber ends on its symbol's latest price in the feed,
+  // and that price is one the driver sent.
+  const latestFinal = await feedLatest();
+  const behind = behindOf(latestFinal);
   const tickerRec = {
+    symbolsLatestNotSent: [...latestFinal].filter(([s, price]) => !(price <= (lastPrice.get(s) ?? 0))).length,
+    symbolsLatestBelowHighestAcked: [...latestFinal].filter(([s, price]) => price < (lastPrice.get(s) ?? 0)).length,
     acked: counts.ticks.acked,
     subscribers: sseFinal.tickerLast.length,
     notOnLatest: sseFinal.tickerLast.filter(([symbol, price]: [string, number]) => behind(symbol, price)).length,
@@ -717,6 +740,7 @@ async function main(): Promise<void> {
   zero('unexpected outbound messages at an endpoint', outboundRec.extraAtReceiver);
   zero('one fact under two webhook-ids', outboundRec.sameFactTwice);
   zero('ticker subscribers not on the latest price', tickerRec.notOnLatest);
+  zero('ticker symbols whose latest price was never sent', tickerRec.symbolsLatestNotSent);
   zero('instances that died', errors.instancesDied);
   rss.forEach(
     (r, i) => !r.levelsOff && failures.push(`instance ${i} RSS grew ${r.growthPct} % (last third vs middle third)`),

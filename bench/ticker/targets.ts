@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpJson } from './publisher.js';
+import { BENCH_RATE_LIMITS } from '../rate-limits.js';
 
 export type TargetName = 'bare' | 'better-sse' | 'ours';
 export const TARGETS: TargetName[] = ['bare', 'better-sse', 'ours'];
@@ -200,6 +201,7 @@ async function startOurs(root: string, symbols: readonly string[]): Promise<Runn
     ADMIN_API_KEY,
     JWT_SECRET: 'bench-jwt-secret-0123456789-0123456789',
     LOG_LEVEL: 'warn',
+    ...BENCH_RATE_LIMITS,
     DEMO_MODE: 'false',
     MAX_SSE_CONNECTIONS: '20000',
   };

@@ -55,4 +55,17 @@ describe('loadConfig', () => {
     expect(config.outbound.allowedCidrs).toEqual(['127.0.0.0/8', '::1/128']);
     expect(() => loadConfig({ OUTBOUND_ALLOWED_CIDRS: 'everything' })).toThrow(/OUTBOUND_ALLOWED_CIDRS/);
   });
+
+  it('reads the rate limits and which proxies to trust, refusing anything else', () => {
+    const { config } = loadConfig({});
+    expect(config.app.trustProxy).toBe(false);
+    expect(config.rateLimit).toEqual({ windowSeconds: 60, public: 1200, webhooks: 12000, auth: 30 });
+    expect(loadConfig({ TRUST_PROXY: 'true' }).config.app.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).config.app.trustProxy).toBe('loopback,10.0.0.0/8');
+    expect(loadConfig({ RATE_LIMIT_PUBLIC: '0' }).config.rateLimit.public).toBe(0);
+    expect(() => loadConfig({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY must be .*\(bad: everyone\)/);
+    expect(() => loadConfig({ RATE_LIMIT_AUTH: '-1', RATE_LIMIT_WINDOW_SECONDS: '0' })).toThrow(
+      /RATE_LIMIT_WINDOW_SECONDS must be an integer[\s\S]*RATE_LIMIT_AUTH must be an integer/,
+    );
+  });
 });

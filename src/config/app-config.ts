@@ -41,6 +41,22 @@ function loadAll(env: Env) {
       logLevel: r.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 9_000, 100, 60_000),
+      /**
+       * Which proxies may set X-Forwarded-For (the client address used by rate limits and logs):
+       * `false` (default: the socket's peer is the client), `true` (any), or a comma list of
+       * addresses, CIDRs and `loopback` / `linklocal` / `uniquelocal`.
+       */
+      trustProxy: r.trustProxy('TRUST_PROXY'),
+    },
+    rateLimit: {
+      /** Fixed window, per client address, shared by every instance through Redis. */
+      windowSeconds: r.int('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
+      /** Requests per window to the public API, feeds and polls (0 turns the limit off). */
+      public: r.int('RATE_LIMIT_PUBLIC', 1_200, 0, 1_000_000_000),
+      /** Requests per window to the webhook intake routes (providers burst; 0 turns it off). */
+      webhooks: r.int('RATE_LIMIT_WEBHOOKS', 12_000, 0, 1_000_000_000),
+      /** Sign-ins per window (`POST /auth/demo`; 0 turns it off). */
+      auth: r.int('RATE_LIMIT_AUTH', 30, 0, 1_000_000_000),
     },
     database: {
       url: r.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),

@@ -121,4 +121,20 @@ export class EnvReader {
       this.problems.push(`${name} must be a comma-separated list of CIDR ranges (bad: ${bad.join(', ')})`);
     return items.filter((item) => !bad.includes(item));
   }
+
+  /** Fastify's `trustProxy`: a boolean or a comma list of addresses, CIDRs and proxy-addr names. */
+  trustProxy(name: string): boolean | string {
+    const raw = this.optionalString(name)?.trim();
+    if (raw === undefined || raw === '' || raw === 'false') return false;
+    if (raw === 'true') return true;
+    const items = raw.split(',').map((item) => item.trim());
+    const bad = items.filter((item) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(item));
+    if (bad.length > 0) {
+      this.problems.push(
+        `${name} must be true, false, or a comma list of addresses, CIDRs, loopback, linklocal, uniquelocal (bad: ${bad.join(', ')})`,
+      );
+      return false;
+    }
+    return items.join(',');
+  }
 }

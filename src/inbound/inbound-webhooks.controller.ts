@@ -12,6 +12,7 @@ import { RouteConfig } from '@nestjs/platform-fastify';
 import { ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { AppConfig } from '#src/config/app-config.js';
+import { RateLimit } from '#src/platform/rate-limit/rate-limit.decorators.js';
 import { receiverRoute } from './inbound-routes.js';
 import { InboundMetrics } from './inbound.metrics.js';
 import { InboundVerifier, Rejection, type VerifiedEvent } from './inbound.verifier.js';
@@ -24,6 +25,7 @@ const STORED = { description: 'stored (or already stored: `duplicate: true`); pr
  * a missing header or a malformed body is a 400 and stores nothing; storage down is a 503.
  */
 @ApiTags('webhooks: inbound')
+@RateLimit('webhooks')
 @Controller('webhooks')
 export class InboundWebhooksController {
   constructor(

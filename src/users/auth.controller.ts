@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, NotFoundException, Post } from '@nestj
 import { ApiTags } from '@nestjs/swagger';
 import { AppConfig } from '#src/config/app-config.js';
 import { CurrentUser, UserOnly } from '#src/platform/auth/decorators.js';
+import { RateLimit } from '#src/platform/rate-limit/rate-limit.decorators.js';
 import type { AuthUser } from '#src/platform/auth/token.service.js';
 import { DemoLoginDto } from './dto/demo-login.dto.js';
 import { UsersService } from './users.service.js';
@@ -15,6 +16,7 @@ export class AuthController {
   ) {}
 
   /** Sign in by name, only in demo mode (404 otherwise). */
+  @RateLimit('auth')
   @Post('demo')
   @HttpCode(200)
   demo(@Body() dto: DemoLoginDto) {

@@ -45,6 +45,11 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     OUTBOX_POLL_INTERVAL_MS: '500',
+    // One test drives the app from one address; the limits stay on (the guard runs on every request)
+    // with budgets no test reaches. test/rate-limit.e2e-spec.ts sets small ones.
+    RATE_LIMIT_PUBLIC: '1000000',
+    RATE_LIMIT_WEBHOOKS: '1000000',
+    RATE_LIMIT_AUTH: '1000000',
     PORT: '0',
     HOST: '127.0.0.1',
     ...overrides,

@@ -1,9 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { RateLimit } from '#src/platform/rate-limit/rate-limit.decorators.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 
 @ApiTags('health')
+@RateLimit('none')
 @Controller('health')
 export class HealthController {
   constructor(

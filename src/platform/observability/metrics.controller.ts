@@ -1,8 +1,10 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { RateLimit } from '#src/platform/rate-limit/rate-limit.decorators.js';
 import { MetricsService } from './metrics.service.js';
 
 @ApiExcludeController()
+@RateLimit('none')
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
