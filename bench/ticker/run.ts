@@ -5,7 +5,8 @@
  *   1. start the server as a child process and warm it up (a few connections and ticks, then closed);
  *   2. idle RSS: open N SSE connections from a separate client process, settle, sleep, and take
  *      (RSS after - RSS before) / N from /proc/<pid>/status;
- *   3. ramp: publish at a fixed rate for a fixed window, doubling until fewer than 95 % of the expected
+ *   3. ramp: publish at a fixed rate for a fixed window (a failed step is run once more before it
+ *      counts), doubling until fewer than 95 % of the expected
  *      frames arrive in time, the client's lag grows within the window or p99 passes 100 ms, then bisect
  *      (twice) between the last pass and the first failure; the best passing step gives the sustained
  *      delivered frames/s;
@@ -242,8 +243,16 @@ async function ramp(ctx: Ctx): Promise<{ best?: Step; steps: Step[]; capped: boo
   let best: Step | undefined;
   let failRate: number | undefined;
   const run = async (rate: number) => {
-    const s = await step(ctx, rate, PLAN.stepMs);
+    let s = await step(ctx, rate, PLAN.stepMs);
     steps.push(s);
+    if (!s.pass) {
+      // One more try before a rate counts as failed: a single pause (a GC, a scheduler hiccup on a
+      // shared machine) right after 10,000 connections once ended a ramp at a fifth of what the same
+      // server then sustained in the latency phase. Every target gets the same second chance.
+      await recover(ctx);
+      s = await step(ctx, rate, PLAN.stepMs);
+      steps.push(s);
+    }
     if (s.pass) best = s;
     else {
       failRate = rate;

@@ -132,6 +132,10 @@ function loadAll(env: Env) {
       disableAfterHours: r.int('OUTBOUND_DISABLE_AFTER_HOURS', 120, 1, 24 * 365),
       /** Deliveries in flight per instance (BullMQ worker concurrency). */
       concurrency: r.int('OUTBOUND_CONCURRENCY', 32, 1, 1_000),
+      /** An endpoint answering this slowly on average (ms) is held to `slowEndpointInFlight` (endpoint-gate.ts). */
+      slowEndpointMs: r.int('OUTBOUND_SLOW_ENDPOINT_MS', 500, 1, 600_000),
+      /** Attempts in flight per instance for a slow endpoint, so it cannot take every slot. */
+      slowEndpointInFlight: r.int('OUTBOUND_SLOW_ENDPOINT_IN_FLIGHT', 8, 1, 1_000),
       /** Keep-alive connections per receiver origin, per instance. */
       connectionsPerOrigin: r.int('OUTBOUND_CONNECTIONS_PER_ORIGIN', 32, 1, 1_000),
       /** How often Postgres is compared with the queue (pending deliveries missing from Redis are re-enqueued). */

@@ -23,9 +23,12 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DelayedError, type Job } from 'bullmq';
+import { AppConfig } from '#src/config/app-config.js';
 import { DeliveryAttemptsService, type Outcome } from './delivery-attempts.service.js';
 import { DeliveryStore } from './delivery-store.js';
 import { DeliveryQueue } from './delivery-queue.js';
+import { EndpointGate } from './endpoint-gate.js';
+import { OutboundMetrics } from './outbound.metrics.js';
 import { type DeliverJobData, JOBS, type SequenceJobData } from './outbound.constants.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -38,12 +41,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 @Injectable()
 export class DeliveryProcessor {
+  /** Holds slow endpoints to their share of this instance's slots (endpoint-gate.ts). */
+  readonly gate: EndpointGate;
+
   constructor(
     private readonly attempts: DeliveryAttemptsService,
     private readonly store: DeliveryStore,
     private readonly queue: DeliveryQueue,
     private readonly limiter: RateLimiter,
-  ) {}
+    private readonly metrics: OutboundMetrics,
+    config: AppConfig,
+  ) {
+    this.gate = new EndpointGate(config.outbound.slowEndpointMs, config.outbound.slowEndpointInFlight);
+  }
 
   process(job: Job, token?: string): Promise<unknown> {
     if (job.name === JOBS.sequence) return this.sequence(job as Job<SequenceJobData>, token);
@@ -61,6 +71,21 @@ export class DeliveryProcessor {
   }
 
   private async deliver(job: Job<DeliverJobData>, token?: string): Promise<string> {
+    const { endpointId } = job.data;
+    const wait = this.gate.enter(endpointId);
+    if (wait > 0) {
+      this.metrics.heldBack.inc();
+      return delay(job, token, wait);
+    }
+    const sent: { latencyMs?: number } = {};
+    try {
+      return await this.deliverNow(job, token, sent);
+    } finally {
+      this.gate.leave(endpointId, sent.latencyMs);
+    }
+  }
+
+  private async deliverNow(job: Job<DeliverJobData>, token: string | undefined, sent: { latencyMs?: number }) {
     const { deliveryId, endpointId } = job.data;
     const delivery = await this.store.claim(deliveryId, { sequence: false });
     if (!delivery) {
@@ -85,7 +110,9 @@ export class DeliveryProcessor {
         }
       }
     }
+    const startedAt = Date.now();
     const outcome = await this.attempts.attempt(delivery, { recordSuccessLater: true });
+    sent.latencyMs = Date.now() - startedAt;
     if (outcome.kind === 'retry') return delay(job, token, outcome.delayMs);
     return outcome.kind;
   }

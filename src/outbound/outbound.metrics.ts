@@ -17,6 +17,7 @@ export class OutboundMetrics {
   readonly attempts: Counter<'outcome'>;
   readonly latency: Histogram<'class'>;
   readonly reconciled: Counter;
+  readonly heldBack: Counter;
 
   constructor(metrics: MetricsService, queue: DeliveryQueue, @InjectDataSource() dataSource: DataSource) {
     this.attempts = metrics.counter('outbound_deliveries_total', 'Outbound delivery attempts by outcome', ['outcome']);
@@ -29,6 +30,10 @@ export class OutboundMetrics {
     this.reconciled = metrics.counter(
       'outbound_reconciled_total',
       'Pending deliveries re-enqueued because the queue had lost them',
+    );
+    this.heldBack = metrics.counter(
+      'outbound_slow_endpoint_held_total',
+      'Deliveries put back to wait because their slow endpoint had its share of slots in flight',
     );
     if (!metrics.registry.getSingleMetric('outbound_queue_jobs')) {
       new Gauge({

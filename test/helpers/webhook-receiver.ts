@@ -27,7 +27,8 @@ export interface ReceivedRequest {
   status: number;
 }
 
-export type Reply = { status?: number; headers?: Record<string, string>; body?: string } | 'hang';
+/** `delayMs`: answer that much later (a slow receiver). */
+export type Reply = { status?: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang';
 export type ReplyFn = (request: ReceivedRequest, nth: number) => Reply;
 
 interface Route {
@@ -139,8 +140,18 @@ export class WebhookReceiver {
         res.on('close', () => this.hanging.delete(res));
         return;
       }
-      received.status = reply.status ?? 200;
-      res.writeHead(received.status, { 'content-type': 'text/plain', ...reply.headers }).end(reply.body ?? 'ok');
+      const answer = () => {
+        received.status = reply.status ?? 200;
+        res.writeHead(received.status, { 'content-type': 'text/plain', ...reply.headers }).end(reply.body ?? 'ok');
+      };
+      if (reply.delayMs) {
+        this.hanging.add(res);
+        res.on('close', () => this.hanging.delete(res));
+        setTimeout(() => {
+          this.hanging.delete(res);
+          if (!res.destroyed) answer();
+        }, reply.delayMs);
+      } else answer();
     });
   }
 }
