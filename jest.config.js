@@ -16,6 +16,9 @@ const shared = {
 
 export default {
   testTimeout: 60000,
+  // Every suite closes its apps, but ioredis/BullMQ reconnect timers left after the Redis-outage
+  // suites once kept Jest alive after a failed run; CI must end with a result, not at its time limit.
+  forceExit: true,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },

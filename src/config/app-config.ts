@@ -66,6 +66,12 @@ function loadAll(env: Env) {
     redis: {
       url: r.url('REDIS_URL', DEFAULT_REDIS_URL, ['redis:', 'rediss:']),
       keyPrefix: r.string('REDIS_KEY_PREFIX', 'lf:'),
+      /**
+       * Longest wait for a command on the shared command and publish connections. While Redis is away
+       * ioredis queues commands until a reconnect attempt gives up on them, which with its backoff can
+       * be 10 s; past this the caller gets an error (a 503 on the HTTP path) instead.
+       */
+      commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 100, 60_000),
     },
     auth: {
       adminApiKey: secret('ADMIN_API_KEY', 16),

@@ -46,14 +46,15 @@ describe('toErrorBody', () => {
 });
 
 describe('toErrorBody: backing services unavailable', () => {
-  it('maps refused connections, pool timeouts and Postgres shutdown codes to 503', () => {
+  it('maps refused connections, pool and Redis command timeouts and Postgres shutdown codes to 503', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     const poolTimeout = new Error('timeout exceeded when trying to connect');
     const adminShutdown = Object.assign(new Error('terminating connection due to administrator command'), {
       code: '57P01',
     });
     const wrapped = Object.assign(new Error('query failed'), { driverError: poolTimeout });
-    for (const error of [refused, poolTimeout, adminShutdown, wrapped]) {
+    const redisTimeout = new Error('Command timed out'); // ioredis commandTimeout
+    for (const error of [refused, poolTimeout, adminShutdown, wrapped, redisTimeout]) {
       expect(toErrorBody(error)).toEqual({
         statusCode: 503,
         error: 'Service Unavailable',

@@ -49,7 +49,7 @@ export function isUnavailable(exception: unknown): boolean {
   if (typeof error.code === 'string' && UNAVAILABLE_CODES.has(error.code)) return true;
   const message = typeof error.message === 'string' ? error.message : '';
   if (
-    /timeout exceeded when trying to connect|Connection terminated|Connection is closed|MaxRetriesPerRequest/i.test(
+    /timeout exceeded when trying to connect|Connection terminated|Connection is closed|MaxRetriesPerRequest|Command timed out/i.test(
       message,
     )
   ) {

@@ -35,8 +35,9 @@ export class RedisService implements OnApplicationShutdown {
   constructor(config: AppConfig) {
     this.prefix = config.redis.keyPrefix;
     this.options = redisOptions(config.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
-    this.command = this.connect('command');
-    this.publisher = this.connect('publisher');
+    // Bounded waits on the two shared connections (never used for blocking commands).
+    this.command = this.connect('command', { commandTimeout: config.redis.commandTimeoutMs });
+    this.publisher = this.connect('publisher', { commandTimeout: config.redis.commandTimeoutMs });
     this.subscriber = this.connect('subscriber', { maxRetriesPerRequest: null });
   }
 
