@@ -29,6 +29,7 @@ import pg from 'pg';
 import { dataStorePids, readCpuMs, readMachineCpuMs, repoRoot, sumCpuMs } from '../ticker/targets.js';
 import { type UserSpec, sleep } from './common.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
+import { freePort } from '../processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -91,17 +92,6 @@ function spawnTracked(args: string[], env: Record<string, string>): ChildProcess
   child.stderr!.on('data', keep);
   (child as ChildProcess & { tail: () => string }).tail = () => tail;
   return child;
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function stopAll(list: ChildProcess[]): Promise<void> {

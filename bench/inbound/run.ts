@@ -22,6 +22,7 @@ import pg from 'pg';
 import { dataStorePids, dropRedisPrefix, readCpuMs, readMachineCpuMs, sumCpuMs } from '../ticker/targets.js';
 import { LoadGenerator, type LoadResult } from './load.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
+import { freePort, stopper, waitReady } from '../processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -86,41 +87,6 @@ function spawnServer(
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   return { child, output: () => output };
-}
-
-function stopper(child: ChildProcess): () => Promise<void> {
-  return async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
-    await exited;
-    clearTimeout(timer);
-  };
-}
-
-async function waitReady(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) while booting:\n${output()}`);
-    const status = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 200) return;
-    await sleep(200);
-  }
-  throw new Error(`not ready after 60 s:\n${output()}`);
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function start(target: Target, repo: string): Promise<Running> {

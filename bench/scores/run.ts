@@ -23,7 +23,6 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +38,7 @@ import {
 } from '../ticker/targets.js';
 import { ADMIN_API_KEY, ADMIN_HEADERS, eventsPath, matchesPath, sleep } from './common.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
+import { freePort, stopper, waitReady } from '../processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -75,17 +75,6 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 interface Server {
   pid: number;
   port: number;
@@ -110,28 +99,6 @@ function spawnServer(
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   return { child, tail: () => tail };
-}
-
-function stopper(child: ChildProcess): () => Promise<void> {
-  return async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
-    await exited;
-    clearTimeout(timer);
-  };
-}
-
-async function waitReady(port: number, child: ChildProcess, tail: () => string, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}):\n${tail()}`);
-    const ready = await httpJson('GET', port, '/health/ready').catch(() => undefined);
-    if (ready?.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${what} not ready after 60 s:\n${tail()}`);
-    await sleep(200);
-  }
 }
 
 async function startOurs(root: string, redisPrefix: string): Promise<Server> {

@@ -22,7 +22,6 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +31,7 @@ import { nextEvent } from '../inbound/load.js';
 import { httpJson } from '../ticker/publisher.js';
 import { dropRedisPrefix, readRssBytes } from '../ticker/targets.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
+import { freePort } from '../processes.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const P = {
@@ -86,17 +86,6 @@ async function sql<T = any>(text: string, params: unknown[] = [], database = DAT
   } finally {
     await client.end();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** A forked helper process, one IPC command → one reply. */

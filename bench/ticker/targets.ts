@@ -5,11 +5,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpJson } from './publisher.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
+import { freePort, stopper } from '../processes.js';
 
 export type TargetName = 'bare' | 'better-sse' | 'ours';
 export const TARGETS: TargetName[] = ['bare', 'better-sse', 'ours'];
@@ -102,18 +102,6 @@ export function sumCpuMs(pids: number[]): number {
   return sum;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function collect(child: ChildProcess): { tail: () => string; lines: (fn: (line: string) => void) => void } {
@@ -131,17 +119,6 @@ function collect(child: ChildProcess): { tail: () => string; lines: (fn: (line: 
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   return { tail: () => tail, lines: (fn) => listeners.push(fn) };
-}
-
-function stopper(child: ChildProcess): () => Promise<void> {
-  return async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
-    await exited;
-    clearTimeout(timer);
-  };
 }
 
 const live = new Set<ChildProcess>();

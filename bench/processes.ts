@@ -1,0 +1,49 @@
+/** Child-process plumbing shared by the benchmark drivers: ports, readiness, stopping. */
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits (at most 60 s) until the app on `port` answers 200 on `/health/ready`; fails if `child` exits. */
+export async function waitReady(
+  port: number,
+  child: ChildProcess,
+  output: () => string,
+  what = 'server',
+): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}) while booting:\n${output()}`);
+    const status = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${what} not ready after 60 s:\n${output()}`);
+    await sleep(200);
+  }
+}
+
+/** SIGTERM, then SIGKILL if the child is still there after 12 s; resolves once it has exited. */
+export function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 12_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
