@@ -190,7 +190,7 @@ describe('RateLimitStore', () => {
       const storage = new RateLimitStore(redis, new MetricsService());
       if (redis.command.status !== 'ready') await new Promise((resolve) => redis.command.once('ready', resolve));
       const results = await Promise.all(
-        Array.from({ length: 50 }, () => storage.increment('public:192.0.2.1', 60_000, 20, 60_000)),
+        Array.from({ length: 50 }, () => storage.increment('public:192.0.2.1', 60_000, 20)),
       );
       expect(results.filter((r) => !r.isBlocked)).toHaveLength(20);
       expect(results.filter((r) => r.isBlocked)).toHaveLength(30);
@@ -216,7 +216,7 @@ describe('RateLimitStore', () => {
     try {
       const storage = new RateLimitStore(redis, new MetricsService());
       for (let i = 0; i < 3; i++) {
-        expect(await storage.increment('public:192.0.2.9', 60_000, 1, 60_000)).toMatchObject({
+        expect(await storage.increment('public:192.0.2.9', 60_000, 1)).toMatchObject({
           isBlocked: false,
         });
       }

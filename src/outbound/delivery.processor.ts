@@ -42,7 +42,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 @Injectable()
 export class DeliveryProcessor {
   /** Holds slow endpoints to their share of this instance's slots (endpoint-gate.ts). */
-  readonly gate: EndpointGate;
+  private readonly gate: EndpointGate;
 
   constructor(
     private readonly attempts: DeliveryAttemptsService,

@@ -58,7 +58,7 @@ export class EndpointGate {
     }
   }
 
-  /** Whether the endpoint counts as slow now (for the admin view and tests). */
+  /** Whether the endpoint counts as slow now (its unit spec reads it). */
   isSlow(endpointId: string): boolean {
     const latency = this.endpoints.get(endpointId)?.latencyMs;
     return latency !== undefined && latency >= this.slowMs;

@@ -44,7 +44,7 @@ export class RateLimitGuard implements CanActivate {
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const hit = await this.store.increment(`${cls}:${clientAddress(request.ip)}`, this.windowMs, limit, this.windowMs);
+    const hit = await this.store.increment(`${cls}:${clientAddress(request.ip)}`, this.windowMs, limit);
     if (hit.isBlocked) {
       this.limited.inc({ class: cls });
       reply.header('retry-after', String(Math.max(1, hit.timeToBlockExpire)));

@@ -1,7 +1,7 @@
 /**
  * Rate-limit counters in Redis, so a client's budget is shared by every instance: a fixed window per
- * key (INCR, expiry set on the first hit) and, once the limit is passed, a block key for the block
- * duration; both in one script call, so concurrent requests on several instances count exactly.
+ * key (INCR, expiry set on the first hit) and, once the limit is passed, a block key that lasts one
+ * whole window from then; both in one script call, so concurrent requests on several instances count exactly.
  *
  * If Redis is down the limiter lets requests through and logs once per outage: refusing every feed
  * and webhook because the limiter's store is away would be worse than a few minutes without limits.
@@ -11,7 +11,7 @@ import type { Counter } from 'prom-client';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 
-/** KEYS: hits, block. ARGV: window ms, limit, block ms. → hits, window ms left, blocked 0/1, block ms left. */
+/** KEYS: hits, block. ARGV: window ms, limit. → hits, window ms left, blocked 0/1, block ms left. */
 const INCREMENT = `
 local block_left = redis.call('PTTL', KEYS[2])
 if block_left > 0 then
@@ -24,13 +24,9 @@ if left < 0 then
   left = tonumber(ARGV[1])
 end
 if hits > tonumber(ARGV[2]) then
-  local block_ms = tonumber(ARGV[3])
-  if block_ms > 0 then
-    redis.call('SET', KEYS[2], '1', 'PX', block_ms)
-    redis.call('DEL', KEYS[1])
-    return {hits, 0, 1, block_ms}
-  end
-  return {hits, left, 1, left}
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+  redis.call('DEL', KEYS[1])
+  return {hits, 0, 1, tonumber(ARGV[1])}
 end
 return {hits, left, 0, 0}`;
 
@@ -45,13 +41,7 @@ export interface RateLimitHit {
 }
 
 interface IncrementCommand {
-  rateLimitIncrement(
-    hitsKey: string,
-    blockKey: string,
-    windowMs: number,
-    limit: number,
-    blockMs: number,
-  ): Promise<number[]>;
+  rateLimitIncrement(hitsKey: string, blockKey: string, windowMs: number, limit: number): Promise<number[]>;
 }
 
 const secondsLeft = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
@@ -73,8 +63,8 @@ export class RateLimitStore {
     );
   }
 
-  /** Counts one request under `key` (window and block in ms). */
-  async increment(key: string, windowMs: number, limit: number, blockMs: number): Promise<RateLimitHit> {
+  /** Counts one request under `key`; past `limit` in a window, the key is blocked for one window. */
+  async increment(key: string, windowMs: number, limit: number): Promise<RateLimitHit> {
     if (this.redis.command.status !== 'ready')
       return this.letThrough(new Error(`redis is ${this.redis.command.status}`));
     try {
@@ -85,7 +75,6 @@ export class RateLimitStore {
         this.redis.key(`ratelimit:${key}:blocked`),
         windowMs,
         limit,
-        blockMs,
       );
       if (this.failing) this.logger.log('rate-limit store available again');
       this.failing = false;
