@@ -421,11 +421,20 @@ describe('chat over socket.io (e2e, two instances)', () => {
       return res.body.presence.find((p: { userId: string }) => p.userId === user.id).online as boolean;
     };
     await waitFor(async () => (await presenceOf(bob)) === false);
+    // Count only what follows bob coming online: the previous test's sockets closed without waiting,
+    // and their offline announcement may still reach this new socket of alice's before that.
+    let since = Infinity;
     const events = (online: boolean) =>
-      aliceA.events.filter((e) => e.event === 'presence' && e.data.userId === bob.id && e.data.online === online);
+      aliceA.events.filter(
+        (e, index) => index >= since && e.event === 'presence' && e.data.userId === bob.id && e.data.online === online,
+      );
 
     const bobB = await connect(b, bob);
-    await aliceA.waitFor(() => events(true).length === 1);
+    await aliceA.waitFor(() => {
+      since = aliceA.events.findIndex((e) => e.event === 'presence' && e.data.userId === bob.id && e.data.online);
+      if (since === -1) since = Infinity;
+      return events(true).length === 1;
+    });
     expect(await presenceOf(bob)).toBe(true);
     const bobA = await connect(a, bob);
     bobB.close();

@@ -264,11 +264,17 @@ export class ChatGateway
     void guarded.finally(() => this.tasks.delete(guarded));
   }
 
-  /** `presence` to everyone who shares a conversation with the user. */
+  /**
+   * `presence` to everyone who shares a conversation with the user. The state is read again just
+   * before the emit: a user who closed one socket and opened another while the contacts were being
+   * read would otherwise be announced offline after the announcement that they are online.
+   */
   private async announce(userId: string, online: boolean): Promise<void> {
     try {
       const contacts = await this.conversations.contactsOf(userId);
-      if (contacts.length > 0) this.nsp?.to(contacts.map(userRoom)).emit('presence', { userId, online });
+      if (contacts.length === 0) return;
+      if ((await this.presence.online([userId])).get(userId) !== online) return;
+      this.nsp?.to(contacts.map(userRoom)).emit('presence', { userId, online });
     } catch (error) {
       if (!this.closing) this.logger.warn(`presence of ${userId}: ${(error as Error).message}`);
     }
