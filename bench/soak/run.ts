@@ -18,7 +18,7 @@
  * is delivered, then the reconciliation, the RSS verdict (mean of the last third of the samples vs
  * the middle third: < 10 % growth) and bench/results/soak.json (SOAK_OUT).
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -747,6 +747,13 @@ async function main(): Promise<void> {
     },
     node: process.version,
     date: new Date().toISOString(),
+    commit: (() => {
+      try {
+        return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo }).toString().trim();
+      } catch {
+        return undefined;
+      }
+    })(),
     durationS: Math.round((Date.now() - started) / 1000),
     params: P,
     rates: {
