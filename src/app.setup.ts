@@ -3,7 +3,13 @@
  * run the app production runs.
  */
 import helmet from '@fastify/helmet';
-import { BadRequestException, type ModuleMetadata, ValidationPipe } from '@nestjs/common';
+import {
+  BadRequestException,
+  type ModuleMetadata,
+  UnprocessableEntityException,
+  UnsupportedMediaTypeException,
+  ValidationPipe,
+} from '@nestjs/common';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -15,6 +21,8 @@ import { serveDashboardAssets } from './dashboard/dashboard.static.js';
 import { ADMIN_AUTH, USER_AUTH } from './platform/auth/decorators.js';
 import { ErrorFilter, toErrorBody } from './platform/http/error.filter.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from './platform/http/json-depth.js';
+import { invalidTextMessage, invalidTextPath } from './platform/http/safe-text.js';
+import { accessLogLevel, requestId } from './platform/observability/logger.js';
 import { MetricsService } from './platform/observability/metrics.service.js';
 
 export interface CreateAppOptions {
@@ -30,6 +38,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     trustProxy: config.app.trustProxy,
     forceCloseConnections: true,
     return503OnClosing: true,
+    // Headers and body within REQUEST_TIMEOUT_MS, else 408 (Node's own request timeout, which stops
+    // once the request is fully read: streamed responses are not cut). Node checks every 30 s by
+    // default; a tenth of the timeout keeps a stalled client's wait close to the configured value.
+    requestTimeout: config.app.requestTimeoutMs,
+    http: { connectionsCheckingInterval: Math.max(100, Math.floor(config.app.requestTimeoutMs / 10)) },
+    genReqId: requestId,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.imports), adapter, {
     bufferLogs: true,
@@ -71,24 +85,60 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   // A route marked `@RouteConfig({ rawBody: true })` (signed webhooks: the signature covers the exact
   // bytes) gets its JSON body as the unparsed Buffer; every other route gets it parsed, as before.
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  const isRawRoute = (request: { routeOptions: { config: unknown } }) =>
+    (request.routeOptions.config as { rawBody?: boolean }).rawBody === true;
   app.useBodyParser<RawServerDefault>('application/json', {}, (request, body, done) => {
-    if ((request.routeOptions.config as { rawBody?: boolean }).rawBody) done(null, body);
+    if (isRawRoute(request)) done(null, body);
     else parseJson(request, body.toString('utf8'), done);
   });
-  // A parsed body nested past MAX_JSON_DEPTH is refused before anything recurses over it.
+  // Form bodies only where a sender signs them (GitHub's default webhook content type): those routes
+  // get the bytes; every other route is JSON only. Registered here so that Nest's own urlencoded
+  // parser, which would parse forms for every route, is never installed.
+  app.useBodyParser<RawServerDefault>('application/x-www-form-urlencoded', {}, (request, body, done) => {
+    if (isRawRoute(request)) done(null, body);
+    else done(new UnsupportedMediaTypeException('send the body as application/json'), undefined);
+  });
   fastify.addHook('preValidation', (request, reply, done) => {
+    // A parsed body nested past MAX_JSON_DEPTH is refused before anything recurses over it.
     if (jsonDepthExceeds(request.body)) {
       const error = new BadRequestException(`JSON body nested deeper than ${MAX_JSON_DEPTH} levels`);
       void reply.code(400).send(toErrorBody(error));
       return;
     }
+    // Every string a client sends (path, query, JSON body) is storable text; signed webhook bodies
+    // are bytes, stored as received.
+    const bad =
+      invalidTextPath(request.params, 'params') ??
+      invalidTextPath(request.query, 'query') ??
+      invalidTextPath(request.body, 'body');
+    if (bad) {
+      void reply.code(422).send(toErrorBody(new UnprocessableEntityException(invalidTextMessage(bad))));
+      return;
+    }
     done();
   });
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id);
+    done(null, payload);
+  });
+  // One access line per request, at info (2xx/3xx), warn (4xx) or error (5xx). The route pattern,
+  // not the URL: query strings (`?token=` on streams) never reach the log.
+  const accessLog = app.get(Logger);
   fastify.addHook('onResponse', (request, reply, done) => {
-    metrics.httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, seconds);
+    if (!/^\/(health|metrics)/.test(route)) {
+      const line = {
+        msg: 'request completed',
+        requestId: request.id,
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+      };
+      accessLog[accessLogLevel(reply.statusCode)](line, 'http');
+    }
     done();
   });
 

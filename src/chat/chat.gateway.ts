@@ -23,6 +23,7 @@ import type { Namespace, Socket } from 'socket.io';
 import { AppConfig } from '#src/config/app-config.js';
 import { type AuthedSocketData, socketAuth } from '#src/platform/auth/socket-auth.js';
 import { TokenService } from '#src/platform/auth/token.service.js';
+import { invalidTextMessage, invalidTextPath } from '#src/platform/http/safe-text.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 import { ChatMetrics } from './chat.metrics.js';
 import { type Ack as AckBody, ChatError, isUuid } from './chat-message.js';
@@ -106,6 +107,20 @@ export class ChatGateway
     // Nothing is served on the main namespace: refuse it rather than hold unauthenticated sockets.
     io.of('/').use((_socket, next) => next(new Error('not found: use the /chat namespace')));
     nsp.use(socketAuth(this.tokens));
+    // Every event's payload is storable text before any handler sees it (the HTTP pipeline applies
+    // the same rule to bodies, queries and paths): one bad message never reaches a shared batch.
+    nsp.use((socket, next) => {
+      socket.use((packet, nextPacket) => {
+        const ack = packet[packet.length - 1] as unknown;
+        const args = typeof ack === 'function' ? packet.slice(1, -1) : packet.slice(1);
+        const bad = invalidTextPath(args.length === 1 ? args[0] : args, '');
+        if (bad === undefined) return nextPacket();
+        if (typeof ack === 'function') {
+          (ack as AckFn)({ ok: false, error: { code: 'invalid', message: invalidTextMessage(bad || 'payload') } });
+        }
+      });
+      next();
+    });
     // Presence before the client hears `connect`: a client that connects here and then closes a
     // socket elsewhere never shows offline in between. Redis trouble must not block the handshake.
     nsp.use((socket, next) => {

@@ -16,6 +16,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
+import { isUnavailable } from '#src/platform/http/error.filter.js';
 import { type ChatMessage, type MessageRow, toChatMessage } from './chat-message.js';
 
 export interface NewMessage {
@@ -121,20 +122,24 @@ export class MessageWriter {
   }
 
   /**
-   * A unique violation means a send with the same key committed meanwhile (on another lane or
-   * instance): the statement rolled back, so retry the batch one by one; the one that clashed
-   * then finds the earlier row and is reported as skipped.
+   * A batch never fails for one member. A unique violation means a send with the same key
+   * committed meanwhile (on another lane or instance); any other refusal of the statement (a value
+   * Postgres would not take) may be one message's too. Either way the statement rolled back, so the
+   * batch is retried one by one: the clash then finds the earlier row and is reported as skipped,
+   * the bad message alone fails. Only an unreachable database fails the batch as a whole.
    */
   private async runSafely(batch: Pending[]): Promise<void> {
     try {
       await this.runBatch(batch);
     } catch (error) {
-      if ((error as { code?: string }).code !== UNIQUE_VIOLATION) {
+      if (isUnavailable(error)) {
         for (const item of batch) item.reject(error);
       } else if (batch.length > 1) {
         for (const item of batch) await this.runSafely([item]);
-      } else {
+      } else if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
         batch[0].resolve({ skipped: true });
+      } else {
+        batch[0].reject(error);
       }
     }
   }

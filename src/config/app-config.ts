@@ -42,6 +42,11 @@ function loadAll(env: Env) {
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
       shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 9_000, 100, 60_000),
       /**
+       * Headers and body of a request must arrive within this time (408 after it), large webhook
+       * bodies included; a response that streams (SSE, long poll, socket.io) is not limited by it.
+       */
+      requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 30_000, 500, 300_000),
+      /**
        * Which proxies may set X-Forwarded-For (the client address used by rate limits and logs):
        * `false` (default: the socket's peer is the client), `true` (any), or a comma list of
        * addresses, CIDRs and `loopback` / `linklocal` / `uniquelocal`.

@@ -12,6 +12,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { NewDomainEvent } from '#src/platform/events/domain-event.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
+import { parseProviderJson } from '#src/platform/http/safe-text.js';
 import type { InboundStatus } from './inbound-event.entity.js';
 import { InboundHandlers } from './inbound-handlers.js';
 import { InboundMetrics } from './inbound.metrics.js';
@@ -132,7 +133,7 @@ export class InboundProcessingService {
           ? await handler({
               manager,
               event: { id: row.id, provider: row.provider, externalId: row.external_id, type: row.type },
-              payload: JSON.parse(row.payload),
+              payload: parseProviderJson(row.payload),
               record: (event) => void recorded.push(event),
             })
           : { ignored: '' };

@@ -18,6 +18,7 @@ import { InboundMetrics } from './inbound.metrics.js';
 import { InboundVerifier, Rejection, type VerifiedEvent } from './inbound.verifier.js';
 import { IntakeWriter, type StoreResult } from './intake-writer.js';
 
+const FORM = 'application/x-www-form-urlencoded';
 const STORED = { description: 'stored (or already stored: `duplicate: true`); processed asynchronously' };
 
 /**
@@ -56,8 +57,9 @@ export class InboundWebhooksController {
   @ApiOkResponse(STORED)
   github(@Req() request: FastifyRequest): Promise<StoreResult> {
     if (this.config.inbound.githubSecrets.length === 0) this.notConfigured('github', 'GITHUB_WEBHOOK_SECRETS');
-    const raw = this.rawBody(request);
-    return this.receive('github', raw, () => this.verifier.github(raw, request.headers));
+    const raw = this.rawBody(request, true);
+    const form = this.contentType(request) === FORM;
+    return this.receive('github', raw, () => this.verifier.github(raw, request.headers, form));
   }
 
   /** Any Standard Webhooks sender configured in STANDARD_WEBHOOK_SOURCES (`name=whsec_…`). */
@@ -93,13 +95,19 @@ export class InboundWebhooksController {
     return this.intake.store(provider, verified, raw);
   }
 
-  /** The exact bytes (see app.setup.ts); only `application/json` is accepted. */
-  private rawBody(request: FastifyRequest): Buffer {
-    const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
-    if (type !== 'application/json') {
-      throw new UnsupportedMediaTypeException('webhooks must be sent as application/json');
+  /** The exact bytes (see app.setup.ts): JSON, or for GitHub also its form encoding. */
+  private rawBody(request: FastifyRequest, formAllowed = false): Buffer {
+    const type = this.contentType(request);
+    if (type !== 'application/json' && !(formAllowed && type === FORM)) {
+      throw new UnsupportedMediaTypeException(
+        formAllowed ? `send application/json or ${FORM}` : 'webhooks must be sent as application/json',
+      );
     }
     return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  }
+
+  private contentType(request: FastifyRequest): string | undefined {
+    return request.headers['content-type']?.split(';')[0].trim().toLowerCase();
   }
 
   private notConfigured(provider: string, variable: string): never {

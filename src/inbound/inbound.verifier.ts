@@ -7,6 +7,7 @@ import { verifyWithFallback } from '@octokit/webhooks-methods';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { AppConfig } from '#src/config/app-config.js';
+import { storableText } from '#src/platform/http/safe-text.js';
 
 export type RejectReason =
   'missing_header' | 'bad_signature' | 'stale' | 'future' | 'empty_body' | 'malformed_json' | 'invalid_event';
@@ -26,6 +27,8 @@ export interface VerifiedEvent {
   type: string;
   /** Headers worth keeping; never a signature. */
   headers: Record<string, string>;
+  /** The JSON to store when the signed body is not itself JSON (GitHub's form encoding). */
+  json?: string;
 }
 
 export type RequestHeaders = Record<string, string | string[] | undefined>;
@@ -73,11 +76,12 @@ function checkId(value: unknown, what: string): string {
   return value;
 }
 
+/** The provider's own type string, stored as text: a NUL in it becomes U+FFFD (see safe-text.ts). */
 function checkType(value: unknown, what: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
     throw new Rejection('invalid_event', `${what} must be a string of 1-200 characters`);
   }
-  return value;
+  return storableText(value);
 }
 
 @Injectable()
@@ -146,9 +150,11 @@ export class InboundVerifier {
 
   /**
    * `X-Hub-Signature-256` through `@octokit/webhooks-methods` `verifyWithFallback` (rotation).
-   * GitHub signs no timestamp: the delivery id, unique per delivery, is the replay guard.
+   * GitHub signs no timestamp: the delivery id, unique per delivery, is the replay guard. A hook
+   * created with GitHub's default content type sends `application/x-www-form-urlencoded` with the
+   * JSON in its `payload` field; the signature covers the form bytes, and the JSON is what is stored.
    */
-  async github(raw: Buffer, headers: RequestHeaders): Promise<VerifiedEvent> {
+  async github(raw: Buffer, headers: RequestHeaders, form = false): Promise<VerifiedEvent> {
     const signature = required(headers, 'x-hub-signature-256', 'X-Hub-Signature-256');
     const event = required(headers, 'x-github-event', 'X-GitHub-Event');
     const delivery = required(headers, 'x-github-delivery', 'X-GitHub-Delivery');
@@ -158,7 +164,13 @@ export class InboundVerifier {
     if (!first || !(await verifyWithFallback(first, text, signature, others))) {
       throw new Rejection('bad_signature', 'X-Hub-Signature-256 does not match the body');
     }
-    parseObject(text);
+    let json: string | undefined;
+    if (form) {
+      json = new URLSearchParams(text).get('payload') ?? undefined;
+      if (json === undefined)
+        throw new Rejection('invalid_event', 'a form-encoded GitHub webhook needs a payload field');
+    }
+    parseObject(json ?? text);
     if (!/^[a-z_]{1,100}$/.test(event)) throw new Rejection('invalid_event', 'X-GitHub-Event is not an event name');
     return {
       externalId: checkId(delivery, 'X-GitHub-Delivery'),
@@ -170,6 +182,7 @@ export class InboundVerifier {
         'x-github-hook-installation-target-type',
         'x-github-hook-installation-target-id',
       ]),
+      json,
     };
   }
 
@@ -181,9 +194,11 @@ export class InboundVerifier {
   standardWebhook(source: string, raw: Buffer, headers: RequestHeaders, now = Date.now()): VerifiedEvent {
     const webhooks = this.standard.get(source);
     if (!webhooks) throw new Error(`unknown source ${source}`);
-    const id = required(headers, 'webhook-id', 'webhook-id');
-    const timestamp = required(headers, 'webhook-timestamp', 'webhook-timestamp');
-    const signature = required(headers, 'webhook-signature', 'webhook-signature');
+    // Senders hosted by Svix sign the same way under `svix-*` names.
+    const named = (name: string) => (header(headers, `webhook-${name}`) ? `webhook-${name}` : `svix-${name}`);
+    const id = required(headers, named('id'), 'webhook-id (or svix-id)');
+    const timestamp = required(headers, named('timestamp'), 'webhook-timestamp (or svix-timestamp)');
+    const signature = required(headers, named('signature'), 'webhook-signature (or svix-signature)');
     if (raw.length === 0) throw new Rejection('empty_body', 'empty body');
     const signed = { 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature };
     let payload: unknown;
@@ -217,7 +232,7 @@ export class InboundVerifier {
     return {
       externalId: checkId(id, 'webhook-id'),
       type: type === undefined ? 'unknown' : checkType(type, 'type'),
-      headers: keep(headers, ['webhook-id', 'webhook-timestamp']),
+      headers: keep(headers, ['webhook-id', 'webhook-timestamp', 'svix-id', 'svix-timestamp']),
     };
   }
 }

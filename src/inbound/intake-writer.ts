@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { AppConfig } from '#src/config/app-config.js';
+import { isUnavailable } from '#src/platform/http/error.filter.js';
 import { InboundEventsService } from './inbound-events.service.js';
 import { InboundMetrics } from './inbound.metrics.js';
 import type { VerifiedEvent } from './inbound.verifier.js';
@@ -39,7 +40,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([
     promise,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+      timer = setTimeout(
+        () => reject(Object.assign(new Error(`${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' })),
+        ms,
+      );
     }),
   ]).finally(() => clearTimeout(timer));
 }
@@ -64,7 +68,7 @@ export class IntakeWriter {
    */
   store(provider: string, event: VerifiedEvent, raw: Buffer): Promise<StoreResult> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ provider, event, payload: raw.toString('utf8'), resolve, reject });
+      this.pending.push({ provider, event, payload: event.json ?? raw.toString('utf8'), resolve, reject });
       this.pump();
     });
   }
@@ -117,6 +121,12 @@ export class IntakeWriter {
         'storing the event',
       );
     } catch (error) {
+      // A batch never fails for one member: a statement Postgres refused for its data (not for being
+      // unreachable) is retried one event at a time, so only the event it cannot take is refused.
+      if (batch.length > 1 && !isUnavailable(error)) {
+        for (const p of batch) await this.write([p]);
+        return;
+      }
       this.logger.warn(`could not store ${batch.length} inbound event(s): ${(error as Error).message}`);
       for (const p of batch) {
         this.metrics.rejected.inc({ provider: p.provider, reason: 'storage_unavailable' });

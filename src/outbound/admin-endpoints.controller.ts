@@ -72,7 +72,7 @@ export class AdminEndpointsController {
   @Post(':id/replay')
   @HttpCode(202)
   replay(@Param('id', ParseUUIDPipe) id: string, @Body() dto: ReplayDto) {
-    return this.endpoints.replay(id, new Date(dto.since));
+    return this.endpoints.replay(id, dto.since);
   }
 
   /** Success rate and p95 latency over the last 24 h, last success, deliveries by status. */

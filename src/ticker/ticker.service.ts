@@ -126,8 +126,8 @@ export class TickerService implements OnModuleInit {
       if (tick.size !== undefined && (typeof tick.size !== 'number' || !Number.isFinite(tick.size) || tick.size < 0)) {
         problems.push(`${at}.size must be a non-negative finite number`);
       }
-      if (tick.ts !== undefined && (typeof tick.ts !== 'number' || !Number.isSafeInteger(tick.ts) || tick.ts <= 0)) {
-        problems.push(`${at}.ts must be epoch milliseconds`);
+      if (tick.ts !== undefined && !(Number.isSafeInteger(tick.ts) && tick.ts > 0 && tick.ts <= MAX_EPOCH_MS)) {
+        problems.push(`${at}.ts must be epoch milliseconds from 1 to ${MAX_EPOCH_MS} (9999-12-31)`);
       }
       valid.push({ symbol: tick.symbol, price: tick.price, size: tick.size ?? 0, ts: tick.ts ?? now });
     });
@@ -152,6 +152,9 @@ export class TickerService implements OnModuleInit {
     return { quotes: latest.map((row) => JSON.parse(row.data) as Quote), cursor, etag };
   }
 }
+
+/** 9999-12-31T23:59:59.999Z: the last instant an RFC 3339 date-time (and our clients) can write. */
+const MAX_EPOCH_MS = 253_402_300_799_999;
 
 const TICK_KEYS = new Set(['symbol', 'price', 'size', 'ts']);
 

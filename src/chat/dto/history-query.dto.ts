@@ -1,24 +1,15 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IntField, MAX_SAFE_BIGINT } from '#src/platform/http/fields.js';
 
 /** Keyset page of a conversation's messages: the `limit` newest before `beforeSeq` (none = the newest). */
 export class HistoryQueryDto {
-  @ApiPropertyOptional({
-    minimum: 1,
+  @IntField({
+    min: 1,
+    max: MAX_SAFE_BIGINT,
+    optional: true,
     description: 'Messages with a smaller seq; from `nextBeforeSeq` of the previous page',
   })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
   beforeSeq?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IntField({ min: 1, max: 100, optional: true, default: 50 })
   limit: number = 50;
 }

@@ -4,14 +4,12 @@ import {
   ArrayMinSize,
   IsArray,
   IsBoolean,
-  IsInt,
   IsOptional,
   IsString,
   Matches,
-  Max,
   MaxLength,
-  Min,
 } from 'class-validator';
+import { IntField } from '#src/platform/http/fields.js';
 import { PATTERN_SYNTAX } from '../event-type-patterns.js';
 
 export const MAX_PATTERNS = 50;
@@ -50,14 +48,6 @@ export class CreateEndpointDto {
   @IsBoolean()
   ordered?: boolean;
 
-  @ApiPropertyOptional({
-    minimum: 1,
-    maximum: MAX_RATE_PER_SECOND,
-    description: 'Sends per second, across all instances',
-  })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_RATE_PER_SECOND)
+  @IntField({ min: 1, max: MAX_RATE_PER_SECOND, optional: true, description: 'Sends per second, across all instances' })
   rateLimitPerSecond?: number;
 }

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { SignJWT, jwtVerify } from 'jose';
 import { AppConfig } from '#src/config/app-config.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface AuthUser {
   id: string;
 }
@@ -34,7 +36,8 @@ export class TokenService {
     if (!token) return undefined;
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
-      return typeof payload.sub === 'string' && payload.sub.length > 0 ? { id: payload.sub } : undefined;
+      // Users are UUIDs: a token naming anything else was not minted by us, whoever signed it.
+      return typeof payload.sub === 'string' && UUID.test(payload.sub) ? { id: payload.sub } : undefined;
     } catch {
       return undefined;
     }

@@ -1,22 +1,14 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IntField } from './fields.js';
 
-/** `?page=&limit=` for every list: page from 1, limit at most 100. */
+/** The last page a list serves: its offset, (page − 1) × limit, stays far inside a bigint. */
+export const MAX_PAGE = 1_000_000;
+
+/** `?page=&limit=` for every list: page from 1 (at most MAX_PAGE), limit at most 100. */
 export class PageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, default: 1 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @IntField({ min: 1, max: MAX_PAGE, optional: true, default: 1 })
   page: number = 1;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IntField({ min: 1, max: 100, optional: true, default: 20 })
   limit: number = 20;
 }
 

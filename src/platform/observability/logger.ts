@@ -15,20 +15,29 @@ export const REDACTED_PATHS = [
   '*.token',
 ];
 
-/** JSON logs (pino) with a request id taken from `X-Request-Id` or made up. */
+/** The request id: the client's `X-Request-Id` when it is a plain token, else a new UUID. */
+export function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+export function accessLogLevel(status: number): 'log' | 'warn' | 'error' {
+  return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'log';
+}
+
+/**
+ * JSON logs (pino). The access line is written by a Fastify `onResponse` hook (app.setup.ts) for
+ * every route: the pino-http middleware that nestjs-pino installs runs only for the routes its
+ * pattern matches (under Nest 12, only `/`), so its own request logging is off.
+ */
 export function loggerParams(config: AppConfig): Params {
   return {
     pinoHttp: {
       level: config.app.logLevel,
       base: { instance: config.app.instanceId },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      genReqId: (req: IncomingMessage) => {
-        const given = req.headers['x-request-id'];
-        return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
-      },
-      autoLogging: { ignore: (req: IncomingMessage) => /^\/(health|metrics)/.test(req.url ?? '') },
-      customLogLevel: (_req, res, error) =>
-        error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      genReqId: requestId,
+      autoLogging: false,
     },
   };
 }

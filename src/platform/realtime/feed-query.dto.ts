@@ -1,7 +1,7 @@
 /** Query parameters every feed's stream and long poll share; features add their topic list. */
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IntField } from '#src/platform/http/fields.js';
 
 export class FeedStreamQueryDto {
   @ApiPropertyOptional({ description: 'Resume point on first connect (the header Last-Event-ID wins)' })
@@ -18,11 +18,6 @@ export class FeedPollQueryDto {
   @MaxLength(200)
   cursor?: string;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 30_000, default: 25_000 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(30_000)
+  @IntField({ min: 0, max: 30_000, optional: true, default: 25_000 })
   timeoutMs: number = 25_000;
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
-import { IsDate, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsIn, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { DateTimeField, IntField } from '#src/platform/http/fields.js';
 import { PageQueryDto } from '#src/platform/http/page.js';
 import { FeedPollQueryDto, FeedStreamQueryDto } from '#src/platform/realtime/feed-query.dto.js';
 import {
@@ -35,9 +36,7 @@ export class CreateMatchDto {
   @MaxLength(100)
   awayTeam: string;
 
-  @ApiProperty({ example: '2026-11-21T20:00:00Z' })
-  @Type(() => Date)
-  @IsDate()
+  @DateTimeField({ example: '2026-11-21T20:00:00Z' })
   startsAt: Date;
 }
 
@@ -51,16 +50,20 @@ export class PostMatchEventDto {
   @IsIn(TEAMS)
   team?: Team;
 
-  @ApiPropertyOptional({ description: "kind=score: the sport's point values (football 1; basketball 1, 2 or 3)" })
-  @IsOptional()
-  @IsInt()
+  @IntField({
+    min: 1,
+    max: 100,
+    optional: true,
+    description: "kind=score: the sport's point values (football 1; basketball 1, 2 or 3)",
+  })
   points?: number;
 
-  @ApiPropertyOptional({ description: 'kind=period: the period starting now (default: the next one)' })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IntField({
+    min: 1,
+    max: 100,
+    optional: true,
+    description: 'kind=period: the period starting now (default: the next one)',
+  })
   period?: number;
 }
 

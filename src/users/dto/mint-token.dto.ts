@@ -1,11 +1,6 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IntField } from '#src/platform/http/fields.js';
 
 export class MintTokenDto {
-  @ApiPropertyOptional({ minimum: 60, maximum: 2_592_000, description: 'Token lifetime in seconds' })
-  @IsOptional()
-  @IsInt()
-  @Min(60)
-  @Max(2_592_000)
+  @IntField({ min: 60, max: 2_592_000, optional: true, description: 'Token lifetime in seconds' })
   ttlSeconds?: number;
 }
