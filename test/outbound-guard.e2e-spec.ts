@@ -38,7 +38,7 @@ describe('outbound network guard (e2e)', () => {
     await env?.cleanup();
   });
 
-  it('refuses at creation (422) metadata, private, IPv4-mapped private, loopback and non-http URLs', async () => {
+  it('refuses at creation (422) metadata, private, IPv4-mapped/-compatible private, loopback and non-http URLs', async () => {
     app = await startTestApp(env, { env: { OUTBOUND_ALLOWED_CIDRS: '' } });
     const cases: [string, RegExp][] = [
       ['http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is a cloud metadata address/],
@@ -50,6 +50,10 @@ describe('outbound network guard (e2e)', () => {
       ['http://[::1]/hook', /::1 is a loopback address/],
       ['http://100.64.0.1/hook', /100\.64\.0\.1 is a CGNAT address/],
       ['http://0.0.0.0/hook', /0\.0\.0\.0 is an unspecified address/],
+      // IPv4-compatible IPv6 is judged by the IPv4 address it carries (the URL parser writes ::7f00:1).
+      [`http://[::127.0.0.1]:${receiver.port}/hook`, /::7f00:1 is a loopback \(IPv4-compatible\) address/],
+      [`http://[::7f00:1]:${receiver.port}/hook`, /::7f00:1 is a loopback \(IPv4-compatible\) address/],
+      ['http://[::a9fe:a9fe]/latest/meta-data/', /::a9fe:a9fe is a cloud metadata \(IPv4-compatible\) address/],
     ];
     for (const [url, message] of cases) {
       const res = await api(app.url, 'POST', '/admin/webhooks/endpoints', { url, eventTypes: ['score.*'] });
@@ -74,7 +78,8 @@ describe('outbound network guard (e2e)', () => {
     const permissive = await startTestApp(env, { env: { OUTBOUND_ALLOWED_CIDRS: '127.0.0.0/8' } });
     const byName = receiver.route('/by-name');
     const byAddress = receiver.route('/by-address');
-    const urls = [byName.replace('127.0.0.1', 'localhost'), byAddress];
+    const compatible = receiver.route('/compatible').replace('127.0.0.1', '[::7f00:1]');
+    const urls = [byName.replace('127.0.0.1', 'localhost'), byAddress, compatible];
     for (const url of urls) {
       const res = await api(permissive.url, 'POST', '/admin/webhooks/endpoints', { url, eventTypes: ['score.*'] });
       expect(res.status).toBe(201);
@@ -90,7 +95,7 @@ describe('outbound network guard (e2e)', () => {
         `SELECT e.url, a.error, a.status_code FROM webhook_attempts a JOIN webhook_endpoints e ON e.id = a.endpoint_id
          ORDER BY e.url`,
       );
-      return rows.length === 2 ? rows : undefined;
+      return rows.length === 3 ? rows : undefined;
     }, 15_000);
     const byUrl = Object.fromEntries(attempts!.map((row) => [row.url, row]));
     expect(byUrl[urls[0]]).toEqual({
@@ -103,11 +108,16 @@ describe('outbound network guard (e2e)', () => {
       status_code: null,
       error: 'blocked: 127.0.0.1 is a loopback address',
     });
+    expect(byUrl[urls[2]]).toEqual({
+      url: urls[2],
+      status_code: null,
+      error: 'blocked: ::7f00:1 is a loopback (IPv4-compatible) address',
+    });
     await sleep(500);
     expect(receiver.requests).toEqual([]);
     // Still pending (a refused connect is a failed attempt like any other), never sent.
     const pending = await query(env.databaseUrl, `SELECT id FROM webhook_deliveries WHERE status = 'pending'`);
-    expect(pending).toHaveLength(2);
+    expect(pending).toHaveLength(3);
   });
 
   it('in production, plain http is refused except towards an allowed range', async () => {

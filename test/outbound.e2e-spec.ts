@@ -262,6 +262,67 @@ describe('outbound webhooks (e2e)', () => {
       expect(delivery.attempts[0].latencyMs).toEqual(expect.any(Number));
     });
 
+    it('GET /admin/webhooks/deliveries/:id shows the delivery with every attempt, numbered and in order', async () => {
+      const e = await endpoint({ eventTypes: ['score.updated'] }, (_, nth) =>
+        nth === 1 ? { status: 503, body: 'busy, come back' } : { status: 200, body: 'thanks' },
+      );
+      await emitEvent(a, 'score.updated', { seq: 1 });
+      await waitFor(() => receiver.succeeded(e.path).length === 1, 15_000);
+      const id: string = (await deliveries(e.id)).items[0].id;
+
+      const got = await waitFor(async () => {
+        const res = await api(b.url, 'GET', `/admin/webhooks/deliveries/${id}`);
+        return res.body.status === 'succeeded' && res.body.attempts?.length === 2 ? res : undefined;
+      });
+      expect(got!.status).toBe(200);
+      expect(got!.body).toMatchObject({
+        id,
+        endpointId: e.id,
+        status: 'succeeded',
+        attemptCount: 2,
+        lastStatusCode: 200,
+      });
+      const [first, second] = got!.body.attempts;
+      expect(first).toEqual({
+        number: 1,
+        attemptedAt: expect.any(String),
+        outcome: 'failed',
+        statusCode: 503,
+        latencyMs: expect.any(Number),
+        error: 'HTTP 503',
+        responseExcerpt: 'busy, come back',
+      });
+      expect(second).toEqual({
+        number: 2,
+        attemptedAt: expect.any(String),
+        outcome: 'succeeded',
+        statusCode: 200,
+        latencyMs: expect.any(Number),
+        error: null,
+        responseExcerpt: 'thanks',
+      });
+      expect(Date.parse(second.attemptedAt)).toBeGreaterThan(Date.parse(first.attemptedAt));
+      // The same attempts as the endpoint's delivery list shows.
+      expect((await deliveries(e.id)).items[0].attempts).toEqual(got!.body.attempts);
+
+      // /docs describes that answer, attempts included.
+      const docs = (await api(a.url, 'GET', '/docs-json')).body;
+      const ok = docs.paths['/admin/webhooks/deliveries/{id}'].get.responses['200'];
+      expect(ok.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/DeliveryDto' });
+      expect(docs.components.schemas.DeliveryDto.properties.attempts).toMatchObject({
+        type: 'array',
+        items: { $ref: '#/components/schemas/DeliveryAttemptDto' },
+      });
+      expect(Object.keys(docs.components.schemas.DeliveryAttemptDto.properties)).toEqual(Object.keys(first));
+
+      const unknown = '00000000-0000-4000-8000-000000000000';
+      expect((await api(a.url, 'GET', `/admin/webhooks/deliveries/${unknown}`)).body).toEqual({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `delivery ${unknown} not found`,
+      });
+    });
+
     it('a redirect is not followed (3xx is a failure) and a hung receiver times out', async () => {
       const target = receiver.route('/redirect-target');
       const redirect = await endpoint({ eventTypes: ['match.started'] }, () => ({

@@ -154,6 +154,22 @@ describe('ticker over SSE and polls (e2e, two instances)', () => {
     );
   });
 
+  it('short poll: If-None-Match uses the weak comparison over a list (RFC 9110), and * matches', async () => {
+    await publish(a, [{ symbol: 'MSFT', price: 100 }]);
+    const etag = (await fetch(`${b.url}/ticker/quotes?symbols=MSFT`)).headers.get('etag')!;
+    const status = async (ifNoneMatch: string) => {
+      const res = await fetch(`${b.url}/ticker/quotes?symbols=MSFT`, { headers: { 'if-none-match': ifNoneMatch } });
+      await res.arrayBuffer();
+      return { ifNoneMatch, status: res.status, etag: res.headers.get('etag') };
+    };
+    for (const header of [`W/${etag}`, `"stale", ${etag}`, `"stale",W/${etag} , "older"`, '*']) {
+      expect(await status(header)).toEqual({ ifNoneMatch: header, status: 304, etag });
+    }
+    for (const header of ['"stale"', `"stale", W/"other"`, etag.slice(1, -1)]) {
+      expect(await status(header)).toEqual({ ifNoneMatch: header, status: 200, etag });
+    }
+  });
+
   it('bad input: 422 naming the item, nothing published from a rejected batch; 422 for unknown stream symbols', async () => {
     const poll = (await api(b.url, 'GET', '/ticker/poll?symbols=AAPL')).body.cursor;
     const bad = await publish(a, [

@@ -178,8 +178,7 @@ export class ConversationsService {
        WHERE c.id = $1 FOR UPDATE OF c`,
       [id, me],
     );
-    if (!row) throw new ChatError('not_found', `conversation ${id} not found`);
-    if (!row.role) throw new ChatError('forbidden', `you are not a member of conversation ${id}`);
+    if (!row?.role) throw notFound(id);
     if (row.type !== 'group') throw new ChatError('conflict', 'a direct conversation has exactly its two members');
     return { lastSeq: row.last_seq, myRole: row.role };
   }
@@ -207,15 +206,13 @@ export class ConversationsService {
     return toView(row);
   }
 
-  /** Throws not_found (no such conversation) or forbidden (not a member); returns the role. */
+  /** Throws not_found unless the user is a member (also when the conversation exists); returns the role. */
   async assertMember(me: string, id: string): Promise<MemberRole> {
-    const [row]: { role: MemberRole | null }[] = await this.dataSource.query(
-      `SELECT m.role FROM conversations c
-       LEFT JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = $2 WHERE c.id = $1`,
+    const [row]: { role: MemberRole }[] = await this.dataSource.query(
+      'SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2',
       [id, me],
     );
-    if (!row) throw new ChatError('not_found', `conversation ${id} not found`);
-    if (!row.role) throw new ChatError('forbidden', `you are not a member of conversation ${id}`);
+    if (!row) throw notFound(id);
     return row.role;
   }
 
@@ -252,6 +249,14 @@ export class ConversationsService {
       throw new UnprocessableEntityException(`${field}: unknown user ${unknown.slice(0, 10).join(', ')}`);
     }
   }
+}
+
+/**
+ * A conversation the user is not in is answered exactly like one that does not exist, so ids cannot
+ * be probed (the contract: 404, not 403).
+ */
+function notFound(id: string): ChatError {
+  return new ChatError('not_found', `conversation ${id} not found`);
 }
 
 function toView(row: ViewRow): ConversationView {

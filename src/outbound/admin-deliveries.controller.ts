@@ -1,7 +1,8 @@
 import { Controller, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '#src/platform/auth/decorators.js';
 import { DeliveriesService } from './deliveries.service.js';
+import { DeliveryDto } from './dto/delivery.dto.js';
 
 @ApiTags('admin: outbound webhooks')
 @AdminOnly()
@@ -9,7 +10,9 @@ import { DeliveriesService } from './deliveries.service.js';
 export class AdminDeliveriesController {
   constructor(private readonly deliveries: DeliveriesService) {}
 
+  /** One delivery with every attempt (number, time, outcome, status code, latency, error, response excerpt). */
   @Get(':id')
+  @ApiOkResponse({ type: DeliveryDto })
   get(@Param('id', ParseUUIDPipe) id: string) {
     return this.deliveries.get(id);
   }
@@ -17,6 +20,7 @@ export class AdminDeliveriesController {
   /** Due now; a failed (exhausted) or succeeded delivery starts a new round of the schedule. */
   @Post(':id/retry')
   @HttpCode(202)
+  @ApiAcceptedResponse({ type: DeliveryDto })
   retry(@Param('id', ParseUUIDPipe) id: string) {
     return this.deliveries.retry(id);
   }

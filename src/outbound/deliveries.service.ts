@@ -10,6 +10,8 @@ import { deliveryJobId } from './outbound.constants.js';
 import { rows } from './sql.js';
 
 export interface AttemptView {
+  /** 1-based position in the delivery's whole log (manual retries count on). */
+  number: number;
   attemptedAt: Date;
   outcome: string;
   statusCode: number | null;
@@ -32,7 +34,7 @@ export interface DeliveryView {
   lastError: string | null;
   succeededAt: Date | null;
   createdAt: Date;
-  attempts?: AttemptView[];
+  attempts: AttemptView[];
 }
 
 const DELIVERY_COLUMNS = `d.id, d.endpoint_id AS "endpointId", d.message_id AS "messageId", m.webhook_id AS "webhookId",
@@ -66,42 +68,51 @@ export class DeliveriesService {
       `SELECT count(*)::int AS total FROM webhook_deliveries d WHERE ${where}`,
       params,
     );
-    const items = await rows<DeliveryView>(
+    const items = await rows<Omit<DeliveryView, 'attempts'>>(
       this.dataSource,
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id
        WHERE ${where} ORDER BY d.message_id DESC LIMIT ${query.limit} OFFSET ${(query.page - 1) * query.limit}`,
       params,
     );
-    const attempts = await rows<AttemptView & { deliveryId: string }>(
-      this.dataSource,
-      `SELECT * FROM (
-         SELECT delivery_id AS "deliveryId", attempted_at AS "attemptedAt", outcome, status_code AS "statusCode",
-                latency_ms AS "latencyMs", error, response_excerpt AS "responseExcerpt",
-                row_number() OVER (PARTITION BY delivery_id ORDER BY attempted_at DESC, id DESC) AS n, id
-         FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[])) a
-       WHERE a.n <= ${ATTEMPTS_SHOWN} ORDER BY a."attemptedAt", a.id`,
-      [items.map((item) => item.id)],
-    );
-    const byDelivery = new Map<string, AttemptView[]>();
-    for (const { deliveryId, ...attempt } of attempts) {
-      const { n: _n, id: _id, ...view } = attempt as AttemptView & { n: string; id: string };
-      (byDelivery.get(deliveryId) ?? byDelivery.set(deliveryId, []).get(deliveryId)!).push(view);
-    }
+    const attempts = await this.attemptsOf(items.map((item) => item.id));
     return page(
-      items.map((item) => ({ ...item, attempts: byDelivery.get(item.id) ?? [] })),
+      items.map((item) => ({ ...item, attempts: attempts.get(item.id) ?? [] })),
       total,
       query,
     );
   }
 
+  /** One delivery with its attempts (oldest first), as the list shows it. */
   async get(id: string): Promise<DeliveryView> {
-    const [delivery] = await rows<DeliveryView>(
+    const [delivery] = await rows<Omit<DeliveryView, 'attempts'>>(
       this.dataSource,
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id WHERE d.id = $1`,
       [id],
     );
     if (!delivery) throw new NotFoundException(`delivery ${id} not found`);
-    return delivery;
+    const attempts = await this.attemptsOf([id]);
+    return { ...delivery, attempts: attempts.get(id) ?? [] };
+  }
+
+  /** The newest ATTEMPTS_SHOWN attempts of each delivery, oldest first, numbered over the whole log. */
+  private async attemptsOf(deliveryIds: string[]): Promise<Map<string, AttemptView[]>> {
+    const found = await rows<AttemptView & { deliveryId: string }>(
+      this.dataSource,
+      `SELECT "deliveryId", number::int, "attemptedAt", outcome, "statusCode", "latencyMs", error, "responseExcerpt"
+       FROM (
+         SELECT delivery_id AS "deliveryId", attempted_at AS "attemptedAt", outcome, status_code AS "statusCode",
+                latency_ms AS "latencyMs", error, response_excerpt AS "responseExcerpt",
+                row_number() OVER (PARTITION BY delivery_id ORDER BY attempted_at, id) AS number,
+                row_number() OVER (PARTITION BY delivery_id ORDER BY attempted_at DESC, id DESC) AS newest
+         FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[])) a
+       WHERE a.newest <= ${ATTEMPTS_SHOWN} ORDER BY "deliveryId", number`,
+      [deliveryIds],
+    );
+    const byDelivery = new Map<string, AttemptView[]>();
+    for (const { deliveryId, ...attempt } of found) {
+      (byDelivery.get(deliveryId) ?? byDelivery.set(deliveryId, []).get(deliveryId)!).push(attempt);
+    }
+    return byDelivery;
   }
 
   /**

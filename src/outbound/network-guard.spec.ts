@@ -1,4 +1,5 @@
 import type { LookupAddress } from 'node:dns';
+import ipaddr from 'ipaddr.js';
 import { BlockedAddressError, NetworkGuard } from './network-guard.js';
 
 /** A resolver whose answers change between calls, like a DNS rebinding attacker's name server. */
@@ -53,6 +54,69 @@ describe('NetworkGuard', () => {
       expect(guard.blockedReason(address)).toBeNull();
     },
   );
+
+  // Every IPv6 form that carries an IPv4 address is judged by that address: public passes, internal does not.
+  it.each([
+    // IPv4-compatible ::/96, as the URL parser writes it and as written by hand
+    ['::7f00:1', 'loopback (IPv4-compatible)'],
+    ['::a9fe:a9fe', 'cloud metadata (IPv4-compatible)'],
+    ['::a00:1', 'private (IPv4-compatible)'],
+    ['::2', 'unspecified (IPv4-compatible)'], // 0.0.0.2
+    ['::127.0.0.1', 'loopback (IPv4-mapped)'], // ipaddr.js reads the dotted form as mapped: refused all the same
+    // IPv4-mapped ::ffff:0:0/96
+    ['::ffff:7f00:1', 'loopback (IPv4-mapped)'],
+    ['::ffff:169.254.169.254', 'cloud metadata (IPv4-mapped)'],
+    // IPv4-translated ::ffff:0:0:0/96
+    ['::ffff:0:a00:1', 'private (IPv4-translated)'],
+    ['::ffff:0:7f00:1', 'loopback (IPv4-translated)'],
+    // NAT64 64:ff9b::/96 and the local-use 64:ff9b:1::/48
+    ['64:ff9b::c0a8:101', 'private (NAT64)'],
+    ['64:ff9b:1::a00:1', 'private (NAT64)'],
+    ['64:ff9b:1:abcd::7f00:1', 'loopback (NAT64)'],
+    // 6to4 2002::/16, the IPv4 address in bits 16–48
+    ['2002:a9fe:a9fe::1', 'cloud metadata (6to4)'],
+    ['2002:c0a8:101:1::1', 'private (6to4)'],
+    // Teredo 2001:0::/32: server in bits 32–64, client in the last 32 bits inverted
+    ['2001:0:4136:e378:8000:63bf:f5ff:fffe', 'private (Teredo)'], // client 10.0.0.1
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'loopback (Teredo)'], // client 127.0.0.1
+    ['2001:0:a00:1:8000:63bf:f7f7:f7f7', 'private (Teredo)'], // server 10.0.0.1
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'reserved (Teredo)'], // RFC 4380's example: client 192.0.2.45
+  ])('refuses %s, which embeds an internal IPv4 address (%s)', (address, reason) => {
+    expect(guard.blockedReason(address)).toBe(reason);
+  });
+
+  it.each([
+    '::808:808', // IPv4-compatible 8.8.8.8
+    '::ffff:5db8:d822', // IPv4-mapped 93.184.216.34
+    '::ffff:0:808:808', // IPv4-translated 8.8.8.8
+    '64:ff9b:1::808:808', // NAT64 local-use, 8.8.8.8
+    '2002:808:808::1', // 6to4 via 8.8.8.8
+    '2001:0:4136:e378:8000:63bf:f7f7:f7f7', // Teredo server 65.54.227.120, client 8.8.8.8
+  ])('allows %s, which embeds a public IPv4 address', (address) => {
+    expect(guard.blockedReason(address)).toBeNull();
+  });
+
+  it('an embedding form the guard refuses is refused at connect time too', async () => {
+    const resolver = rebinding(['::7f00:1']);
+    const { error } = await lookup(new NetworkGuard([], resolver), 'compat.example');
+    expect(error!.message).toBe('blocked: compat.example resolves to ::7f00:1, a loopback (IPv4-compatible) address');
+    expect(() => guard.checkHost('[::a9fe:a9fe]')).toThrow(
+      'blocked: ::a9fe:a9fe is a cloud metadata (IPv4-compatible) address',
+    );
+  });
+
+  it('OUTBOUND_ALLOWED_CIDRS opens an IPv4 range in every embedding form; Teredo needs both its addresses', () => {
+    const open = new NetworkGuard(['127.0.0.0/8']);
+    for (const form of ['::7f00:1', '::ffff:0:7f00:1', '64:ff9b::7f00:1', '2002:7f00:1::1']) {
+      expect({ form, reason: open.blockedReason(form) }).toEqual({ form, reason: null });
+    }
+    expect(open.isAllowedRange(ipaddr.parse('::7f00:1'))).toBe(true);
+    // Teredo: client 127.0.0.1 is allowed, server 65.54.227.120 is public, so it passes but is not "in" the range.
+    expect(open.blockedReason('2001:0:4136:e378:8000:63bf:80ff:fffe')).toBeNull();
+    expect(open.isAllowedRange(ipaddr.parse('2001:0:4136:e378:8000:63bf:80ff:fffe'))).toBe(false);
+    expect(open.isAllowedRange(ipaddr.parse('2001:0:7f00:1:8000:63bf:80ff:fffe'))).toBe(true);
+    expect(open.blockedReason('::a00:1')).toBe('private (IPv4-compatible)');
+  });
 
   it('OUTBOUND_ALLOWED_CIDRS opens a range, also in its IPv4-mapped form', () => {
     const open = new NetworkGuard(['127.0.0.0/8', 'fd00::/8']);

@@ -1,8 +1,8 @@
 /**
  * Keeps outbound webhooks out of our own network (SSRF). Default deny: only globally routable unicast
  * addresses pass; loopback, private, link-local (cloud metadata), CGNAT, multicast, unspecified,
- * reserved, and IPv6 forms that embed such an IPv4 address (mapped, NAT64, 6to4) are refused unless
- * `OUTBOUND_ALLOWED_CIDRS` opens their range.
+ * reserved, and IPv6 forms that embed such an IPv4 address (mapped, compatible, translated, NAT64, 6to4,
+ * Teredo) are refused unless `OUTBOUND_ALLOWED_CIDRS` opens their range.
  *
  * Checked twice: when an endpoint is created or changed (a 422), and at connect time through a
  * `lookup` that checks every address the name resolves to, so a name that resolved to a public
@@ -32,25 +32,44 @@ const LABELS: Record<string, string> = {
   carrierGradeNat: 'CGNAT',
   uniqueLocal: 'unique-local',
   ipv4Mapped: 'IPv4-mapped',
+  ipv4Compatible: 'IPv4-compatible',
   rfc6145: 'IPv4-translated',
   rfc6052: 'NAT64',
+  teredo: 'Teredo',
 };
 const label = (range: string) => LABELS[range] ?? range;
 const an = (word: string) => `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
 
-/** The IPv4 address an IPv6 address carries in a translation form, if any. */
-function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | null {
+interface Embedded {
+  /** The translation form, as a LABELS key. */
+  form: string;
+  /** Every IPv4 address a packet to this IPv6 address may end up at; each must pass. */
+  addresses: ipaddr.IPv4[];
+}
+
+/**
+ * The IPv4 addresses an IPv6 address carries in a translation or tunnelling form, or null. Such an
+ * address is judged by what it carries: a host with a NAT64, 6to4 or Teredo path (or a stack that
+ * still speaks IPv4-compatible addresses) delivers the packet to that IPv4 address.
+ */
+function embeddedIPv4(address: ipaddr.IPv6): Embedded | null {
   const p = address.parts;
-  const fromParts = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
-  switch (address.range()) {
-    case 'ipv4Mapped': // ::ffff:a.b.c.d (and the old ::a.b.c.d)
+  const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  const range = address.range();
+  switch (range) {
+    case 'ipv4Mapped': // ::ffff:a.b.c.d
     case 'rfc6145': // ::ffff:0:a.b.c.d
-      return fromParts(p[6], p[7]);
-    case 'rfc6052': // NAT64 64:ff9b::/96; the local-use /48 embeds differently and is internal anyway
-      return p[1] === 0xff9b && p[2] === 0 ? fromParts(p[6], p[7]) : null;
+    case 'rfc6052': // NAT64 64:ff9b::a.b.c.d and the local-use 64:ff9b:1::/48 (RFC 8215), both in the last 32 bits
+      return { form: range, addresses: [v4(p[6], p[7])] };
     case '6to4': // 2002:AABB:CCDD::/48
-      return fromParts(p[1], p[2]);
+      return { form: range, addresses: [v4(p[1], p[2])] };
+    case 'teredo': // 2001:0:SERVER:flags:port:CLIENT, the client inverted (RFC 4380)
+      return { form: range, addresses: [v4(p[2], p[3]), v4(p[6] ^ 0xffff, p[7] ^ 0xffff)] };
     default:
+      // IPv4-compatible ::a.b.c.d (RFC 4291, deprecated); :: and ::1 are their own ranges, judged as such.
+      if (range === 'unicast' && p.slice(0, 6).every((part) => part === 0)) {
+        return { form: 'ipv4Compatible', addresses: [v4(p[6], p[7])] };
+      }
       return null;
   }
 }
@@ -66,15 +85,12 @@ export class NetworkGuard {
   }
 
   isAllowedRange(address: Address): boolean {
-    return this.allowed.some(([range, bits]) => {
-      if (address.kind() === range.kind()) return address.match(range, bits);
-      // An IPv4 range also covers that address written as IPv4-mapped IPv6, and the other way round.
-      if (address.kind() === 'ipv6' && range.kind() === 'ipv4') {
-        const v4 = embeddedIPv4(address as ipaddr.IPv6);
-        return v4 !== null && v4.match(range, bits);
-      }
-      return false;
-    });
+    const sameKind = (a: Address) =>
+      this.allowed.some(([range, bits]) => a.kind() === range.kind() && a.match(range, bits));
+    if (sameKind(address)) return true;
+    // An IPv4 range also covers its addresses written in an IPv6 form that embeds them (all of them, for Teredo).
+    const embedded = address.kind() === 'ipv6' ? embeddedIPv4(address as ipaddr.IPv6) : null;
+    return embedded !== null && embedded.addresses.every(sameKind);
   }
 
   /** Why an address is refused (`loopback`, `private`, …), or null when it may be reached. */
@@ -86,15 +102,13 @@ export class NetworkGuard {
       return 'not an IP address';
     }
     if (this.isAllowedRange(address)) return null;
-    if (address.kind() === 'ipv6') {
-      const v6 = address as ipaddr.IPv6;
-      const v4 = embeddedIPv4(v6);
-      if (v4) {
-        if (this.isAllowedRange(v4)) return null;
-        const inner = this.rangeReason(v4);
-        return inner ? `${inner} (${label(v6.range())})` : null;
+    const embedded = address.kind() === 'ipv6' ? embeddedIPv4(address as ipaddr.IPv6) : null;
+    if (embedded) {
+      for (const v4 of embedded.addresses) {
+        const inner = this.isAllowedRange(v4) ? null : this.rangeReason(v4);
+        if (inner) return `${inner} (${label(embedded.form)})`;
       }
-      if (v6.range() === 'rfc6052') return 'NAT64 local-use';
+      return null;
     }
     return this.rangeReason(address);
   }

@@ -1,6 +1,7 @@
 import { Controller, Get, Headers, HttpCode, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ifNoneMatchHits } from '#src/platform/http/conditional.js';
 import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
 import { PollQueryDto, QuotesQueryDto, StreamQueryDto } from './dto/feed-query.dto.js';
 import { TickerService } from './ticker.service.js';
@@ -27,7 +28,7 @@ export class TickerController {
   ) {
     const { quotes, cursor, etag } = await this.ticker.quotes(await this.ticker.parseSymbols(query.symbols));
     reply.header('etag', etag).header('cache-control', 'no-cache');
-    if (ifNoneMatch === etag) return reply.status(304).send();
+    if (ifNoneMatchHits(ifNoneMatch, etag)) return reply.status(304).send();
     return reply.send({ quotes, cursor });
   }
 
