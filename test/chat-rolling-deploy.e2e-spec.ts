@@ -1,40 +1,38 @@
 /**
  * A rolling deploy under a stock chat client. Two instances A and B on one database and Redis
  * prefix; Bob uses `socket.io-client` with its DEFAULT options (only `auth`) against one address, a
- * TCP proxy standing in for the load balancer, which routes him to A. A shuts down gracefully
- * (`app.close()`, what SIGTERM runs) while the proxy stops routing to it; Alice, on B, writes to Bob
- * while he is away. Bob's client must come back by itself (not "io server disconnect", after which
- * socket.io never reconnects), through the proxy to B, and get every message sent meanwhile exactly
- * once, in seq order, from his inbox.
+ * TCP proxy standing in for the load balancer, which routes him to A. A shuts down gracefully while
+ * the proxy stops routing to it; Alice, on B, writes to Bob while he is away. Bob's client must come
+ * back by itself (not "io server disconnect", after which socket.io never reconnects), through the
+ * proxy to B, and get every message sent meanwhile exactly once, in seq order, from his inbox.
+ * Twice: A in this process closed with `app.close()` (what SIGTERM runs), and A as a real process
+ * (`dist/main.js`, `npm run build` first) sent SIGTERM.
  */
 import { type Socket, io } from 'socket.io-client';
+import { type AppProcess, spawnApp } from './helpers/processes.js';
 import { type ChatClient, type WireMessage, bearer, connectChat, createUser } from './helpers/socket-chat.js';
 import { type TcpProxy, startTcpProxy } from './helpers/tcp-proxy.js';
 import { type TestApp, type TestEnv, api, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
 
 describe('chat: a rolling deploy under a stock socket.io client (e2e, two instances)', () => {
   let env: TestEnv;
-  let a: TestApp | undefined;
   let b: TestApp;
-  let proxy: TcpProxy;
-  let bob: Socket | undefined;
-  let alice: ChatClient | undefined;
+  const cleanups: (() => unknown)[] = [];
 
   beforeAll(async () => {
     env = await createTestEnv();
-    [a, b] = await Promise.all([startTestApp(env), startTestApp(env)]);
-    proxy = await startTcpProxy(a.url);
+    b = await startTestApp(env);
   });
   afterAll(async () => {
-    bob?.disconnect();
-    alice?.close();
-    await proxy?.close();
-    await a?.close();
+    for (const cleanup of cleanups.reverse()) await cleanup();
     await b?.close();
     await env?.cleanup();
   });
 
-  it('Bob reconnects on his own, lands on B and gets what Alice sent meanwhile once each, in order', async () => {
+  /** The scenario against an instance A at `aUrl`; `stopA` shuts it down gracefully and resolves once it is gone. */
+  async function rollingDeploy(aUrl: string, stopA: () => Promise<void>): Promise<void> {
+    const proxy: TcpProxy = await startTcpProxy(aUrl);
+    cleanups.push(() => proxy.close());
     const [aliceUser, bobUser] = [await createUser(b.url, 'Alice'), await createUser(b.url, 'Bob')];
     const created = await api(
       b.url,
@@ -47,8 +45,8 @@ describe('chat: a rolling deploy under a stock socket.io client (e2e, two instan
     const conversationId = created.body.id as string;
 
     // The stock client: default reconnection, default transports (polling, then the WebSocket).
-    const socket = io(`${proxy.url}/chat`, { auth: { token: bobUser.token } });
-    bob = socket;
+    const socket: Socket = io(`${proxy.url}/chat`, { auth: { token: bobUser.token } });
+    cleanups.push(() => socket.disconnect());
     const received: WireMessage[] = [];
     const reasons: string[] = [];
     let connects = 0;
@@ -59,11 +57,12 @@ describe('chat: a rolling deploy under a stock socket.io client (e2e, two instan
       ack?.();
     });
     await waitFor(() => connects === 1 && socket.io.engine.transport.name === 'websocket', 10_000);
-    expect(new Set(proxy.routed)).toEqual(new Set([new URL(a!.url).host]));
+    expect(new Set(proxy.routed)).toEqual(new Set([new URL(aUrl).host]));
 
-    alice = await connectChat(b.url, aliceUser.token);
+    const alice: ChatClient = await connectChat(b.url, aliceUser.token);
+    cleanups.push(() => alice.close());
     const send = async (body: string) => {
-      const ack = await alice!.send(conversationId, body);
+      const ack = await alice.send(conversationId, body);
       expect(ack).toMatchObject({ ok: true });
       return ack.message as WireMessage;
     };
@@ -73,13 +72,12 @@ describe('chat: a rolling deploy under a stock socket.io client (e2e, two instan
     // The deploy: the balancer stops routing to A (new connections wait) and A drains.
     proxy.hold();
     const routedBefore = proxy.routed.length;
-    const closing = a!.close();
+    const stopping = stopA();
     await waitFor(() => reasons.length === 1, 10_000);
     expect(reasons[0]).not.toBe('io server disconnect');
     const meanwhile: WireMessage[] = [];
     for (let i = 1; i <= 5; i++) meanwhile.push(await send(`while Bob is away ${i}`));
-    await closing;
-    a = undefined;
+    await stopping;
     expect(connects).toBe(1); // all five were stored before Bob could reach B
     proxy.retarget(b.url);
 
@@ -96,5 +94,29 @@ describe('chat: a rolling deploy under a stock socket.io client (e2e, two instan
     const sinceDeploy = proxy.routed.slice(routedBefore);
     expect(sinceDeploy.length).toBeGreaterThan(0);
     expect(new Set(sinceDeploy)).toEqual(new Set([new URL(b.url).host]));
+  }
+
+  it('A closed in process: Bob reconnects on his own, lands on B and gets what Alice sent meanwhile once each, in order', async () => {
+    const a = await startTestApp(env);
+    let closed = false;
+    cleanups.push(() => (closed ? undefined : a.close()));
+    await rollingDeploy(a.url, async () => {
+      await a.close();
+      closed = true;
+    });
   }, 30_000);
+
+  it('A a real process sent SIGTERM: the same, and A exits cleanly (not by the shutdown watchdog)', async () => {
+    const a: AppProcess = await spawnApp(env.env, { readyTimeoutMs: 60_000 });
+    cleanups.push(async () => {
+      a.kill();
+      await a.exited;
+    });
+    await rollingDeploy(a.url, async () => {
+      a.kill('SIGTERM');
+      // Nest raises the signal again once it has shut down; the watchdog would exit with code 1.
+      const exit = await a.exited;
+      expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+    });
+  }, 90_000);
 });
