@@ -5,7 +5,7 @@
  * one precision: the socket that sent a message gets it in its ack, not again as `message:new` (the
  * sender's other sockets do get `message:new`).
  */
-import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import {
   Ack,
   ConnectedSocket,
@@ -42,7 +42,7 @@ interface ChatSocketData extends AuthedSocketData {
 
 @WebSocketGateway({ namespace: '/chat', serveClient: false })
 export class ChatGateway
-  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, BeforeApplicationShutdown, OnApplicationShutdown
+  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy, OnApplicationShutdown
 {
   private readonly logger = new Logger(ChatGateway.name);
   private nsp?: Namespace;
@@ -92,6 +92,9 @@ export class ChatGateway
 
     const originAllowed = (req: IncomingMessage) => this.originAllowed(req);
     io.engine.opts.allowRequest = (req, callback) => {
+      // A draining instance takes no new session: the client's reconnection retries (with backoff)
+      // and lands on an instance the load balancer still routes to.
+      if (this.closing) return callback('shutting down', false);
       const ok = originAllowed(req);
       callback(ok ? null : 'origin not allowed', ok);
     };
@@ -166,8 +169,9 @@ export class ChatGateway
     try {
       await this.delivery.connect(socket, userId);
     } catch (error) {
-      this.logger.warn(`chat inbox of ${userId}: ${(error as Error).message}; closing the socket`);
-      socket.disconnect(true);
+      // The connection, not the socket: the client reconnects by itself and the inbox is read again.
+      this.logger.warn(`chat inbox of ${userId}: ${(error as Error).message}; closing the connection`);
+      socket.conn.close();
     }
   }
 
@@ -296,16 +300,33 @@ export class ChatGateway
   }
 
   /**
-   * Before the HTTP server closes: take this instance's users out of presence, write pending
-   * delivered cursors, and close the sockets so clients reconnect to another instance.
+   * A rolling deploy: the first thing this instance does when it is told to stop (Nest runs
+   * `onModuleDestroy` of every module before any `beforeApplicationShutdown`, and both before the
+   * socket.io server and the HTTP server close), so clients move while the rest drains.
+   *
+   * Each socket's engine.io connection is closed, not the socket: the client sees "transport close"
+   * and its own reconnection brings it back through the balancer to another instance, whose inbox
+   * replay (from the delivered cursor) sends what was stored meanwhile. `socket.disconnect()` would
+   * send a namespace disconnect instead ("io server disconnect"), after which stock clients
+   * (socket.io-client, python-socketio) never reconnect. New sessions are refused from here on
+   * (allowRequest). Then: pending delivered cursors are written (no ack can arrive after the close,
+   * so every ack received is in), and this instance's users are taken out of presence.
    */
-  async beforeApplicationShutdown(): Promise<void> {
+  async onModuleDestroy(): Promise<void> {
     this.closing = true;
     this.presence.stop();
-    await Promise.race([Promise.all(this.tasks), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     const nsp = this.nsp;
     if (!nsp) return;
     const local = [...nsp.sockets.values()];
+    // engine.io sends what is buffered first; acks still arrive until the transport is closed.
+    const closed = local.map((socket) =>
+      socket.connected ? new Promise((resolve) => socket.once('disconnect', resolve)) : undefined,
+    );
+    for (const socket of local) socket.conn.close();
+    await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    await this.delivery.flush();
+    this.delivery.stop();
+    await Promise.race([Promise.all(this.tasks), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     await Promise.all(
       local.map(async (socket) => {
         const userId = (socket.data as ChatSocketData).user?.id;
@@ -314,12 +335,9 @@ export class ChatGateway
         if (wentOffline) await this.announce(userId, false);
       }),
     );
-    await this.delivery.flush();
-    this.delivery.stop();
-    for (const socket of local) socket.disconnect(true);
-    nsp.server.engine.close();
-    // Nest closes the socket.io server after this, and socket.io would then wait for the whole HTTP
-    // server to close (long polls included); the HTTP adapter force-closes it right after instead.
+    // Nest closes the socket.io server later (engine.io connections still opening go then), and
+    // socket.io would wait for the whole HTTP server to close (long polls included); the HTTP
+    // adapter force-closes it right after instead.
     (nsp.server as { httpServer?: unknown }).httpServer = undefined;
   }
 

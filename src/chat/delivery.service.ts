@@ -270,7 +270,7 @@ export class DeliveryService {
     state.sent = message.seq;
     if (++connection.inflight > MAX_INFLIGHT) {
       this.logger.warn(`chat: closing a socket of ${connection.userId} that stopped acknowledging`);
-      connection.socket.disconnect(true);
+      connection.socket.conn.close(); // a transport close: stock clients reconnect by themselves
       return undefined;
     }
     const started = performance.now();

@@ -51,9 +51,10 @@ export class ChatClient {
     });
     socket.on('disconnect', (reason) => {
       if (this.state === 'signed-out') return;
+      // An instance shutting down closes the connection ("transport close") and socket.io reconnects
+      // by itself; the server ends the socket itself only when the token expired or the user is gone.
+      if (reason === 'io server disconnect') return this.onSignedOut('Your session expired: sign in again.');
       this.setState('reconnecting');
-      // The server ended this socket (an instance shutting down): socket.io does not retry that by itself.
-      if (reason === 'io server disconnect') setTimeout(() => socket.connect(), 1_000);
     });
     socket.on('connect_error', (error) => {
       if (error.message === 'unauthorized') return this.onSignedOut('Your session expired: sign in again.');
