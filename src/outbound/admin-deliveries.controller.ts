@@ -1,7 +1,8 @@
 import { Controller, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '#src/platform/auth/decorators.js';
 import { DeliveriesService } from './deliveries.service.js';
+import { DeliveryDto, DeliveryWithAttemptsDto } from './dto/outbound-responses.dto.js';
 
 @ApiTags('admin: outbound webhooks')
 @AdminOnly()
@@ -10,6 +11,8 @@ export class AdminDeliveriesController {
   constructor(private readonly deliveries: DeliveriesService) {}
 
   @Get(':id')
+  @ApiOperation({ summary: 'One delivery with its attempts' })
+  @ApiOkResponse({ type: DeliveryWithAttemptsDto })
   get(@Param('id', ParseUUIDPipe) id: string) {
     return this.deliveries.get(id);
   }
@@ -17,6 +20,11 @@ export class AdminDeliveriesController {
   /** Due now; a failed (exhausted) or succeeded delivery starts a new round of the schedule. */
   @Post(':id/retry')
   @HttpCode(202)
+  @ApiOperation({
+    summary: 'Retry a delivery now',
+    description: 'Due now; a failed (exhausted) or succeeded delivery starts a new round of the schedule.',
+  })
+  @ApiAcceptedResponse({ type: DeliveryDto })
   retry(@Param('id', ParseUUIDPipe) id: string) {
     return this.deliveries.retry(id);
   }

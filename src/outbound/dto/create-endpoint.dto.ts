@@ -53,6 +53,7 @@ export class CreateEndpointDto {
   @ApiPropertyOptional({
     minimum: 1,
     maximum: MAX_RATE_PER_SECOND,
+    example: 10,
     description: 'Sends per second, across all instances',
   })
   @IsOptional()

@@ -42,21 +42,29 @@ export class CreateMatchDto {
 }
 
 export class PostMatchEventDto {
-  @ApiProperty({ enum: EVENT_KINDS })
+  @ApiProperty({ enum: EVENT_KINDS, example: 'kickoff' })
   @IsIn(EVENT_KINDS)
   kind: EventKind;
 
-  @ApiPropertyOptional({ enum: TEAMS, description: 'Required for kind=score' })
+  @ApiPropertyOptional({ enum: TEAMS, example: 'home', description: 'Required for kind=score' })
   @IsOptional()
   @IsIn(TEAMS)
   team?: Team;
 
-  @ApiPropertyOptional({ description: "kind=score: the sport's point values (football 1; basketball 1, 2 or 3)" })
+  @ApiPropertyOptional({
+    example: 1,
+    description: "kind=score: the sport's point values (football and hockey 1, the default; basketball 1, 2 or 3)",
+  })
   @IsOptional()
   @IsInt()
   points?: number;
 
-  @ApiPropertyOptional({ description: 'kind=period: the period starting now (default: the next one)' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 100,
+    example: 2,
+    description: 'kind=period: the period starting now (default: the next one)',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)

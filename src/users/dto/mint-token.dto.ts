@@ -2,7 +2,12 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export class MintTokenDto {
-  @ApiPropertyOptional({ minimum: 60, maximum: 2_592_000, description: 'Token lifetime in seconds' })
+  @ApiPropertyOptional({
+    minimum: 60,
+    maximum: 2_592_000,
+    example: 3600,
+    description: 'Token lifetime in seconds (default JWT_TTL_SECONDS)',
+  })
   @IsOptional()
   @IsInt()
   @Min(60)

@@ -1,0 +1,209 @@
+/** What the outbound webhook routes answer, for the API docs. */
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PageResponseDto } from '#src/platform/http/page-response.dto.js';
+import { DELIVERY_STATUSES, ENDPOINT_STATUSES } from './list-query.dto.js';
+
+export class EventTypeDto {
+  @ApiProperty({ example: 'score.updated' })
+  type: string;
+
+  @ApiProperty({ example: 'A match event changed the score, period or timeline.' })
+  description: string;
+}
+
+export class EventTypesDto {
+  @ApiProperty({ type: [EventTypeDto] })
+  items: EventTypeDto[];
+}
+
+export class EndpointDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ example: 'https://example.com/webhooks' })
+  url: string;
+
+  @ApiProperty({ nullable: true, type: String })
+  description: string | null;
+
+  @ApiProperty({ type: [String], example: ['score.*'] })
+  eventTypes: string[];
+
+  @ApiProperty({ description: 'One delivery in flight, strictly in message order' })
+  ordered: boolean;
+
+  @ApiProperty({ nullable: true, type: Number, description: 'Sends per second, across all instances' })
+  rateLimitPerSecond: number | null;
+
+  @ApiProperty({ enum: ENDPOINT_STATUSES })
+  status: (typeof ENDPOINT_STATUSES)[number];
+
+  @ApiProperty({ nullable: true, type: String })
+  disabledReason: string | null;
+
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' })
+  disabledAt: string | null;
+
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'Failing without a success since then (disabled after OUTBOUND_DISABLE_AFTER_HOURS)',
+  })
+  failingSince: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt: string;
+}
+
+export class EndpointWithSecretDto extends EndpointDto {
+  @ApiProperty({
+    example: 'whsec_…',
+    description: 'The signing secret (Standard Webhooks); shown only here and by …/secret',
+  })
+  secret: string;
+}
+
+export class EndpointPageDto extends PageResponseDto {
+  @ApiProperty({ type: [EndpointDto] })
+  items: EndpointDto[];
+}
+
+export class EndpointSecretDto {
+  @ApiProperty({ example: 'whsec_…' })
+  secret: string;
+
+  @ApiProperty({
+    type: [String],
+    format: 'date-time',
+    description: 'When each previous secret, still signing during its grace period, stops',
+  })
+  previousSecretsExpireAt: string[];
+}
+
+export class RotatedSecretDto {
+  @ApiProperty({ example: 'whsec_…', description: 'The new secret' })
+  secret: string;
+
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'Until then deliveries are signed with both (OUTBOUND_SECRET_GRACE_HOURS)',
+  })
+  previousSecretExpiresAt: string | null;
+}
+
+export class ReplayResultDto {
+  @ApiProperty({ example: 1, description: 'Messages queued again for this endpoint' })
+  replayed: number;
+}
+
+export class DeliveryCountsDto {
+  @ApiProperty() pending: number;
+  @ApiProperty() succeeded: number;
+  @ApiProperty() failed: number;
+}
+
+export class EndpointStatsDto {
+  @ApiProperty({ format: 'uuid' })
+  endpointId: string;
+
+  @ApiProperty({ example: 24 })
+  windowHours: number;
+
+  @ApiProperty({ description: 'Attempts in the window' })
+  attempts: number;
+
+  @ApiProperty()
+  succeededAttempts: number;
+
+  @ApiProperty({ nullable: true, type: Number, description: '0…1; null without attempts' })
+  successRate: number | null;
+
+  @ApiProperty({ nullable: true, type: Number })
+  p95LatencyMs: number | null;
+
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' })
+  lastSuccessAt: string | null;
+
+  @ApiProperty({ type: DeliveryCountsDto, description: 'Deliveries by status (all time)' })
+  deliveries: DeliveryCountsDto;
+}
+
+export class DeliveryAttemptDto {
+  @ApiProperty({ format: 'date-time' })
+  attemptedAt: string;
+
+  @ApiProperty({ example: 'succeeded', description: '`succeeded` or `failed`' })
+  outcome: string;
+
+  @ApiProperty({ nullable: true, type: Number, description: "The receiver's HTTP status" })
+  statusCode: number | null;
+
+  @ApiProperty({ nullable: true, type: Number })
+  latencyMs: number | null;
+
+  @ApiProperty({ nullable: true, type: String })
+  error: string | null;
+
+  @ApiProperty({ nullable: true, type: String, description: 'The start of the response body' })
+  responseExcerpt: string | null;
+}
+
+export class DeliveryDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ format: 'uuid' })
+  endpointId: string;
+
+  @ApiProperty({ example: '2' })
+  messageId: string;
+
+  @ApiProperty({
+    example: 'msg_e141fb152ffe4547821105360a9f9e15',
+    description: 'The `webhook-id` header: the same on every attempt',
+  })
+  webhookId: string;
+
+  @ApiProperty({ example: 'score.updated' })
+  eventType: string;
+
+  @ApiProperty({ enum: DELIVERY_STATUSES })
+  status: (typeof DELIVERY_STATUSES)[number];
+
+  @ApiProperty()
+  attemptCount: number;
+
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' })
+  nextAttemptAt: string | null;
+
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' })
+  lastAttemptAt: string | null;
+
+  @ApiProperty({ nullable: true, type: Number })
+  lastStatusCode: number | null;
+
+  @ApiProperty({ nullable: true, type: String })
+  lastError: string | null;
+
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' })
+  succeededAt: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+}
+
+export class DeliveryWithAttemptsDto extends DeliveryDto {
+  @ApiPropertyOptional({ type: [DeliveryAttemptDto], description: 'Every attempt, oldest first' })
+  attempts: DeliveryAttemptDto[];
+}
+
+export class DeliveryPageDto extends PageResponseDto {
+  @ApiProperty({ type: [DeliveryWithAttemptsDto] })
+  items: DeliveryWithAttemptsDto[];
+}
