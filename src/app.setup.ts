@@ -150,8 +150,28 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
         'Ticker and scores over SSE and polls, chat over socket.io, inbound and outbound webhooks, admin API.',
       )
       .setVersion('0.1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY' }, ADMIN_AUTH)
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, USER_AUTH)
+      // The admin credential is a static key sent as `Authorization: Bearer <key>`. It stays an http
+      // bearer scheme (Swagger UI then adds the `Bearer ` prefix itself; an apiKey scheme on the
+      // Authorization header would make the operator type it), but not a JWT: addBearerAuth's
+      // default bearerFormat is 'JWT', so it is set explicitly.
+      .addBearerAuth(
+        {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'API key',
+          description: 'The ADMIN_API_KEY itself (an opaque key, not a JWT): `Authorization: Bearer <ADMIN_API_KEY>`.',
+        },
+        ADMIN_AUTH,
+      )
+      .addBearerAuth(
+        {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'A user JWT (HS256) from POST /admin/users/{id}/tokens or POST /auth/demo.',
+        },
+        USER_AUTH,
+      )
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

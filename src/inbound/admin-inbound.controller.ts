@@ -1,7 +1,8 @@
 import { Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '#src/platform/auth/decorators.js';
 import { ListInboundEventsDto } from './dto/list-inbound-events.dto.js';
+import { InboundEventDetailDto, InboundEventDto, InboundEventPageDto } from './dto/inbound-responses.dto.js';
 import { InboundEventsService } from './inbound-events.service.js';
 
 @ApiTags('admin: inbound webhooks')
@@ -12,12 +13,16 @@ export class AdminInboundController {
 
   /** Newest first; filter by provider, status, type. */
   @Get()
+  @ApiOperation({ summary: 'List inbound events (newest first)' })
+  @ApiOkResponse({ type: InboundEventPageDto })
   list(@Query() query: ListInboundEventsDto) {
     return this.events.list(query);
   }
 
   /** One event with its headers and payload. */
   @Get(':id')
+  @ApiOperation({ summary: 'One inbound event with its headers and payload' })
+  @ApiOkResponse({ type: InboundEventDetailDto })
   get(@Param('id', ParseUUIDPipe) id: string) {
     return this.events.get(id);
   }
@@ -25,6 +30,11 @@ export class AdminInboundController {
   /** Process a failed event again (a waiting one is queued again); processed or ignored → 409. */
   @Post(':id/replay')
   @HttpCode(202)
+  @ApiOperation({
+    summary: 'Replay an inbound event',
+    description: 'A failed event is processed again (a waiting one is queued again); processed or ignored → 409.',
+  })
+  @ApiAcceptedResponse({ type: InboundEventDto })
   replay(@Param('id', ParseUUIDPipe) id: string) {
     return this.events.replay(id);
   }

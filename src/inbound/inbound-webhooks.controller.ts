@@ -9,17 +9,29 @@ import {
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
 import { RouteConfig } from '@nestjs/platform-fastify';
-import { ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { AppConfig } from '#src/config/app-config.js';
 import { RateLimit } from '#src/platform/rate-limit/rate-limit.decorators.js';
+import { InboundReceiptDto } from './dto/inbound-responses.dto.js';
 import { receiverRoute } from './inbound-routes.js';
 import { InboundMetrics } from './inbound.metrics.js';
 import { InboundVerifier, Rejection, type VerifiedEvent } from './inbound.verifier.js';
 import { IntakeWriter, type StoreResult } from './intake-writer.js';
 
 const FORM = 'application/x-www-form-urlencoded';
-const STORED = { description: 'stored (or already stored: `duplicate: true`); processed asynchronously' };
+const STORED = {
+  type: InboundReceiptDto,
+  description: 'stored (or already stored: `duplicate: true`); processed asynchronously',
+};
+
+/** The body is read as raw bytes (the signature covers them), so the docs describe it by hand. */
+const RawJsonBody = (description: string, example: object) =>
+  ApiBody({
+    required: true,
+    description: `${description} The exact bytes are verified: send them unchanged.`,
+    schema: { type: 'object', additionalProperties: true, example },
+  });
 
 /**
  * The receivers. Each answers 2xx only once the event is committed to Postgres; a bad signature,
@@ -39,7 +51,17 @@ export class InboundWebhooksController {
   @Post('stripe')
   @HttpCode(200)
   @RouteConfig(receiverRoute('stripe'))
-  @ApiHeader({ name: 'Stripe-Signature', required: true })
+  @ApiOperation({
+    summary: 'Receive a Stripe webhook',
+    description: 'Signed with one of STRIPE_WEBHOOK_SECRETS (404 while it is empty).',
+  })
+  @ApiHeader({ name: 'Stripe-Signature', required: true, description: '`t=<unix time>,v1=<HMAC-SHA256 hex>`' })
+  @RawJsonBody('A Stripe event, as Stripe sends it.', {
+    id: 'evt_1',
+    object: 'event',
+    type: 'payment_intent.succeeded',
+    data: { object: { id: 'pi_1', object: 'payment_intent' } },
+  })
   @ApiOkResponse(STORED)
   stripe(@Req() request: FastifyRequest): Promise<StoreResult> {
     if (this.config.inbound.stripeSecrets.length === 0) this.notConfigured('stripe', 'STRIPE_WEBHOOK_SECRETS');
@@ -51,9 +73,19 @@ export class InboundWebhooksController {
   @Post('github')
   @HttpCode(200)
   @RouteConfig(receiverRoute('github'))
-  @ApiHeader({ name: 'X-Hub-Signature-256', required: true })
-  @ApiHeader({ name: 'X-GitHub-Event', required: true })
-  @ApiHeader({ name: 'X-GitHub-Delivery', required: true })
+  @ApiOperation({
+    summary: 'Receive a GitHub webhook',
+    description:
+      'Signed with one of GITHUB_WEBHOOK_SECRETS (404 while it is empty). Also answers `ping` (stored, then ignored).',
+  })
+  @ApiHeader({ name: 'X-Hub-Signature-256', required: true, description: '`sha256=<HMAC-SHA256 hex of the body>`' })
+  @ApiHeader({ name: 'X-GitHub-Event', required: true, description: 'e.g. `push`, `release`, `ping`' })
+  @ApiHeader({ name: 'X-GitHub-Delivery', required: true, description: 'The delivery id (deduplicates)' })
+  @RawJsonBody('A GitHub event payload, as GitHub sends it.', {
+    zen: 'Keep it logically awesome.',
+    hook_id: 1,
+    repository: { full_name: 'acme/app' },
+  })
   @ApiOkResponse(STORED)
   github(@Req() request: FastifyRequest): Promise<StoreResult> {
     if (this.config.inbound.githubSecrets.length === 0) this.notConfigured('github', 'GITHUB_WEBHOOK_SECRETS');
@@ -66,9 +98,18 @@ export class InboundWebhooksController {
   @Post('in/:source')
   @HttpCode(200)
   @RouteConfig(receiverRoute('standard'))
-  @ApiHeader({ name: 'webhook-id', required: true })
-  @ApiHeader({ name: 'webhook-timestamp', required: true })
-  @ApiHeader({ name: 'webhook-signature', required: true })
+  @ApiOperation({
+    summary: 'Receive a Standard Webhooks event',
+    description: 'From a sender named in STANDARD_WEBHOOK_SOURCES (`name=whsec_…`); an unknown source is a 404.',
+  })
+  @ApiHeader({ name: 'webhook-id', required: true, description: 'The message id (deduplicates)' })
+  @ApiHeader({ name: 'webhook-timestamp', required: true, description: 'Unix seconds' })
+  @ApiHeader({
+    name: 'webhook-signature',
+    required: true,
+    description: '`v1,<base64 HMAC-SHA256>` (space-separated list)',
+  })
+  @RawJsonBody('Any JSON the sender signs; `type` names the event.', { type: 'invoice.paid', data: { id: 'inv_1' } })
   @ApiOkResponse(STORED)
   standard(@Param('source') source: string, @Req() request: FastifyRequest): Promise<StoreResult> {
     if (!this.verifier.hasStandardSource(source)) {

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '#src/platform/auth/decorators.js';
 import { DeliveriesService } from './deliveries.service.js';
 import { DeliveryDto } from './dto/delivery.dto.js';
@@ -12,6 +12,7 @@ export class AdminDeliveriesController {
 
   /** One delivery with every attempt (number, time, outcome, status code, latency, error, response excerpt). */
   @Get(':id')
+  @ApiOperation({ summary: 'One delivery with its attempts' })
   @ApiOkResponse({ type: DeliveryDto })
   get(@Param('id', ParseUUIDPipe) id: string) {
     return this.deliveries.get(id);
@@ -20,6 +21,10 @@ export class AdminDeliveriesController {
   /** Due now; a failed (exhausted) or succeeded delivery starts a new round of the schedule. */
   @Post(':id/retry')
   @HttpCode(202)
+  @ApiOperation({
+    summary: 'Retry a delivery now',
+    description: 'Due now; a failed (exhausted) or succeeded delivery starts a new round of the schedule.',
+  })
   @ApiAcceptedResponse({ type: DeliveryDto })
   retry(@Param('id', ParseUUIDPipe) id: string) {
     return this.deliveries.retry(id);

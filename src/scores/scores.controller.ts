@@ -1,8 +1,10 @@
 import { Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Query, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { FeedPollResponseDto, SSE_CONTENT } from '#src/platform/realtime/feed-response.dto.js';
 import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
 import { MatchesQueryDto, ScoresPollQueryDto, ScoresStreamQueryDto } from './dto/scores.dto.js';
+import { MatchDetailDto, MatchPageDto } from './dto/scores-responses.dto.js';
 import { ScoresService } from './scores.service.js';
 
 @ApiTags('scores')
@@ -14,12 +16,16 @@ export class ScoresController {
   ) {}
 
   @Get('matches')
+  @ApiOperation({ summary: 'List matches (by start time)' })
+  @ApiOkResponse({ type: MatchPageDto })
   list(@Query() query: MatchesQueryDto) {
     return this.scores.list(query);
   }
 
   /** A match with its timeline (events in seq order). */
   @Get('matches/:id')
+  @ApiOperation({ summary: 'One match with its timeline' })
+  @ApiOkResponse({ type: MatchDetailDto })
   get(@Param('id', new ParseUUIDPipe()) id: string) {
     return this.scores.get(id);
   }
@@ -31,7 +37,12 @@ export class ScoresController {
    */
   @Get('stream')
   @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: 'text/event-stream' })
+  @ApiOperation({
+    summary: 'Score stream (SSE)',
+    description:
+      '`event: snapshot` `{ matches }` (each with its `seq`), then `event: score` `{ matchId, home, away, status, event }`, each with `id:`; resumable with `Last-Event-ID`. Never conflated: a client past SSE_HARD_LIMIT_BYTES is closed and resumes from its last id.',
+  })
+  @ApiOkResponse({ description: 'an SSE stream', content: SSE_CONTENT })
   async stream(
     @Query() query: ScoresStreamQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,
@@ -48,6 +59,8 @@ export class ScoresController {
 
   /** Long poll: `{ events: [{ id, type, data }], cursor }`. */
   @Get('poll')
+  @ApiOperation({ summary: 'Score events since a cursor (long poll, ≤ 30 s)', description: 'As /ticker/poll.' })
+  @ApiOkResponse({ type: FeedPollResponseDto })
   @HttpCode(200)
   async poll(@Query() query: ScoresPollQueryDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const topics = await this.scores.parseMatchIds(query.matches);

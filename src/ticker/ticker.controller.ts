@@ -1,9 +1,11 @@
 import { Controller, Get, Headers, HttpCode, Query, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiNotModifiedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ifNoneMatchHits } from '#src/platform/http/conditional.js';
+import { FeedPollResponseDto, SSE_CONTENT } from '#src/platform/realtime/feed-response.dto.js';
 import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
 import { PollQueryDto, QuotesQueryDto, StreamQueryDto } from './dto/feed-query.dto.js';
+import { InstrumentDto, QuotesResponseDto } from './dto/ticker-responses.dto.js';
 import { TickerService } from './ticker.service.js';
 
 @ApiTags('ticker')
@@ -15,12 +17,20 @@ export class TickerController {
   ) {}
 
   @Get('instruments')
+  @ApiOperation({ summary: 'Active instruments' })
+  @ApiOkResponse({ type: [InstrumentDto] })
   instruments() {
     return this.ticker.listInstruments();
   }
 
   /** Short poll: latest quotes, with an ETag (`If-None-Match` → 304). */
   @Get('quotes')
+  @ApiOperation({
+    summary: 'Latest quotes (short poll with ETag)',
+    description: 'Answers with an `ETag`; send it back as `If-None-Match` and an unchanged set is a 304.',
+  })
+  @ApiOkResponse({ type: QuotesResponseDto })
+  @ApiNotModifiedResponse({ description: 'unchanged since the ETag sent in If-None-Match' })
   async quotes(
     @Query() query: QuotesQueryDto,
     @Headers('if-none-match') ifNoneMatch: string | undefined,
@@ -35,7 +45,12 @@ export class TickerController {
   /** SSE: `event: snapshot` then `event: tick` `{ symbol, price, size, ts }`, each with `id:`; resumable. */
   @Get('stream')
   @ApiProduces('text/event-stream')
-  @ApiOkResponse({ description: 'text/event-stream' })
+  @ApiOperation({
+    summary: 'Tick stream (SSE)',
+    description:
+      '`event: snapshot` (latest quotes), then `event: tick` `{ symbol, price, size, ts }`, each with `id:`. Resume with `Last-Event-ID` (or `?lastEventId=`); an id the feed cannot vouch for gets `event: reset` and a new snapshot.',
+  })
+  @ApiOkResponse({ description: 'an SSE stream', content: SSE_CONTENT })
   async stream(
     @Query() query: StreamQueryDto,
     @Headers('last-event-id') lastEventId: string | undefined,
@@ -52,6 +67,11 @@ export class TickerController {
 
   /** Long poll: `{ events: [{ id, type, data }], cursor }`. */
   @Get('poll')
+  @ApiOperation({
+    summary: 'Ticks since a cursor (long poll, ≤ 30 s)',
+    description: 'No cursor: the current cursor at once. Otherwise waits up to `timeoutMs` for events after it.',
+  })
+  @ApiOkResponse({ type: FeedPollResponseDto })
   @HttpCode(200)
   async poll(@Query() query: PollQueryDto, @Res({ passthrough: true }) reply: FastifyReply) {
     const topics = await this.ticker.parseSymbols(query.symbols);

@@ -9,7 +9,7 @@ export class AddMembersDto {
   @IsUUID('all', { each: true })
   userIds: string[];
 
-  @ApiPropertyOptional({ enum: ['admin', 'member'], default: 'member' })
+  @ApiPropertyOptional({ enum: ['admin', 'member'], default: 'member', example: 'member' })
   @IsOptional()
   @IsIn(['admin', 'member'])
   role?: 'admin' | 'member';

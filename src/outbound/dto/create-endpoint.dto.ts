@@ -48,6 +48,12 @@ export class CreateEndpointDto {
   @IsBoolean()
   ordered?: boolean;
 
-  @IntField({ min: 1, max: MAX_RATE_PER_SECOND, optional: true, description: 'Sends per second, across all instances' })
+  @IntField({
+    min: 1,
+    max: MAX_RATE_PER_SECOND,
+    optional: true,
+    example: 10,
+    description: 'Sends per second, across all instances',
+  })
   rateLimitPerSecond?: number;
 }

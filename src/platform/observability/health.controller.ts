@@ -1,8 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { RateLimit } from '#src/platform/rate-limit/rate-limit.decorators.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
+import { LiveResponseDto, ReadyResponseDto } from './health-response.dto.js';
 
 @ApiTags('health')
 @RateLimit('none')
@@ -17,6 +18,8 @@ export class HealthController {
 
   /** The process is up and serving HTTP. */
   @Get('live')
+  @ApiOperation({ summary: 'Liveness: the process is up' })
+  @ApiOkResponse({ type: LiveResponseDto })
   live() {
     return { status: 'ok' };
   }
@@ -24,6 +27,9 @@ export class HealthController {
   /** Postgres and Redis both answer; 503 otherwise. */
   @Get('ready')
   @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: Postgres and Redis answer' })
+  @ApiOkResponse({ type: ReadyResponseDto })
+  @ApiServiceUnavailableResponse({ type: ReadyResponseDto, description: 'names what is down' })
   ready() {
     return this.health.check([
       () => this.db.pingCheck('postgres', { timeout: 1_500 }),

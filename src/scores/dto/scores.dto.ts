@@ -41,11 +41,11 @@ export class CreateMatchDto {
 }
 
 export class PostMatchEventDto {
-  @ApiProperty({ enum: EVENT_KINDS })
+  @ApiProperty({ enum: EVENT_KINDS, example: 'kickoff' })
   @IsIn(EVENT_KINDS)
   kind: EventKind;
 
-  @ApiPropertyOptional({ enum: TEAMS, description: 'Required for kind=score' })
+  @ApiPropertyOptional({ enum: TEAMS, example: 'home', description: 'Required for kind=score' })
   @IsOptional()
   @IsIn(TEAMS)
   team?: Team;
@@ -54,7 +54,8 @@ export class PostMatchEventDto {
     min: 1,
     max: 100,
     optional: true,
-    description: "kind=score: the sport's point values (football 1; basketball 1, 2 or 3)",
+    example: 1,
+    description: "kind=score: the sport's point values (football and hockey 1, the default; basketball 1, 2 or 3)",
   })
   points?: number;
 
@@ -62,6 +63,7 @@ export class PostMatchEventDto {
     min: 1,
     max: 100,
     optional: true,
+    example: 2,
     description: 'kind=period: the period starting now (default: the next one)',
   })
   period?: number;
