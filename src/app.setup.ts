@@ -39,10 +39,15 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     forceCloseConnections: true,
     return503OnClosing: true,
     // Headers and body within REQUEST_TIMEOUT_MS, else 408 (Node's own request timeout, which stops
-    // once the request is fully read: streamed responses are not cut). Node checks every 30 s by
-    // default; a tenth of the timeout keeps a stalled client's wait close to the configured value.
+    // once the request is fully read: streamed responses are not cut). Node arms it only when the
+    // server is created with it, so it goes to createServer (`http`) as well as to Fastify, which
+    // assigns its own value afterwards. Node checks every 30 s by default; a tenth of the timeout
+    // keeps a stalled client's wait close to the configured value.
     requestTimeout: config.app.requestTimeoutMs,
-    http: { connectionsCheckingInterval: Math.max(100, Math.floor(config.app.requestTimeoutMs / 10)) },
+    http: {
+      requestTimeout: config.app.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.floor(config.app.requestTimeoutMs / 10)),
+    },
     genReqId: requestId,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.imports), adapter, {

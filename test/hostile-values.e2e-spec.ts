@@ -292,7 +292,8 @@ describe('hostile values at every operation and socket event (e2e)', () => {
 
   it('a form-encoded body on a JSON route → 415 and nothing created', async () => {
     const failures: string[] = [];
-    for (const op of operations.filter((o) => o.body !== undefined)) {
+    // The signed receivers (/webhooks/…) take the bytes their senders sign: test/inbound-senders.e2e-spec.ts.
+    for (const op of operations.filter((o) => o.body !== undefined && !o.path.startsWith('/webhooks/'))) {
       const response = await fetch(`${t.url}${fill(op.path, op)}`, {
         method: op.method,
         headers: { authorization: headersFor(op).authorization, 'content-type': 'application/x-www-form-urlencoded' },
