@@ -81,11 +81,14 @@ export class InboundWebhooksController {
   @ApiHeader({ name: 'X-Hub-Signature-256', required: true, description: '`sha256=<HMAC-SHA256 hex of the body>`' })
   @ApiHeader({ name: 'X-GitHub-Event', required: true, description: 'e.g. `push`, `release`, `ping`' })
   @ApiHeader({ name: 'X-GitHub-Delivery', required: true, description: 'The delivery id (deduplicates)' })
-  @RawJsonBody('A GitHub event payload, as GitHub sends it.', {
-    zen: 'Keep it logically awesome.',
-    hook_id: 1,
-    repository: { full_name: 'acme/app' },
-  })
+  @RawJsonBody(
+    "A GitHub event payload, as GitHub sends it: `application/json`, or `application/x-www-form-urlencoded` (GitHub's default for a new hook) with the JSON in the `payload` field; the signature covers the bytes sent.",
+    {
+      zen: 'Keep it logically awesome.',
+      hook_id: 1,
+      repository: { full_name: 'acme/app' },
+    },
+  )
   @ApiOkResponse(STORED)
   github(@Req() request: FastifyRequest): Promise<StoreResult> {
     if (this.config.inbound.githubSecrets.length === 0) this.notConfigured('github', 'GITHUB_WEBHOOK_SECRETS');
@@ -102,12 +105,16 @@ export class InboundWebhooksController {
     summary: 'Receive a Standard Webhooks event',
     description: 'From a sender named in STANDARD_WEBHOOK_SOURCES (`name=whsec_…`); an unknown source is a 404.',
   })
-  @ApiHeader({ name: 'webhook-id', required: true, description: 'The message id (deduplicates)' })
-  @ApiHeader({ name: 'webhook-timestamp', required: true, description: 'Unix seconds' })
+  @ApiHeader({
+    name: 'webhook-id',
+    required: true,
+    description: 'The message id (deduplicates); Svix-hosted senders send it as `svix-id`',
+  })
+  @ApiHeader({ name: 'webhook-timestamp', required: true, description: 'Unix seconds (or `svix-timestamp`)' })
   @ApiHeader({
     name: 'webhook-signature',
     required: true,
-    description: '`v1,<base64 HMAC-SHA256>` (space-separated list)',
+    description: '`v1,<base64 HMAC-SHA256>` (space-separated list; or `svix-signature`)',
   })
   @RawJsonBody('Any JSON the sender signs; `type` names the event.', { type: 'invoice.paid', data: { id: 'inv_1' } })
   @ApiOkResponse(STORED)
