@@ -109,7 +109,11 @@ describe('outbound webhooks (e2e)', () => {
         [{ url, eventTypes: ['Score.*'] }, 400, /eventTypes must be event types or patterns/],
         [{ url, eventTypes: ['scor.*'] }, 422, /eventTypes\[0\]: "scor\.\*" matches no event type/],
         [{ url, eventTypes: ['score.updated', 'nope'] }, 422, /eventTypes\[1\]: "nope" matches no event type/],
-        [{ url, eventTypes: ['score.*'], rateLimitPerSecond: 0 }, 400, /rateLimitPerSecond must not be less than 1/],
+        [
+          { url, eventTypes: ['score.*'], rateLimitPerSecond: 0 },
+          400,
+          /rateLimitPerSecond must be an integer from 1 to/,
+        ],
         [{ url, eventTypes: ['score.*'], ordered: 'yes' }, 400, /ordered must be a boolean/],
         [{ url, eventTypes: ['score.*'], extra: 1 }, 400, /property extra should not exist/],
         [{ url: 'not a url', eventTypes: ['score.*'] }, 422, /url must be an absolute http or https URL/],
