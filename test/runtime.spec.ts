@@ -45,7 +45,7 @@ describe('Node runtime', () => {
     expect(dependencies.find(({ where }) => where === 'node_modules/nestjs-pino')?.range).toMatch(/22/);
   });
 
-  it("engines.node allows no Node that an installed dependency refuses, and its minimum is theirs", () => {
+  it('engines.node allows no Node that an installed dependency refuses, and its minimum is theirs', () => {
     // Between two consecutive boundaries every range answers the same, so these versions cover all.
     const refused = boundaries([declared, ...ranges])
       .filter((version) => satisfies(version, declared))
