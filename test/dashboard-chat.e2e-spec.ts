@@ -2,14 +2,21 @@
  * The dashboard's chat panel in Chromium, two people in two browser contexts against the real app:
  * chat both ways with typing, presence and receipts; a message sent while one was away; markup
  * shown as text; messages typed while the socket is down sent once on reconnect; history paging.
- * Ends with the README's screenshot (docs/screenshot.png).
+ * Ends with the README's screenshot, written to test-results/screenshot.png (git-ignored: tests never
+ * change tracked files); `npm run screenshot` runs that test alone and copies it to docs/screenshot.png.
  */
 import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Browser, BrowserContext, WebSocketRoute } from 'playwright-core';
-import { type WatchedPage, ensureDashboardBuilt, feedState, launchChromium, openPage } from './helpers/browser.js';
-import { ROOT } from './helpers/processes.js';
+import {
+  SCREENSHOT_PATH,
+  type WatchedPage,
+  ensureDashboardBuilt,
+  feedState,
+  launchChromium,
+  openPage,
+} from './helpers/browser.js';
 import { connectChat } from './helpers/socket-chat.js';
 import { type TestApp, type TestEnv, api, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
 
@@ -254,7 +261,7 @@ describe('dashboard chat in Chromium (e2e)', () => {
     expect([...first.errors, ...heidi.errors]).toEqual([]);
   });
 
-  it('saves a screenshot of the page for the README (docs/screenshot.png)', async () => {
+  it('saves a screenshot of the page for the README (test-results/screenshot.png)', async () => {
     for (const [sport, home, away, events] of [
       ['football', 'Arsenal', 'Porto', [['home'], ['away'], ['home']]],
       [
@@ -292,9 +299,8 @@ describe('dashboard chat in Chromium (e2e)', () => {
     await ivan.page.locator('#typing', { hasText: 'typing' }).waitFor({ timeout: 5_000 });
     await ivan.page.locator('#scores-live .match .timeline li').first().waitFor({ timeout: 10_000 });
 
-    mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    const path = join(ROOT, 'docs/screenshot.png');
-    await ivan.page.screenshot({ path, fullPage: false });
+    mkdirSync(dirname(SCREENSHOT_PATH), { recursive: true });
+    await ivan.page.screenshot({ path: SCREENSHOT_PATH, fullPage: false });
     expect(ivan.errors).toEqual([]);
   });
 });

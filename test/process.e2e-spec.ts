@@ -22,12 +22,12 @@ describe('the app as a process (e2e)', () => {
       { readyTimeoutMs: 90_000 },
     );
     try {
-      expect(app.output()).toMatch(/ADMIN_API_KEY was not set; generated for this run: \S+/);
+      expect(app.output()).toMatch(/ADMIN_API_KEY was not set; generated: \S+/);
       const applied = await query<{ name: string }>(databaseUrl(name), 'SELECT name FROM migrations');
       expect(applied.length).toBeGreaterThan(0);
       const docs = (await fetch(`${app.url}/docs-json`).then((r) => r.json())) as { paths: Record<string, unknown> };
       expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/admin/users', '/admin/users/{id}/tokens']));
-      const key = app.output().match(/ADMIN_API_KEY was not set; generated for this run: (\S+)/)![1];
+      const key = app.output().match(/ADMIN_API_KEY was not set; generated: (\S+)/)![1];
       const users = await fetch(`${app.url}/admin/users`, { headers: { authorization: `Bearer ${key}` } });
       expect(users.status).toBe(200);
       const demo = await fetch(`${app.url}/auth/demo`, {

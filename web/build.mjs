@@ -1,11 +1,12 @@
 // Bundles the dashboard (web/main.ts and socket.io-client from npm) into public/dist/ with esbuild.
 // `npm run build` runs it; the browser tests run it too when the bundle is missing or older than web/.
-import { build } from 'esbuild';
+// With --watch (`npm run start:dev`) it rebuilds on every change until stopped.
+import { build, context } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-await build({
+const options = {
   absWorkingDir: root,
   entryPoints: ['web/main.ts'],
   outfile: 'public/dist/dashboard.js',
@@ -17,4 +18,11 @@ await build({
   sourcemap: true,
   legalComments: 'linked',
   logLevel: 'warning',
-});
+};
+
+if (process.argv.includes('--watch')) {
+  const watching = await context({ ...options, logLevel: 'info' });
+  await watching.watch();
+} else {
+  await build(options);
+}

@@ -29,6 +29,12 @@ export async function launchChromium(): Promise<Browser> {
 
 const BUNDLE = join(ROOT, 'public/dist/dashboard.js');
 
+/**
+ * Where the dashboard test saves the README's screenshot: git-ignored, because tests never change
+ * tracked files. `npm run screenshot` (scripts/screenshot.mjs) copies it to docs/screenshot.png.
+ */
+export const SCREENSHOT_PATH = join(ROOT, 'test-results/screenshot.png');
+
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

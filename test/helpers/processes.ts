@@ -40,16 +40,29 @@ export async function spawnApp(
   const script = options.script ?? join(ROOT, 'dist/main.js');
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first (npm test does)`);
   const port = env.PORT && env.PORT !== '0' ? env.PORT : String(await freePort());
+  // A development boot keeps its generated secrets in a file: one of its own, not the checkout's.
+  const secretsDir = mkdtempSync(join(tmpdir(), 'lf-secrets-'));
+  const secrets = join(secretsDir, 'dev-secrets.json');
   const proc = spawn(process.execPath, [script], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: port, HOST: '127.0.0.1' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      DEV_SECRETS_FILE: secrets,
+      ...env,
+      PORT: port,
+      HOST: env.HOST ?? '127.0.0.1',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   proc.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200_000)));
   proc.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-200_000)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
+    proc.once('exit', (code, signal) => {
+      rmSync(secretsDir, { recursive: true, force: true });
+      resolve({ code, signal });
+    }),
   );
   const app: AppProcess = {
     proc,
