@@ -238,7 +238,10 @@ describe('chat over socket.io (e2e, two instances)', () => {
 
     // Every socket event and route answers a conversation she is not in exactly as one that does not
     // exist (not_found / 404 with the same message), so she cannot tell which ids exist.
-    const notFound = (id: string) => ({ ok: false, error: { code: 'not_found', message: `conversation ${id} not found` } });
+    const notFound = (id: string) => ({
+      ok: false,
+      error: { code: 'not_found', message: `conversation ${id} not found` },
+    });
     for (const id of [direct, unknown]) {
       expect(await carolA.send(id, 'let me in')).toEqual(notFound(id));
       expect(await carolA.request('sync', { conversationId: id, afterSeq: 0 })).toEqual(notFound(id));
@@ -260,9 +263,7 @@ describe('chat over socket.io (e2e, two instances)', () => {
       }
     }
     expect(await count('SELECT count(*) AS n FROM messages WHERE conversation_id = $1', [direct])).toBe(before);
-    expect(
-      await count('SELECT count(*) AS n FROM conversation_members WHERE conversation_id = $1', [direct]),
-    ).toBe(2);
+    expect(await count('SELECT count(*) AS n FROM conversation_members WHERE conversation_id = $1', [direct])).toBe(2);
     const mine = await api(b.url, 'GET', '/chat/conversations', undefined, bearer(carol.token));
     expect(mine.body.items.map((c: { id: string }) => c.id)).not.toContain(direct);
 

@@ -38,7 +38,7 @@ describe('webhook senders as they are (e2e)', () => {
         [provider, externalId],
       );
       return row && row.status !== 'received' ? row : undefined;
-    }, 15_000);
+    }, 15_000).then((row) => row!);
   const outbox = (type: string) =>
     query<{ data: any }>(env.databaseUrl, 'SELECT data FROM outbox_events WHERE type = $1', [type]);
 

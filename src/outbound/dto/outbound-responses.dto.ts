@@ -1,8 +1,8 @@
 /** What the outbound webhook routes answer, for the API docs. */
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { PageResponseDto } from '#src/platform/http/page-response.dto.js';
 import { DeliveryDto } from './delivery.dto.js';
-import { DELIVERY_STATUSES, ENDPOINT_STATUSES } from './list-query.dto.js';
+import { ENDPOINT_STATUSES } from './list-query.dto.js';
 
 export class EventTypeDto {
   @ApiProperty({ example: 'score.updated' })

@@ -37,7 +37,6 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   private readonly logger = new Logger(RealtimeService.name);
   private readonly feeds = new Map<string, Feed>();
   private readonly connections = new Set<SseConnection>();
-  private readonly channelToFeed = new Map<string, Feed>();
   private longPolls = 0;
   private heartbeat?: NodeJS.Timeout;
   private readonly feedState = new Map<string, { stats: SseStats; reported: SseStats; sseOptions: SseOptions }>();
@@ -97,15 +96,6 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     this.heartbeat = setInterval(() => {
       for (const connection of this.connections) connection.heartbeat();
     }, this.config.realtime.sseHeartbeatMs).unref();
-    this.redis.subscriber.on('message', (channel: string, message: string) => {
-      const feed = this.channelToFeed.get(channel);
-      if (!feed) return;
-      try {
-        feed.dispatch(message);
-      } catch (error) {
-        this.logger.error(`feed ${feed.name}: bad fan-out message: ${(error as Error).message}`);
-      }
-    });
     // Pub/sub is fire-and-forget: while the subscriber was disconnected, events may have been
     // published that this instance never heard of. Every open stream may have a gap, so end them
     // all; each client resumes from its Last-Event-ID (replay from the log, or `reset` if Redis
@@ -144,9 +134,14 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       },
     });
     this.feeds.set(definition.name, feed);
-    this.channelToFeed.set(feed.channel, feed);
-    // ioredis re-subscribes by itself after a reconnect.
-    this.redis.subscriber.subscribe(feed.channel).catch((error: Error) => {
+    const dispatch = (message: string) => {
+      try {
+        feed.dispatch(message);
+      } catch (error) {
+        this.logger.error(`feed ${feed.name}: bad fan-out message: ${(error as Error).message}`);
+      }
+    };
+    this.redis.listen(feed.channel, dispatch).catch((error: Error) => {
       this.logger.warn(`subscribe ${feed.channel}: ${error.message}`);
     });
     return feed;

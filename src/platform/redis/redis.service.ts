@@ -31,6 +31,8 @@ export class RedisService implements OnApplicationShutdown {
   readonly subscriber: Redis;
   readonly prefix: string;
   private readonly options: RedisOptions;
+  /** Channel → its listeners on the shared `subscriber` connection. */
+  private readonly listeners = new Map<string, Set<(message: string) => void>>();
 
   constructor(config: AppConfig) {
     this.prefix = config.redis.keyPrefix;
@@ -39,6 +41,30 @@ export class RedisService implements OnApplicationShutdown {
     this.command = this.connect('command', { commandTimeout: config.redis.commandTimeoutMs });
     this.publisher = this.connect('publisher', { commandTimeout: config.redis.commandTimeoutMs });
     this.subscriber = this.connect('subscriber', { maxRetriesPerRequest: null });
+    this.subscriber.on('message', (channel: string, message: string) => {
+      const listeners = this.listeners.get(channel);
+      if (listeners) for (const listener of listeners) listener(message);
+    });
+  }
+
+  /**
+   * Calls `listener` with every message on `channel`, over the shared subscriber connection: the
+   * one way features receive pub/sub. SUBSCRIBE on a channel's first listener, UNSUBSCRIBE after
+   * its last; resolves once Redis confirmed the subscription (ioredis re-subscribes after a
+   * reconnect by itself). Returns the function that stops listening.
+   */
+  async listen(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
+    let set = this.listeners.get(channel);
+    const first = !set;
+    if (!set) this.listeners.set(channel, (set = new Set()));
+    set.add(listener);
+    if (first) await this.subscriber.subscribe(channel);
+    return async () => {
+      const current = this.listeners.get(channel);
+      if (!current?.delete(listener) || current.size > 0) return;
+      this.listeners.delete(channel);
+      await this.subscriber.unsubscribe(channel).catch(() => undefined);
+    };
   }
 
   /** A new connection with the same settings (for blocking reads or a second subscriber). */
