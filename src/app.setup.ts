@@ -24,6 +24,8 @@ import { MAX_JSON_DEPTH, jsonDepthExceeds } from './platform/http/json-depth.js'
 import { invalidTextMessage, invalidTextPath } from './platform/http/safe-text.js';
 import { accessLogLevel, requestId } from './platform/observability/logger.js';
 import { MetricsService } from './platform/observability/metrics.service.js';
+import { RedisIoAdapter } from './platform/redis/redis-io.adapter.js';
+import { RedisService } from './platform/redis/redis.service.js';
 
 export interface CreateAppOptions {
   /** Extra modules (tests add fixtures this way). */
@@ -47,6 +49,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     http: {
       requestTimeout: config.app.requestTimeoutMs,
       connectionsCheckingInterval: Math.max(100, Math.floor(config.app.requestTimeoutMs / 10)),
+      // Node 22 raised sockets' default high-water mark from 16 KiB to 64 KiB. A streaming
+      // connection's congestion is "over its byte budget and waiting for a drain", and the drain
+      // comes only past the high-water mark: keep it at 16 KiB, below the default SSE budget, so a
+      // slow reader is conflated (ticker) or closed (scores) at the budget on every Node version.
+      highWaterMark: 16_384,
     },
     genReqId: requestId,
   });
@@ -61,6 +68,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.useGlobalFilters(new ErrorFilter(app.get(HttpAdapterHost)));
+  app.useWebSocketAdapter(new RedisIoAdapter(app, app.get(RedisService)));
   app.enableCors({ origin: config.app.corsOrigins.length > 0 ? config.app.corsOrigins : false, credentials: true });
   if (options.shutdownHooks) app.enableShutdownHooks();
 

@@ -7,7 +7,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import { SignJWT } from 'jose';
 import type { DataSource } from 'typeorm';
 import { GithubEventsHandler } from '#src/chat/github-events.handler.js';
-import { SystemMessageService } from '#src/chat/system-message.service.js';
+import { MessagePoster } from '#src/chat/message-poster.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
 import { query } from './helpers/databases.js';
 import { type ChatClient, bearer, clientMsgId, connectChat, createUser } from './helpers/socket-chat.js';
@@ -477,8 +477,12 @@ describe('chat over socket.io (e2e, two instances)', () => {
     expect(await stored()).toBe(2);
 
     // The service itself: idempotent per key, sender null, in the history.
-    const first = await b.app.get(SystemMessageService).post(group, 'maintenance at 22:00', 'ops:maintenance-1');
-    const again = await a.app.get(SystemMessageService).post(group, 'maintenance at 22:00', 'ops:maintenance-1');
+    const { message: first } = await b.app
+      .get(MessagePoster)
+      .postSystem(group, 'maintenance at 22:00', 'ops:maintenance-1');
+    const { message: again } = await a.app
+      .get(MessagePoster)
+      .postSystem(group, 'maintenance at 22:00', 'ops:maintenance-1');
     expect(again).toEqual(first);
     expect(first.senderId).toBeNull();
     const history = await api(a.url, 'GET', `/chat/conversations/${group}/messages`, undefined, bearer(bob.token));

@@ -5,7 +5,7 @@
  * one precision: the socket that sent a message gets it in its ack, not again as `message:new` (the
  * sender's other sockets do get `message:new`).
  */
-import { Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import {
   Ack,
   ConnectedSocket,
@@ -16,38 +16,31 @@ import {
   SubscribeMessage,
   WebSocketGateway,
 } from '@nestjs/websockets';
-import { createAdapter } from '@socket.io/redis-adapter';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Redis } from 'ioredis';
 import type { Namespace, Socket } from 'socket.io';
 import { AppConfig } from '#src/config/app-config.js';
 import { type AuthedSocketData, socketAuth } from '#src/platform/auth/socket-auth.js';
 import { TokenService } from '#src/platform/auth/token.service.js';
 import { invalidTextMessage, invalidTextPath } from '#src/platform/http/safe-text.js';
-import { RedisService } from '#src/platform/redis/redis.service.js';
 import { ChatMetrics } from './chat.metrics.js';
 import { type Ack as AckBody, ChatError, isUuid } from './chat-message.js';
 import { ConversationsService } from './conversations.service.js';
-import { DeliveryService, userRoom } from './delivery.service.js';
+import { userRoom } from './chat-events.js';
+import { DeliveryService } from './delivery.service.js';
+import { MessagePoster } from './message-poster.js';
 import { MessagesService } from './messages.service.js';
 import { PresenceService } from './presence.service.js';
 import { RateLimiter } from './rate-limiter.js';
 
 type AckFn = (response: AckBody) => void;
 
-interface ChatSocketData extends AuthedSocketData {
-  /** The token's expiry (epoch seconds): events after it get `unauthorized`. */
-  expiresAt?: number;
-}
+/** The handshake's user, with the token's expiry (events after it get `unauthorized`). */
+type ChatSocketData = AuthedSocketData;
 
 @WebSocketGateway({ namespace: '/chat', serveClient: false })
-export class ChatGateway
-  implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy, OnApplicationShutdown
-{
+export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
   private readonly logger = new Logger(ChatGateway.name);
   private nsp?: Namespace;
-  private pub?: Redis;
-  private sub?: Redis;
   private closing = false;
   /** Presence updates in flight (awaited at shutdown, so none runs against closed pools). */
   private readonly tasks = new Set<Promise<unknown>>();
@@ -57,8 +50,8 @@ export class ChatGateway
   constructor(
     private readonly tokens: TokenService,
     private readonly config: AppConfig,
-    private readonly redis: RedisService,
     private readonly messages: MessagesService,
+    private readonly poster: MessagePoster,
     private readonly conversations: ConversationsService,
     private readonly delivery: DeliveryService,
     private readonly presence: PresenceService,
@@ -69,27 +62,6 @@ export class ChatGateway
   afterInit(nsp: Namespace): void {
     this.nsp = nsp;
     const io = nsp.server;
-    // The adapter needs its own connections (one of them subscribes). A publish while Redis is down
-    // must not become an unhandled rejection: fan-out to other instances is best effort, the store
-    // and the per-socket gap repair are what make delivery complete.
-    this.pub = this.redis.connect('chat-adapter-pub');
-    this.sub = this.redis.connect('chat-adapter-sub', { maxRetriesPerRequest: null });
-    const publish = this.pub.publish.bind(this.pub) as (...args: unknown[]) => Promise<number>;
-    let failing = false;
-    (this.pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args) =>
-      publish(...args).then(
-        (receivers) => {
-          failing = false;
-          return receivers;
-        },
-        (error: Error) => {
-          if (!failing && !this.closing) this.logger.warn(`chat adapter publish failed: ${error.message}`);
-          failing = true;
-          return 0;
-        },
-      );
-    io.adapter(createAdapter(this.pub, this.sub, { key: this.redis.key('socket.io') }));
-
     const originAllowed = (req: IncomingMessage) => this.originAllowed(req);
     io.engine.opts.allowRequest = (req, callback) => {
       // A draining instance takes no new session: the client's reconnection retries (with backoff)
@@ -140,7 +112,6 @@ export class ChatGateway
       );
     });
 
-    this.delivery.attach(nsp);
     this.presence.start((userIds) => {
       for (const userId of userIds) this.track(this.announce(userId, false));
     });
@@ -163,7 +134,6 @@ export class ChatGateway
   async handleConnection(socket: Socket): Promise<void> {
     const data = socket.data as ChatSocketData;
     const userId = data.user.id;
-    data.expiresAt = tokenExpiry(socket.handshake.auth as { token?: unknown });
     this.metrics.connected.inc();
     await socket.join(userRoom(userId));
     try {
@@ -191,9 +161,8 @@ export class ChatGateway
   async send(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown, @Ack() ack?: AckFn): Promise<void> {
     const started = performance.now();
     try {
-      const stored = await this.messages.send(this.user(socket), payload);
+      const stored = await this.poster.send(this.user(socket), payload, socket);
       ack?.({ ok: true, message: stored.message });
-      this.delivery.publish(stored, socket);
     } catch (error) {
       ack?.(this.failure(error, socket));
     } finally {
@@ -237,7 +206,7 @@ export class ChatGateway
       if (this.typingAt.size > 100_000) this.typingAt.clear();
       this.typingAt.set(key, now);
       const others = members.filter((id) => id !== userId);
-      if (others.length > 0) this.nsp!.to(others.map(userRoom)).emit('typing', { conversationId, userId });
+      this.delivery.signal('typing', { conversationId, userId }, others);
       return { ok: true, relayed: true };
     } catch (error) {
       return this.failure(error, socket);
@@ -256,7 +225,7 @@ export class ChatGateway
 
   private user(socket: Socket): string {
     const data = socket.data as ChatSocketData;
-    if (data.expiresAt !== undefined && data.expiresAt * 1000 <= Date.now()) {
+    if (data.user.expiresAt !== undefined && data.user.expiresAt * 1000 <= Date.now()) {
       throw new ChatError('unauthorized', 'the token expired: reconnect with a new one');
     }
     return data.user.id;
@@ -293,7 +262,7 @@ export class ChatGateway
       const contacts = await this.conversations.contactsOf(userId);
       if (contacts.length === 0) return;
       if ((await this.presence.online([userId])).get(userId) !== online) return;
-      this.nsp?.to(contacts.map(userRoom)).emit('presence', { userId, online });
+      this.delivery.signal('presence', { userId, online }, contacts);
     } catch (error) {
       if (!this.closing) this.logger.warn(`presence of ${userId}: ${(error as Error).message}`);
     }
@@ -339,22 +308,5 @@ export class ChatGateway
     // socket.io would wait for the whole HTTP server to close (long polls included); the HTTP
     // adapter force-closes it right after instead.
     (nsp.server as { httpServer?: unknown }).httpServer = undefined;
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.pub, this.sub].map((client) => client?.quit().catch(() => client.disconnect())));
-  }
-}
-
-function tokenExpiry(auth: { token?: unknown } | undefined): number | undefined {
-  const token = auth?.token;
-  if (typeof token !== 'string') return undefined;
-  try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-      exp?: unknown;
-    };
-    return typeof payload.exp === 'number' ? payload.exp : undefined;
-  } catch {
-    return undefined;
   }
 }

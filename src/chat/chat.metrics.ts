@@ -11,6 +11,9 @@ export class ChatMetrics {
   readonly rateLimited: Counter;
   readonly sendAck: Histogram;
   readonly deliveryAck: Histogram;
+  readonly fanoutReceived: Counter;
+  readonly fanoutBytesReceived: Counter;
+  readonly fanoutPublished: Counter;
 
   constructor(metrics: MetricsService) {
     this.connected = metrics.gauge('chat_connected_sockets', 'Chat sockets connected to this instance');
@@ -25,5 +28,17 @@ export class ChatMetrics {
       'message:send received → ack sent (validation, rate limit, insert and commit)',
     );
     this.deliveryAck = metrics.histogram('chat_delivery_ack_seconds', 'message:new emitted → client acknowledgement');
+    this.fanoutReceived = metrics.counter(
+      'chat_fanout_received_total',
+      'Messages and signals (receipts, typing, presence) this instance received from other instances through Redis',
+    );
+    this.fanoutBytesReceived = metrics.counter(
+      'chat_fanout_bytes_received_total',
+      'Bytes of chat fan-out this instance received through Redis',
+    );
+    this.fanoutPublished = metrics.counter(
+      'chat_fanout_published_total',
+      'Fan-out publishes from this instance (one per batch and instance holding a recipient)',
+    );
   }
 }

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { UsersModule } from '#src/users/users.module.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ChatMetrics } from './chat.metrics.js';
+import { ChatRouter } from './chat-router.js';
 import { ConversationsController } from './conversations.controller.js';
 import { ConversationsService } from './conversations.service.js';
 import { DeliveryService } from './delivery.service.js';
@@ -14,7 +15,7 @@ import { MessageWriter } from './message-writer.js';
 import { MessagesService } from './messages.service.js';
 import { PresenceService } from './presence.service.js';
 import { RateLimiter } from './rate-limiter.js';
-import { SystemMessageService } from './system-message.service.js';
+import { MessagePoster } from './message-poster.js';
 
 /** Chat over socket.io: conversations, messages, inbox and delivery, presence, typing, system messages. */
 @Module({
@@ -23,15 +24,16 @@ import { SystemMessageService } from './system-message.service.js';
   providers: [
     ChatGateway,
     ChatMetrics,
+    ChatRouter,
     ConversationsService,
     MessagesService,
     MessageWriter,
     DeliveryService,
     PresenceService,
     RateLimiter,
-    SystemMessageService,
+    MessagePoster,
     GithubEventsHandler,
   ],
-  exports: [SystemMessageService],
+  exports: [MessagePoster],
 })
 export class ChatModule {}

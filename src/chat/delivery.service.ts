@@ -2,9 +2,10 @@
  * Gets stored messages to users' sockets: in seq order per conversation, with no gap and no
  * repeat on a socket, across instances.
  *
- * - Fan-out: the instance that stored a message delivers to its own sockets and tells the others
- *   through the socket.io Redis adapter (`serverSideEmit`); each instance delivers to its sockets
- *   of the members.
+ * - Fan-out: the instance that stored a message delivers to its own sockets and hands the rest to
+ *   ChatRouter, which publishes it only to the instances holding a socket of a member; each
+ *   instance delivers to its sockets of the members. Signals (receipts, typing, presence) go the
+ *   same way. This is the one place that emits to client sockets (typed by ServerToClientEvents).
  * - Per socket and conversation it tracks the highest seq sent. A message that arrives ahead of
  *   the next one (fan-outs from two instances can cross) waits briefly, then the gap is read from
  *   Postgres: the store is the truth, the broker is only the fast path.
@@ -15,20 +16,14 @@
  * - A client's ack of `message:new` moves the user's delivered cursor (DeliveredCursors), and the
  *   other members get a `message:receipt`.
  */
-import { Injectable, Logger } from '@nestjs/common';
-import type { Namespace, Socket } from 'socket.io';
-import { ChatMetrics } from './chat.metrics.js';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type { Socket } from 'socket.io';
+import type { ChatSocket, RoutedSignal, SignalEvent, SignalPayload } from './chat-events.js';
 import type { ChatMessage, Receipt } from './chat-message.js';
+import { ChatMetrics } from './chat.metrics.js';
+import { ChatRouter, type Fanout } from './chat-router.js';
 import { DeliveredCursors } from './delivered-cursors.js';
 import { MessagesService, type Stored } from './messages.service.js';
-
-export const userRoom = (userId: string) => `user:${userId}`;
-
-/** What instances send each other, batched: messages and receipts, with who gets them. */
-interface Fanout {
-  messages: { m: ChatMessage; to: string[] }[];
-  receipts: { r: Receipt; to: string[] }[];
-}
 
 interface ConversationState {
   /** Highest seq emitted to this socket; everything up to it was emitted, in order. */
@@ -52,13 +47,11 @@ class Connection {
   closed = false;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: ChatSocket,
     readonly userId: string,
   ) {}
 }
 
-const FANOUT_EVENT = 'chat:fanout';
-const FANOUT_LINGER_MS = 3;
 const REPLAY_PAGE = 200;
 const GAP_GRACE_MS = 150;
 const MAX_PENDING = 5_000;
@@ -67,56 +60,50 @@ const MAX_INFLIGHT = 10_000;
 const ACK_WAIT_MS = 10_000;
 
 @Injectable()
-export class DeliveryService {
+export class DeliveryService implements OnModuleInit {
   private readonly logger = new Logger(DeliveryService.name);
-  private nsp?: Namespace;
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly bySocket = new Map<string, Connection>();
-  private outgoing: Fanout = { messages: [], receipts: [] };
   private readonly cursors: DeliveredCursors;
 
   constructor(
     private readonly messages: MessagesService,
     private readonly metrics: ChatMetrics,
+    private readonly router: ChatRouter,
   ) {
     this.cursors = new DeliveredCursors(messages, (receipt, to) => this.publishReceipt(receipt, to));
   }
 
-  attach(nsp: Namespace): void {
-    this.nsp = nsp;
-    (nsp as unknown as { on(event: string, listener: (fanout: Fanout) => void): void }).on(FANOUT_EVENT, (fanout) =>
-      this.deliverLocal(fanout),
-    );
+  /** Takes other instances' fan-out for this instance's sockets from boot on (before any socket connects). */
+  onModuleInit(): void {
+    this.router
+      .start((fanout) => this.deliverLocal(fanout))
+      .catch((error: Error) => {
+        this.logger.warn(`chat fan-out channel: ${error.message}`);
+      });
   }
 
   /**
-   * After the commit and the sender's ack: this instance's sockets now, the other instances in one
-   * publish for everything of the next few ms. `origin`, the socket that sent it, has it in its ack.
+   * After the commit: this instance's sockets now, the other instances holding a member's socket
+   * through the router. `origin`, the socket that sent it, has it in its ack.
    */
   publish(stored: Pick<Stored, 'message' | 'memberIds'>, origin?: Socket): void {
     const item = { m: stored.message, to: stored.memberIds };
-    this.deliverLocal({ messages: [item], receipts: [] }, origin?.id);
-    this.outgoing.messages.push(item);
-    this.scheduleFanout();
+    this.deliverLocal({ messages: [item], signals: [] }, origin?.id);
+    this.router.send({ messages: [item] });
   }
 
   /** `message:receipt` to the given users, wherever they are connected. */
   publishReceipt(receipt: Receipt, to: string[]): void {
-    if (to.length === 0) return;
-    const item = { r: receipt, to };
-    this.deliverLocal({ messages: [], receipts: [item] });
-    this.outgoing.receipts.push(item);
-    this.scheduleFanout();
+    this.signal('message:receipt', receipt, to);
   }
 
-  /** One publish per FANOUT_LINGER_MS at most: each publish is a socket write, the costliest part of a send. */
-  private scheduleFanout(): void {
-    if (this.outgoing.messages.length + this.outgoing.receipts.length !== 1) return;
-    setTimeout(() => {
-      const fanout = this.outgoing;
-      this.outgoing = { messages: [], receipts: [] };
-      this.nsp?.serverSideEmit(FANOUT_EVENT, fanout);
-    }, FANOUT_LINGER_MS);
+  /** A signal (receipt, typing, presence) to the given users, wherever they are connected. */
+  signal<E extends SignalEvent>(event: E, payload: SignalPayload<E>, to: string[]): void {
+    if (to.length === 0) return;
+    const item = { e: event, d: payload, to } as RoutedSignal;
+    this.deliverLocal({ messages: [], signals: [item] });
+    this.router.send({ signals: [item] });
   }
 
   private deliverLocal(fanout: Fanout, originSocketId?: string): void {
@@ -127,17 +114,18 @@ export class DeliveryService {
         for (const connection of connections) this.offer(connection, m, connection.socket.id === originSocketId);
       }
     }
-    for (const { r, to } of fanout.receipts) {
-      for (const userId of to) {
+    for (const signal of fanout.signals) {
+      for (const userId of signal.to) {
         const connections = this.byUser.get(userId);
-        if (connections) for (const connection of connections) connection.socket.emit('message:receipt', r);
+        if (!connections) continue;
+        for (const connection of connections) emitSignal(connection.socket, signal);
       }
     }
   }
 
   /** A socket of `userId` connected: send its inbox, then keep it live. */
   async connect(socket: Socket, userId: string): Promise<void> {
-    const connection = new Connection(socket, userId);
+    const connection = new Connection(socket as ChatSocket, userId);
     this.bySocket.set(socket.id, connection);
     let set = this.byUser.get(userId);
     if (!set) this.byUser.set(userId, (set = new Set()));
@@ -293,6 +281,17 @@ export class DeliveryService {
 
   stop(): void {
     this.cursors.stop();
+  }
+}
+
+function emitSignal(socket: ChatSocket, signal: RoutedSignal): void {
+  switch (signal.e) {
+    case 'message:receipt':
+      return void socket.emit(signal.e, signal.d);
+    case 'typing':
+      return void socket.emit(signal.e, signal.d);
+    case 'presence':
+      return void socket.emit(signal.e, signal.d);
   }
 }
 

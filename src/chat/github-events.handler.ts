@@ -3,7 +3,7 @@ import { AppConfig } from '#src/config/app-config.js';
 import { DOMAIN_EVENT_TYPES, type DomainEvent } from '#src/platform/events/domain-event.js';
 import { OutboxRelay } from '#src/platform/events/outbox.relay.js';
 import { ChatError, isUuid } from './chat-message.js';
-import { SystemMessageService } from './system-message.service.js';
+import { MessagePoster } from './message-poster.js';
 
 export const GITHUB_EVENT_TYPES = Object.keys(DOMAIN_EVENT_TYPES).filter((type) => type.startsWith('github.'));
 
@@ -19,7 +19,7 @@ export class GithubEventsHandler implements OnModuleInit {
 
   constructor(
     private readonly relay: OutboxRelay,
-    private readonly system: SystemMessageService,
+    private readonly poster: MessagePoster,
     private readonly config: AppConfig,
   ) {}
 
@@ -40,7 +40,7 @@ export class GithubEventsHandler implements OnModuleInit {
         continue;
       }
       try {
-        await this.system.post(conversationId, body, `event:${event.id}`);
+        await this.poster.postSystem(conversationId, body, `event:${event.id}`);
       } catch (error) {
         if (error instanceof ChatError && (error.code === 'not_found' || error.code === 'invalid')) {
           this.logger.warn(`${event.type} ${event.id}: ${error.message}; skipped`);

@@ -144,6 +144,28 @@ export class PresenceService {
     return online;
   }
 
+  /**
+   * The instances holding a live connection of each user (the registry's `userID : serverID`);
+   * users with none are absent. One pipelined read per call, whatever the number of users.
+   */
+  async instancesOf(userIds: string[]): Promise<Map<string, Set<string>>> {
+    const where = new Map<string, Set<string>>();
+    if (userIds.length === 0) return where;
+    const pipeline = this.redis.command.pipeline();
+    const now = Date.now();
+    for (const userId of userIds) pipeline.zrangebyscore(this.userKey(userId), now, '+inf');
+    const results = (await pipeline.exec()) ?? [];
+    userIds.forEach((userId, index) => {
+      const [error, connections] = results[index] ?? [];
+      if (error) throw error;
+      const list = connections as string[];
+      if (list.length === 0) return;
+      // `<instance>:<socket id>`: socket ids have no colon, instance ids may.
+      where.set(userId, new Set(list.map((id) => id.slice(0, id.lastIndexOf(':')))));
+    });
+    return where;
+  }
+
   private async heartbeat(): Promise<void> {
     if (this.local.size === 0) return;
     const expires = Date.now() + this.entryMs;

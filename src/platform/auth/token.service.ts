@@ -6,6 +6,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface AuthUser {
   id: string;
+  /** When the token expires (epoch seconds). */
+  expiresAt?: number;
 }
 
 /** Mints and verifies user JWTs (HS256, `sub` = user id, with an expiry). */
@@ -37,7 +39,8 @@ export class TokenService {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
       // Users are UUIDs: a token naming anything else was not minted by us, whoever signed it.
-      return typeof payload.sub === 'string' && UUID.test(payload.sub) ? { id: payload.sub } : undefined;
+      if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return undefined;
+      return { id: payload.sub, expiresAt: payload.exp };
     } catch {
       return undefined;
     }
