@@ -85,7 +85,14 @@ describe('topic-scoped feed fan-out (e2e, three instances)', () => {
     expect(bytesAfter).toEqual(bytesBefore);
     expect(await metric(c, 'feed_channels_subscribed', 'ticker')).toBe(1);
     expect(await metric(a, 'feed_channels_subscribed', 'ticker')).toBe(0);
-  });
+
+    // The last subscriber gone, C unsubscribes (after a short delay) and receives nothing more.
+    client.close();
+    await waitFor(async () => (await metric(c, 'feed_channels_subscribed', 'ticker')) === 0, 15_000, 200);
+    await publish(Array.from({ length: 100 }, (_, i) => ({ symbol: symbol(i), price: 9000 + i })));
+    await sleep(300);
+    expect(await metric(c, 'feed_events_received_total', 'ticker')).toBe(after[2]);
+  }, 30_000);
 
   it('adding a topic misses nothing: streams opened on C while their symbols tick get every tick after their cursor, in order', async () => {
     const symbols = Array.from({ length: 20 }, (_, i) => symbol(60 + i));

@@ -58,6 +58,8 @@ export interface ChannelHold {
 
 export class TopicChannels {
   private readonly channels = new Map<string, Channel>();
+  /** Channels dropped whose UNSUBSCRIBE has not completed: a new hold subscribes after it. */
+  private readonly leaving = new Map<string, Promise<void>>();
   private readonly markerKey: string;
   private everythingHolders = 0;
   private refreshTimer?: NodeJS.Timeout;
@@ -119,7 +121,10 @@ export class TopicChannels {
   private holdChannel(name: string): Channel {
     let channel = this.channels.get(name);
     if (!channel) {
-      const created: Channel = { name, holders: 0, subscribed: this.redis.listen(name, this.options.onMessage) };
+      // A listener of its own per subscription, so a late unlisten of a dropped one removes only that one.
+      const listen = () => this.redis.listen(name, (message) => this.options.onMessage(message));
+      const before = this.leaving.get(name);
+      const created: Channel = { name, holders: 0, subscribed: before ? before.then(listen) : listen() };
       created.subscribed.catch(() => {
         // Only at shutdown (the subscriber waits out outages): forget it so a later hold retries.
         if (this.channels.get(name) === created) this.drop(created);
@@ -143,7 +148,11 @@ export class TopicChannels {
   private drop(channel: Channel): void {
     this.channels.delete(channel.name);
     this.options.onCount?.(this.channels.size);
-    channel.subscribed.then((unlisten) => unlisten()).catch(() => undefined);
+    const left = channel.subscribed.then((unlisten) => unlisten()).catch(() => undefined);
+    this.leaving.set(channel.name, left);
+    void left.then(() => {
+      if (this.leaving.get(channel.name) === left) this.leaving.delete(channel.name);
+    });
   }
 
   private startRefreshing(): void {
