@@ -27,6 +27,8 @@ export interface FeedListener {
   /** Topics this listener wants; undefined = every topic. */
   readonly topics?: ReadonlySet<string>;
   onEvent(event: FeedEvent): void;
+  /** Events may have been missed (an everything-listener whose announcement lapsed): resume from the log. */
+  onGap?(): void;
 }
 
 export type SlowConsumerPolicy = 'conflate' | 'strict';

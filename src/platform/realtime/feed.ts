@@ -1,37 +1,18 @@
 /**
  * A feed log on a Redis Stream, with fan-out to this instance's local subscribers.
  * Publishing is one round trip: a script that XADDs each event, keeps the latest per topic if
- * asked, and PUBLISHes the batch as one message that every instance turns into local writes.
+ * asked, and PUBLISHes the batch per topic (and whole, while an instance wants every topic), so an
+ * instance receives only the topics its local subscribers hold (topic-channels.ts, feed-fanout.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { compareIds, decodeCursor, encodeCursor } from './cursor.js';
 import { type FeedDefinition, FeedEvent, type FeedListener } from './feed-event.js';
+import { FeedFanout } from './feed-fanout.js';
+import { type FeedKeys, type NewFeedEvent, feedKeys, publishBatch } from './feed-publish.js';
+import { type ChannelRedis, TopicChannels } from './topic-channels.js';
 
-const PUBLISH_SCRIPT = `
-local epoch = redis.call('GET', KEYS[3])
-if not epoch then
-  epoch = ARGV[2]
-  redis.call('SET', KEYS[3], epoch)
-end
-local lines = {}
-local ids = {}
-for i = 5, #ARGV, 3 do
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', ARGV[i], 'k', ARGV[i + 1], 'd', ARGV[i + 2], 'p', ARGV[4])
-  if ARGV[3] == '1' then redis.call('HSET', KEYS[4], ARGV[i + 1], id .. '|' .. ARGV[i + 2]) end
-  lines[#lines + 1] = id .. '|' .. ARGV[i] .. '|' .. ARGV[i + 1] .. '|' .. ARGV[i + 2]
-  ids[#ids + 1] = id
-end
-redis.call('PUBLISH', KEYS[2], epoch .. '|' .. ARGV[4] .. '\\n' .. table.concat(lines, '\\n'))
-return {epoch, ids}
-`;
-
-export interface NewFeedEvent {
-  type: string;
-  /** The topic field (a symbol, a match id); must not contain `|` or a newline. */
-  topic: string;
-  data: unknown;
-}
+export type { NewFeedEvent } from './feed-publish.js';
 
 export type CursorCheck = { ok: true; id: string; epoch: string } | { ok: false; reason: string; epoch: string };
 
@@ -43,30 +24,50 @@ export interface PollResult {
 /** Instrumentation called once per batch / per event, never per subscriber (keeps metrics off the fan-out loop). */
 export interface FeedHooks {
   onPublished?: (count: number) => void;
+  /** Once per message from Redis: its bytes and the new events it carried. */
+  onReceived?: (bytes: number, events: number) => void;
   /** After an event was handed to every local subscriber. */
   onFannedOut?: (event: FeedEvent) => void;
+  /** Channels this instance subscribes for the feed, when that changes. */
+  onChannels?: (count: number) => void;
+  onBadMessage?: (error: Error) => void;
+}
+
+export interface FeedOptions {
+  instanceId: string;
+  /** How long a new subscription may wait for Redis to confirm its channels. */
+  subscribeTimeoutMs: number;
+}
+
+/** A local subscription: events go to the listener at once; read the log only once `ready` resolved. */
+export interface FeedSubscription {
+  ready: Promise<void>;
+  unsubscribe(): void;
 }
 
 export class Feed {
-  private readonly byTopic = new Map<string, Set<FeedListener>>();
-  private readonly everything = new Set<FeedListener>();
-  readonly streamKey: string;
-  readonly channel: string;
-  readonly epochKey: string;
-  readonly latestKey: string;
+  private readonly fanout: FeedFanout;
+  private readonly channels: TopicChannels;
+  private readonly keys: FeedKeys;
   /** Last epoch seen; refreshed by every publish and every fan-out message. */
   epoch = '';
 
   constructor(
     readonly definition: FeedDefinition,
-    private readonly redis: { command: Redis; publisher: Redis; key(name: string): string },
+    private readonly redis: ChannelRedis & { publisher: Redis; key(name: string): string },
+    options: FeedOptions,
     private readonly hooks: FeedHooks = {},
   ) {
-    const base = redis.key(`feed:${definition.name}`);
-    this.streamKey = `${base}:log`;
-    this.channel = `${base}:live`;
-    this.epochKey = `${base}:epoch`;
-    this.latestKey = `${base}:latest`;
+    this.keys = feedKeys(redis.key(`feed:${definition.name}`));
+    this.fanout = new FeedFanout(hooks);
+    this.channels = new TopicChannels(redis, {
+      base: this.keys.base,
+      instanceId: options.instanceId,
+      readyTimeoutMs: options.subscribeTimeoutMs,
+      onMessage: (message) => this.dispatch(message),
+      onCount: hooks.onChannels,
+      onAllLapsed: () => this.fanout.gap(),
+    });
   }
 
   get name(): string {
@@ -74,88 +75,67 @@ export class Feed {
   }
 
   get listenerCount(): number {
-    let count = this.everything.size;
-    for (const set of this.byTopic.values()) count += set.size;
-    return count;
+    return this.fanout.listenerCount;
+  }
+
+  /** Channels this instance subscribes for the feed now. */
+  get channelCount(): number {
+    return this.channels.count;
   }
 
   async publish(events: NewFeedEvent[]): Promise<string[]> {
     if (events.length === 0) return [];
-    const args: string[] = [
-      String(this.definition.maxLength),
-      randomBytes(8).toString('hex'),
-      this.definition.keepLatest ? '1' : '0',
-      String(Date.now()),
-    ];
-    for (const event of events) args.push(event.type, event.topic, JSON.stringify(event.data));
-    const [epoch, ids] = (await this.redis.publisher.eval(
-      PUBLISH_SCRIPT,
-      4,
-      this.streamKey,
-      this.channel,
-      this.epochKey,
-      this.latestKey,
-      ...args,
-    )) as [string, string[]];
+    const { epoch, cursors } = await publishBatch(this.redis.publisher, this.keys, this.definition, events);
     this.epoch = epoch;
     this.hooks.onPublished?.(events.length);
-    return ids.map((id) => encodeCursor(epoch, id));
+    return cursors;
   }
 
-  subscribe(listener: FeedListener): () => void {
-    if (!listener.topics) this.everything.add(listener);
-    else
-      for (const topic of listener.topics) {
-        let set = this.byTopic.get(topic);
-        if (!set) this.byTopic.set(topic, (set = new Set()));
-        set.add(listener);
-      }
-    return () => {
-      if (!listener.topics) this.everything.delete(listener);
-      else
-        for (const topic of listener.topics) {
-          const set = this.byTopic.get(topic);
-          set?.delete(listener);
-          if (set?.size === 0) this.byTopic.delete(topic);
-        }
+  /** Hands the listener this feed's events for its topics, subscribing their Redis channels if needed. */
+  subscribe(listener: FeedListener): FeedSubscription {
+    this.fanout.add(listener);
+    const hold = this.channels.hold(listener.topics);
+    return {
+      ready: hold.ready,
+      unsubscribe: () => {
+        this.fanout.remove(listener);
+        hold.release();
+      },
     };
   }
 
-  /** A fan-out message from Redis: `epoch|publishedAt` then one `id|type|topic|data` line per event. */
+  /** A fan-out message from Redis (feed-fanout.ts). */
   dispatch(message: string): void {
-    const lines = message.split('\n');
-    const [epoch, publishedAt] = lines[0].split('|');
-    this.epoch = epoch;
-    const at = Number(publishedAt);
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
-      const a = line.indexOf('|');
-      const b = line.indexOf('|', a + 1);
-      const c = line.indexOf('|', b + 1);
-      const id = line.slice(0, a);
-      const topic = line.slice(b + 1, c);
-      const event = new FeedEvent(encodeCursor(epoch, id), id, line.slice(a + 1, b), topic, line.slice(c + 1), at);
-      for (const listener of this.everything) listener.onEvent(event);
-      const set = this.byTopic.get(topic);
-      if (set) for (const listener of set) listener.onEvent(event);
-      this.hooks.onFannedOut?.(event);
+    try {
+      this.epoch = this.fanout.dispatch(message);
+    } catch (error) {
+      this.hooks.onBadMessage?.(error as Error);
     }
+  }
+
+  /** After a Redis reconnect: announce everything-listeners again (Redis may have lost them). */
+  reannounce(): void {
+    this.channels.refresh();
+  }
+
+  close(): Promise<void> {
+    return this.channels.close();
   }
 
   /** The cursor of the newest entry (what a client holding everything so far would have). */
   async current(): Promise<string> {
     const [[, epoch], [, last]] = (await this.redis.command
       .multi()
-      .get(this.epochKey)
-      .xrevrange(this.streamKey, '+', '-', 'COUNT', 1)
+      .get(this.keys.epoch)
+      .xrevrange(this.keys.stream, '+', '-', 'COUNT', 1)
       .exec()) as [[null, string | null], [null, [string, string[]][]]];
     this.epoch = epoch ?? (await this.ensureEpoch());
     return encodeCursor(this.epoch, last[0]?.[0] ?? '0-0');
   }
 
   private async ensureEpoch(): Promise<string> {
-    await this.redis.command.set(this.epochKey, randomBytes(8).toString('hex'), 'NX');
-    return (await this.redis.command.get(this.epochKey))!;
+    await this.redis.command.set(this.keys.epoch, randomBytes(8).toString('hex'), 'NX');
+    return (await this.redis.command.get(this.keys.epoch))!;
   }
 
   /** Whether this feed can replay everything after `cursor`. */
@@ -180,7 +160,7 @@ export class Feed {
    */
   private async firstRetainedIfTrimmed(): Promise<string | undefined> {
     try {
-      const info = (await this.redis.command.xinfo('STREAM', this.streamKey)) as unknown[];
+      const info = (await this.redis.command.xinfo('STREAM', this.keys.stream)) as unknown[];
       const field = (name: string) => info[info.indexOf(name) + 1];
       const added = Number(field('entries-added'));
       const length = Number(field('length'));
@@ -198,7 +178,7 @@ export class Feed {
     epoch: string,
     scan = 1_000,
   ): Promise<{ events: FeedEvent[]; lastId: string }> {
-    const entries = (await this.redis.command.xrange(this.streamKey, `(${afterId}`, '+', 'COUNT', scan)) as [
+    const entries = (await this.redis.command.xrange(this.keys.stream, `(${afterId}`, '+', 'COUNT', scan)) as [
       string,
       string[],
     ][];
@@ -216,10 +196,10 @@ export class Feed {
   async latest(topics?: string[]): Promise<{ topic: string; id: string; data: string }[]> {
     let rows: [string, string | null][];
     if (topics) {
-      const values = topics.length > 0 ? await this.redis.command.hmget(this.latestKey, ...topics) : [];
+      const values = topics.length > 0 ? await this.redis.command.hmget(this.keys.latest, ...topics) : [];
       rows = topics.map((topic, i) => [topic, values[i]]);
     } else {
-      rows = Object.entries(await this.redis.command.hgetall(this.latestKey));
+      rows = Object.entries(await this.redis.command.hgetall(this.keys.latest));
     }
     return rows
       .filter((row): row is [string, string] => typeof row[1] === 'string')
@@ -247,14 +227,13 @@ export class Feed {
     }
     let wake: () => void = () => undefined;
     let woken: boolean;
-    const unsubscribe = this.subscribe({
-      topics,
-      onEvent: () => {
-        woken = true;
-        wake();
-      },
-    });
+    const wakeUp = () => {
+      woken = true;
+      wake();
+    };
+    const subscription = this.subscribe({ topics, onEvent: wakeUp, onGap: wakeUp });
     try {
+      await subscription.ready; // Redis delivers these topics here: no wake-up is missed from now on
       let position = check.id;
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -280,7 +259,7 @@ export class Feed {
         }
       }
     } finally {
-      unsubscribe();
+      subscription.unsubscribe();
     }
   }
 }

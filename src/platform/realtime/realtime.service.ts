@@ -1,6 +1,6 @@
 /**
- * The realtime core: creates feeds, subscribes once per feed in Redis, serves SSE streams and long
- * polls with resume, and keeps the metrics. Features call `createFeed` and `stream`/`poll`; they never
+ * The realtime core: creates feeds (each subscribes in Redis only the topics its local listeners
+ * hold), serves SSE streams and long polls with resume, and keeps the metrics. Features call `createFeed` and `stream`/`poll`; they never
  * touch Redis streams or sockets themselves.
  */
 import {
@@ -40,7 +40,10 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   private longPolls = 0;
   private heartbeat?: NodeJS.Timeout;
   private readonly feedState = new Map<string, { stats: SseStats; reported: SseStats; sseOptions: SseOptions }>();
+  /** Received from Redis per feed, as plain numbers on the hot path (handed to prom-client on scrape). */
+  private readonly received = new Map<string, { events: number; bytes: number }>();
   private readonly openGauge: Gauge<'feed'>;
+  private readonly channelsGauge: Gauge<'feed'>;
   private readonly published: Counter<'feed'>;
   private readonly written: Counter<'feed'>;
   private readonly conflated: Counter<'feed'>;
@@ -54,6 +57,34 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   ) {
     this.openGauge = metrics.gauge('sse_connections_open', 'Open SSE connections per feed', ['feed']);
     this.published = metrics.counter('feed_events_published_total', 'Events published per feed', ['feed']);
+    this.channelsGauge = metrics.gauge(
+      'feed_channels_subscribed',
+      'Redis channels this instance subscribes per feed (topics and the whole-batch one)',
+      ['feed'],
+    );
+    const received = this.received;
+    const fromReceived = (key: 'events' | 'bytes') => {
+      const reported = new Map<string, number>();
+      return function (this: Counter<'feed'>) {
+        for (const [feed, counts] of received) {
+          const delta = counts[key] - (reported.get(feed) ?? 0);
+          if (delta > 0) this.inc({ feed }, delta);
+          reported.set(feed, counts[key]);
+        }
+      };
+    };
+    metrics.counter(
+      'feed_events_received_total',
+      'Events received from Redis pub/sub per feed (once per event per instance)',
+      ['feed'],
+      fromReceived('events'),
+    );
+    metrics.counter(
+      'feed_bytes_received_total',
+      'Pub/sub message bytes received from Redis per feed',
+      ['feed'],
+      fromReceived('bytes'),
+    );
     // Frames written, conflated and slow closes are counted as plain numbers on the hot path (one
     // shared stats object per feed) and handed to prom-client when it is scraped.
     const feedState = this.feedState;
@@ -106,6 +137,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
         connectedOnce = true;
         return;
       }
+      for (const feed of this.feeds.values()) feed.reannounce();
       if (this.connections.size === 0) return;
       this.logger.warn(`Redis subscriber reconnected: ending ${this.connections.size} streams so they resume`);
       for (const connection of [...this.connections]) connection.close();
@@ -115,10 +147,20 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   createFeed(definition: FeedDefinition): Feed {
     if (this.feeds.has(definition.name)) throw new Error(`feed ${definition.name} exists`);
     const labels = { feed: definition.name };
-    const feed = new Feed(definition, this.redis, {
+    const received = { events: 0, bytes: 0 };
+    this.received.set(definition.name, received);
+    this.channelsGauge.set(labels, 0);
+    const options = { instanceId: this.config.app.instanceId, subscribeTimeoutMs: this.config.redis.commandTimeoutMs };
+    const feed = new Feed(definition, this.redis, options, {
       onPublished: (count) => this.published.inc(labels, count),
+      onReceived: (bytes, events) => {
+        received.bytes += bytes;
+        received.events += events;
+      },
       // Once per event per instance, after the whole local fan-out: the lag of the last subscriber.
       onFannedOut: (event) => this.lag.observe(labels, Math.max(0, Date.now() - event.publishedAt) / 1000),
+      onChannels: (count) => this.channelsGauge.set(labels, count),
+      onBadMessage: (error) => this.logger.error(`feed ${definition.name}: bad fan-out message: ${error.message}`),
     });
     const rt = this.config.realtime;
     const stats: SseStats = { written: 0, conflated: 0, slowCloses: 0 };
@@ -134,16 +176,6 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       },
     });
     this.feeds.set(definition.name, feed);
-    const dispatch = (message: string) => {
-      try {
-        feed.dispatch(message);
-      } catch (error) {
-        this.logger.error(`feed ${feed.name}: bad fan-out message: ${(error as Error).message}`);
-      }
-    };
-    this.redis.listen(feed.channel, dispatch).catch((error: Error) => {
-      this.logger.warn(`subscribe ${feed.channel}: ${error.message}`);
-    });
     return feed;
   }
 
@@ -172,18 +204,19 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
 
     // Hold live events until the starting point is sent, then pass on only newer ones.
     let held: FeedEvent[] | undefined = [];
-    const unsubscribe = feed.subscribe({
+    const subscription = feed.subscribe({
       topics: options.topics,
       onEvent: (event) => {
         if (!held) return connection.send(event);
         held.push(event);
         if (held.length > MAX_HELD_DURING_REPLAY) connection.close();
       },
+      onGap: () => connection.close(), // the client resumes from its Last-Event-ID
     });
     this.connections.add(connection);
     this.openGauge.inc(labels);
     connection.onClose(() => {
-      unsubscribe();
+      subscription.unsubscribe();
       held = undefined;
       this.connections.delete(connection);
       this.openGauge.dec(labels);
@@ -192,6 +225,8 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     reply.hijack();
     connection.open(reply.getHeaders());
     try {
+      // This instance receives the stream's topics from here on; only now read the log.
+      await subscription.ready;
       let lastSent: string;
       const check = options.lastEventId !== undefined ? await feed.check(options.lastEventId) : undefined;
       if (check?.ok) {
@@ -239,8 +274,9 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   }
 
   /** Before the HTTP server closes: end every stream so clients reconnect (to another instance). */
-  beforeApplicationShutdown(): void {
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.heartbeat);
     for (const connection of [...this.connections]) connection.close();
+    await Promise.all([...this.feeds.values()].map((feed) => feed.close()));
   }
 }

@@ -1,0 +1,112 @@
+/**
+ * The publish half of a feed: one script call that XADDs a batch to the feed's log, keeps the
+ * latest event per topic if asked, and PUBLISHes the batch per topic channel (and whole, while an
+ * instance announced an everything-listener; topic-channels.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { encodeCursor } from './cursor.js';
+import type { FeedDefinition } from './feed-event.js';
+import { allListenersKey, feedChannel } from './topic-channels.js';
+
+/**
+ * ARGV: maxlen, new epoch, keepLatest, now (also publishedAt), whole-batch channel, then per topic:
+ * its channel, the topic, n, and n × (type, data). Events are grouped by topic (the caller keeps
+ * the first-seen order of topics and each topic's own order), so ids ascend across the messages
+ * of one batch; the whole batch goes first (feed-fanout.ts relies on both).
+ */
+const PUBLISH_SCRIPT = `
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', KEYS[2], epoch)
+end
+local header = epoch .. '|' .. ARGV[4]
+local all = {}
+local ids = {}
+local perTopic = {}
+local i = 6
+while i <= #ARGV do
+  local channel, topic, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  i = i + 3
+  local lines = {}
+  for _ = 1, n do
+    local kind, data = ARGV[i], ARGV[i + 1]
+    i = i + 2
+    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', kind, 'k', topic, 'd', data, 'p', ARGV[4])
+    if ARGV[3] == '1' then redis.call('HSET', KEYS[3], topic, id .. '|' .. data) end
+    local line = id .. '|' .. kind .. '|' .. topic .. '|' .. data
+    lines[#lines + 1] = line
+    all[#all + 1] = line
+    ids[#ids + 1] = id
+  end
+  perTopic[#perTopic + 1] = channel
+  perTopic[#perTopic + 1] = header .. '\\n' .. table.concat(lines, '\\n')
+end
+if redis.call('ZCOUNT', KEYS[4], ARGV[4], '+inf') > 0 then
+  redis.call('PUBLISH', ARGV[5], header .. '\\n' .. table.concat(all, '\\n'))
+end
+for m = 1, #perTopic, 2 do redis.call('PUBLISH', perTopic[m], perTopic[m + 1]) end
+return {epoch, ids}
+`;
+
+export interface NewFeedEvent {
+  type: string;
+  /** The topic field (a symbol, a match id); must not contain `|` or a newline. */
+  topic: string;
+  data: unknown;
+}
+
+export interface FeedKeys {
+  base: string;
+  stream: string;
+  epoch: string;
+  latest: string;
+}
+
+export function feedKeys(base: string): FeedKeys {
+  return { base, stream: `${base}:log`, epoch: `${base}:epoch`, latest: `${base}:latest` };
+}
+
+/** Publishes `events` (non-empty) in one round trip; returns the epoch and each event's cursor, in input order. */
+export async function publishBatch(
+  publisher: Redis,
+  keys: FeedKeys,
+  definition: FeedDefinition,
+  events: NewFeedEvent[],
+): Promise<{ epoch: string; cursors: string[] }> {
+  // Grouped by topic in first-seen order (see PUBLISH_SCRIPT); `order` maps the ids back.
+  const groups = new Map<string, number[]>();
+  events.forEach((event, i) => {
+    const group = groups.get(event.topic);
+    if (group) group.push(i);
+    else groups.set(event.topic, [i]);
+  });
+  const args: string[] = [
+    String(definition.maxLength),
+    randomBytes(8).toString('hex'),
+    definition.keepLatest ? '1' : '0',
+    String(Date.now()),
+    feedChannel(keys.base),
+  ];
+  const order: number[] = [];
+  for (const [topic, indexes] of groups) {
+    args.push(feedChannel(keys.base, topic), topic, String(indexes.length));
+    for (const i of indexes) {
+      args.push(events[i].type, JSON.stringify(events[i].data));
+      order.push(i);
+    }
+  }
+  const [epoch, ids] = (await publisher.eval(
+    PUBLISH_SCRIPT,
+    4,
+    keys.stream,
+    keys.epoch,
+    keys.latest,
+    allListenersKey(keys.base),
+    ...args,
+  )) as [string, string[]];
+  const cursors = new Array<string>(events.length);
+  order.forEach((input, k) => (cursors[input] = encodeCursor(epoch, ids[k])));
+  return { epoch, cursors };
+}
