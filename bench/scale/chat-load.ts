@@ -60,12 +60,19 @@ export async function seedChat(databaseUrl: string, plan: ChatPlan): Promise<See
         direct
           ? `INSERT INTO conversations (type, direct_key) VALUES ('direct', $1) RETURNING id`
           : `INSERT INTO conversations (type, title) VALUES ('group', $1) RETURNING id`,
-        [direct ? members.map((m) => ids[m]).sort().join(':') : `scale group ${conversations.length}`],
+        [
+          direct
+            ? members
+                .map((m) => ids[m])
+                .sort()
+                .join(':')
+            : `scale group ${conversations.length}`,
+        ],
       );
-      await client.query(
-        'INSERT INTO conversation_members (conversation_id, user_id) SELECT $1, unnest($2::uuid[])',
-        [row.id, members.map((m) => ids[m])],
-      );
+      await client.query('INSERT INTO conversation_members (conversation_id, user_id) SELECT $1, unnest($2::uuid[])', [
+        row.id,
+        members.map((m) => ids[m]),
+      ]);
       conversations.push({ id: row.id, members });
     }
     const key = new TextEncoder().encode(JWT_SECRET);
@@ -137,12 +144,15 @@ export class ChatLoad {
           if (conn.received.has(message.id)) this.repeats++;
           else conn.received.add(message.id);
         });
-        socket.on('message:receipt', (r: { conversationId: string; userId: string; deliveredSeq: number; readSeq: number }) => {
-          const key = `${r.conversationId}:${r.userId}:${r.deliveredSeq}:${r.readSeq}`;
-          let entry = this.receipts.get(key);
-          if (!entry) this.receipts.set(key, (entry = { from: this.byId.get(r.userId)?.index ?? -1, to: new Set() }));
-          entry.to.add(user.index);
-        });
+        socket.on(
+          'message:receipt',
+          (r: { conversationId: string; userId: string; deliveredSeq: number; readSeq: number }) => {
+            const key = `${r.conversationId}:${r.userId}:${r.deliveredSeq}:${r.readSeq}`;
+            let entry = this.receipts.get(key);
+            if (!entry) this.receipts.set(key, (entry = { from: this.byId.get(r.userId)?.index ?? -1, to: new Set() }));
+            entry.to.add(user.index);
+          },
+        );
         socket.once('connect', () => {
           this.conns.push(conn);
           resolve();

@@ -61,6 +61,7 @@ export async function startRedis(): Promise<PrivateRedis> {
   );
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { maxRetriesPerRequest: 2, retryStrategy: (n) => (n > 50 ? null : 100) });
+  client.on('error', () => undefined); // refused until the server listens; ping() below waits for it
   await client.ping().catch((error: Error) => {
     throw new Error(`private redis-server did not answer: ${error.message}\n${child.tail()}`);
   });
@@ -108,8 +109,18 @@ async function adminSql(sql: string): Promise<void> {
   }
 }
 
-/** K instances on database `name` (created and migrated by the first) and key prefix `prefix`. */
-export async function startCluster(root: string, k: number, name: string, prefix: string, redisUrl: string): Promise<Cluster> {
+/**
+ * K instances on database `name` (created and migrated by the first) and key prefix `prefix`;
+ * `meanwhile` (seeding) runs against the first while the others boot.
+ */
+export async function startCluster(
+  root: string,
+  k: number,
+  name: string,
+  prefix: string,
+  redisUrl: string,
+  meanwhile: (first: { url: string; databaseUrl: string }) => Promise<void>,
+): Promise<Cluster> {
   const databaseUrl = dbUrl(name);
   const instances: Instance[] = [];
   const stopAll = async () => {
@@ -133,6 +144,9 @@ export async function startCluster(root: string, k: number, name: string, prefix
       ...BENCH_RATE_LIMITS,
       DEMO_MODE: 'false',
       CHAT_MESSAGES_PER_MINUTE: '100000',
+      // Presence refreshes every socket's entry each TTL/4: a cost per socket and interval, not per
+      // message. An hour's TTL keeps that refresh out of the measured windows.
+      CHAT_PRESENCE_TTL_SECONDS: '3600',
       INSTANCE_ID: id,
     });
     const instance = { index, id, url: `http://127.0.0.1:${port}`, port, pid: child.pid!, stop: stopper(child) };
@@ -142,7 +156,10 @@ export async function startCluster(root: string, k: number, name: string, prefix
   try {
     // The first alone: it creates and migrates the database; the others then boot side by side.
     await boot(0);
-    await Promise.all(Array.from({ length: k - 1 }, (_, i) => boot(i + 1)));
+    await Promise.all([
+      meanwhile({ url: instances[0].url, databaseUrl }),
+      ...Array.from({ length: k - 1 }, (_, i) => boot(i + 1)),
+    ]);
   } catch (error) {
     await stopAll();
     throw error;

@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoRoot } from '../ticker/targets.js';
-import { type ChatPlan, ChatLoad, seedChat } from './chat-load.js';
+import { type ChatPlan, ChatLoad, type Seeded, seedChat } from './chat-load.js';
 import { type Cluster, type PrivateRedis, dropPrefix, killAll, startCluster, startRedis } from './cluster.js';
 import { type Snapshot, commandDelta, commandStats, delta, scrape } from './metrics.js';
 import { TickerLoad, createInstruments } from './ticker-load.js';
@@ -28,11 +28,11 @@ import { TickerLoad, createInstruments } from './ticker-load.js';
 const QUICK = process.env.BENCH_QUICK === '1';
 const KS = (process.env.BENCH_KS ?? '1,2,4').split(',').map(Number);
 const CHAT: ChatPlan = QUICK
-  ? { users: 100, groupSize: 5, messages: 600, ratePerSec: 300 }
+  ? { users: 100, groupSize: 5, messages: 500, ratePerSec: 400 }
   : { users: 200, groupSize: 5, messages: 2_000, ratePerSec: 400 };
-const TICKER = { symbols: 1_000, perSubscription: 10, batches: QUICK ? 4 : 10, batchesPerSec: 2 };
-const IDLE_MS = QUICK ? 1_500 : 3_000;
-const SETTLE_MS = 1_500;
+const TICKER = { symbols: 1_000, perSubscription: 10, batches: QUICK ? 3 : 10, batchesPerSec: QUICK ? 3 : 2 };
+const IDLE_MS = QUICK ? 1_000 : 3_000;
+const SETTLE_MS = QUICK ? 1_000 : 1_500;
 const HARD_LIMIT_MS = (QUICK ? 1.5 : 4) * 60_000;
 const RATIO_GOAL = 1.25;
 
@@ -48,7 +48,8 @@ const ratioOf = (a: number | undefined, b: number) => (a === undefined || b === 
  */
 function benchRoot(): string {
   try {
-    if (JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')).name === 'live-feed-backend') return process.cwd();
+    if (JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')).name === 'live-feed-backend')
+      return process.cwd();
   } catch {
     // not a checkout: fall through
   }
@@ -67,9 +68,8 @@ async function pubsub(redis: PrivateRedis, prefix: string): Promise<{ channels: 
   return { channels: channels.length, subscriptions };
 }
 
-async function chatPhase(cluster: Cluster, redis: PrivateRedis, k: number) {
+async function chatPhase(cluster: Cluster, redis: PrivateRedis, k: number, seeded: Seeded) {
   const urls = cluster.instances.map((instance) => instance.url);
-  const seeded = await seedChat(cluster.databaseUrl, CHAT);
   const load = new ChatLoad(seeded, k, urls);
   try {
     await load.connect();
@@ -84,7 +84,7 @@ async function chatPhase(cluster: Cluster, redis: PrivateRedis, k: number) {
     const t0 = Date.now();
     const sendMs = await load.send(CHAT);
     const expected = load.expectedDeliveries(CHAT);
-    await load.drain(expected, 20_000, 400);
+    await load.drain(expected, 20_000, 300);
     const after = await scrapeAll(cluster);
     const commands = commandDelta(cmd0, await commandStats(redis.client));
     const phaseMs = Date.now() - t0;
@@ -209,11 +209,16 @@ async function runK(root: string, redis: PrivateRedis, runId: string, k: number)
   const name = `livefeed_bench_scale_${runId}_k${k}`;
   const prefix = `bench:scale:${runId}:k${k}:`;
   const started = Date.now();
-  const cluster = await startCluster(root, k, name, prefix, redis.url);
+  let seeded: Seeded | undefined;
+  // Instruments and chat users are made while the other instances boot: none of it is measured.
+  const cluster = await startCluster(root, k, name, prefix, redis.url, async (first) => {
+    [seeded] = await Promise.all([seedChat(first.databaseUrl, CHAT), createInstruments(first.url, TICKER.symbols)]);
+  });
   try {
-    log(`K=${k}: ${k} instance(s) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    await createInstruments(cluster.instances[0].url, TICKER.symbols);
-    const chat = await chatPhase(cluster, redis, k);
+    log(
+      `K=${k}: ${k} instance(s) ready, ${TICKER.symbols} instruments and ${CHAT.users} users made in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const chat = await chatPhase(cluster, redis, k, seeded!);
     log(
       `K=${k} chat: delivered ${chat.delivered}/${chat.expectedDeliveries}, receipts ${chat.receipts}, ` +
         `${chat.redis.netCommandsPerMessage} Redis cmds/msg (net of idle), fan-out received ${chat.instances.map((i) => i.fanoutReceived).join(' / ')}` +
@@ -243,14 +248,21 @@ function goals(runs: KResult[]) {
   const chatRatio = maxOf(scaled.flatMap((r) => r.chat.instances.map((i) => i.ratioToShare)));
   const feedRatio = maxOf(scaled.flatMap((r) => r.ticker.instances.map((i) => i.ratioToHeld)));
   const perMessage = runs.map((r) => r.chat.redis.netCommandsPerMessage);
-  const spread = perMessage.length > 0 ? round(Math.max(...perMessage) / Math.max(0.01, Math.min(...perMessage))) : null;
+  const spread =
+    perMessage.length > 0 ? round(Math.max(...perMessage) / Math.max(0.01, Math.min(...perMessage))) : null;
   return {
-    chatFanoutVsShare: { goal: `<= ${RATIO_GOAL} (K > 1, every instance)`, max: chatRatio, met: chatRatio !== null && chatRatio <= RATIO_GOAL },
+    chatFanoutVsShare: {
+      goal: `<= ${RATIO_GOAL} (K > 1, every instance)`,
+      max: chatRatio,
+      met: chatRatio !== null && chatRatio <= RATIO_GOAL,
+    },
     feedEventsVsHeld: {
       goal: `<= ${RATIO_GOAL} (K > 1, every instance)`,
       max: feedRatio,
       met: feedRatio === null ? null : feedRatio <= RATIO_GOAL,
-      ...(feedRatio === null ? { note: 'feed_events_received_total{feed="ticker"} not exported by this build: unknown' } : {}),
+      ...(feedRatio === null
+        ? { note: 'feed_events_received_total{feed="ticker"} not exported by this build: unknown' }
+        : {}),
     },
     redisCommandsPerMessageConstant: {
       goal: `max/min over K of net commands per message <= ${RATIO_GOAL}`,
@@ -264,7 +276,9 @@ function goals(runs: KResult[]) {
 
 function printTable(runs: KResult[]): void {
   const show = (v: number | null | undefined) => (v === null || v === undefined ? '?' : String(v));
-  console.log('\n| K | instance | chat share (items) | fan-out received | ratio | bytes from Redis | msgs delivered to sockets | ticker events held | feed events received | ratio | SSE frames written |');
+  console.log(
+    '\n| K | instance | chat share (items) | fan-out received | ratio | bytes from Redis | msgs delivered to sockets | ticker events held | feed events received | ratio | SSE frames written |',
+  );
   console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const run of runs) {
     run.chat.instances.forEach((c, i) => {
@@ -274,7 +288,9 @@ function printTable(runs: KResult[]): void {
       );
     });
   }
-  console.log('\n| K | chat msgs | delivered / expected | receipts | Redis cmds/msg | net of idle | ticker frames / published | Redis cmds/batch | pub/sub channels (subscriptions) |');
+  console.log(
+    '\n| K | chat msgs | delivered / expected | receipts | Redis cmds/msg | net of idle | ticker frames / published | Redis cmds/batch | pub/sub channels (subscriptions) |',
+  );
   console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const run of runs) {
     console.log(
@@ -307,7 +323,8 @@ async function main(): Promise<void> {
     durationS: Math.round((Date.now() - started) / 1000),
     method: {
       chat: `${CHAT.users} users: half in direct pairs, half in groups of ${CHAT.groupSize}; user i on instance i mod K; ${CHAT.messages} messages (message j from user j mod ${CHAT.users}) at ${CHAT.ratePerSec}/s; clients ack every message:new (which makes delivered receipts)`,
-      chatShare: "an instance's share: messages and receipts with at least one recipient socket there (remoteItems: of those, the ones that started on another instance, the least any fan-out must carry); ratio = chat_fanout_received_total delta / share",
+      chatShare:
+        "an instance's share: messages and receipts with at least one recipient socket there (remoteItems: of those, the ones that started on another instance, the least any fan-out must carry); ratio = chat_fanout_received_total delta / share",
       ticker: `${TICKER.symbols} instruments; ${TICKER.symbols / TICKER.perSubscription} SSE subscribers of ${TICKER.perSubscription} symbols each, instance i's holding the symbols s mod K = i; ${TICKER.batches} batches of one tick per symbol at ${TICKER.batchesPerSec}/s POSTed to instance 0; ratio = feed_events_received_total{feed="ticker"} delta / events of the symbols held`,
       redis: `${redis.private ? 'a private redis-server for the run' : 'the shared Redis (counts include other clients)'}; INFO commandstats delta over the chat phase (send + drain) / messages; net = less the cluster's idle rate (measured for ${IDLE_MS} ms before, sockets connected) × phase duration`,
       caveat: 'two cores shared with other jobs: these are work counts per instance, not throughput',

@@ -25,10 +25,11 @@ async function post(url: string, path: string, body: unknown): Promise<{ status:
 export async function createInstruments(url: string, symbols: number): Promise<void> {
   let next = 0;
   await Promise.all(
-    Array.from({ length: 8 }, async () => {
+    Array.from({ length: 16 }, async () => {
       for (let s = next++; s < symbols; s = next++) {
         const res = await post(url, '/admin/ticker/instruments', { symbol: symbolName(s), name: `scale ${s}` });
-        if (res.status !== 201) throw new Error(`POST /admin/ticker/instruments ${symbolName(s)} → ${res.status} ${res.text}`);
+        if (res.status !== 201)
+          throw new Error(`POST /admin/ticker/instruments ${symbolName(s)} → ${res.status} ${res.text}`);
       }
     }),
   );
@@ -116,7 +117,8 @@ export class TickerLoad {
         ts,
       }));
       const res = await post(this.urls[0], '/admin/ticker/ticks', { ticks });
-      if (res.status < 200 || res.status >= 300) throw new Error(`POST /admin/ticker/ticks → ${res.status} ${res.text}`);
+      if (res.status < 200 || res.status >= 300)
+        throw new Error(`POST /admin/ticker/ticks → ${res.status} ${res.text}`);
       accepted += (JSON.parse(res.text) as { accepted: number }).accepted;
     }
     return { accepted, ms: Date.now() - started };
