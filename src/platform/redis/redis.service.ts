@@ -33,6 +33,8 @@ export class RedisService implements OnApplicationShutdown {
   private readonly options: RedisOptions;
   /** Channel → its listeners on the shared `subscriber` connection. */
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  /** Channel → its SUBSCRIBE while Redis has not confirmed it. */
+  private readonly subscribing = new Map<string, Promise<unknown>>();
 
   constructor(config: AppConfig) {
     this.prefix = config.redis.keyPrefix;
@@ -55,10 +57,23 @@ export class RedisService implements OnApplicationShutdown {
    */
   async listen(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
     let set = this.listeners.get(channel);
-    const first = !set;
-    if (!set) this.listeners.set(channel, (set = new Set()));
+    if (!set) {
+      this.listeners.set(channel, (set = new Set()));
+      // Later listeners of the channel wait for the same confirmation.
+      this.subscribing.set(
+        channel,
+        this.subscriber
+          .subscribe(channel)
+          .catch((error: unknown) => {
+            // Not subscribed: forget the channel, so the next listener subscribes again.
+            this.listeners.delete(channel);
+            throw error;
+          })
+          .finally(() => this.subscribing.delete(channel)),
+      );
+    }
     set.add(listener);
-    if (first) await this.subscriber.subscribe(channel);
+    await this.subscribing.get(channel);
     return async () => {
       const current = this.listeners.get(channel);
       if (!current?.delete(listener) || current.size > 0) return;
