@@ -1,6 +1,27 @@
-/** Child-process plumbing shared by the benchmark drivers: ports, readiness, stopping. */
+/** Child-process plumbing shared by the benchmark drivers: ports, readiness, stopping, scratch databases. */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import pg from 'pg';
+
+export const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** The URL of database `name` on the bench's Postgres. */
+export function databaseUrl(name: string): string {
+  const url = new URL(PG_ADMIN);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** One statement on the admin database (CREATE / DROP DATABASE). */
+export async function adminSql(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_ADMIN });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -29,7 +29,7 @@ import pg from 'pg';
 import { dataStorePids, readCpuMs, readMachineCpuMs, repoRoot, sumCpuMs } from '../ticker/targets.js';
 import { type UserSpec, sleep } from './common.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
-import { freePort } from '../processes.js';
+import { adminSql, databaseUrl as benchDatabaseUrl, freePort } from '../processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -46,7 +46,6 @@ const LAG_GROWTH_SHARE = 0.25;
 const P99_LIMIT_MS = 250;
 const MAX_RATE = 20_000;
 const HARD_LIMIT_MS = (QUICK ? 4 : 10) * 60_000;
-const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ADMIN_API_KEY = 'bench-admin-key-0123456789';
 const JWT_SECRET = 'bench-jwt-secret-0123456789-abcdefghijkl';
@@ -56,22 +55,6 @@ type Target = (typeof TARGETS)[number];
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const children = new Set<ChildProcess>();
 const killAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
-
-function dbUrl(name: string): string {
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 interface Server {
   pids: number[];
@@ -492,7 +475,7 @@ async function main(): Promise<void> {
   }
   const id = randomBytes(4).toString('hex');
   const database = `livefeed_bench_chat_${id}`;
-  const databaseUrl = dbUrl(database);
+  const databaseUrl = benchDatabaseUrl(database);
   const prefix = `bench:chat:${id}:`;
   log(`${QUICK ? 'QUICK ' : ''}run: ${USERS} users, targets ${wanted.join(', ')}, database ${database}`);
   const scenarios: Record<string, unknown> = {};
@@ -529,7 +512,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await ours?.stop();
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+    await adminSql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
     await dropPrefix(prefix).catch(() => undefined);
   }
 

@@ -7,13 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
-import { freePort, stopper, waitReady } from '../processes.js';
+import { adminSql, databaseUrl as benchDatabaseUrl, freePort, stopper, waitReady } from '../processes.js';
 
 export const ADMIN_API_KEY = 'bench-admin-key-0123456789';
 export const JWT_SECRET = 'bench-jwt-secret-0123456789-abcdefghijkl';
-const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const live = new Set<ChildProcess>();
 /** Last resort when the driver dies: nothing it started may outlive it. */
@@ -93,22 +91,6 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-function dbUrl(name: string): string {
-  const url = new URL(PG_ADMIN);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function adminSql(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /**
  * K instances on database `name` (created and migrated by the first) and key prefix `prefix`;
  * `meanwhile` (seeding) runs against the first while the others boot.
@@ -121,7 +103,7 @@ export async function startCluster(
   redisUrl: string,
   meanwhile: (first: { url: string; databaseUrl: string }) => Promise<void>,
 ): Promise<Cluster> {
-  const databaseUrl = dbUrl(name);
+  const databaseUrl = benchDatabaseUrl(name);
   const instances: Instance[] = [];
   const stopAll = async () => {
     await Promise.all(instances.map((instance) => instance.stop()));

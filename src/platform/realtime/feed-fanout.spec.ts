@@ -20,8 +20,20 @@ describe('FeedFanout', () => {
     fanout.add({ topics: new Set(['A', 'B']), onEvent: (e) => ab.push(e) });
 
     // Batch 1 grouped by topic (A, A, B, C), whole batch first, then the A and B channels.
-    fanout.dispatch(message('e1', [['1-0', 'A'], ['1-1', 'A'], ['1-2', 'B'], ['1-3', 'C']]));
-    fanout.dispatch(message('e1', [['1-0', 'A'], ['1-1', 'A']]));
+    fanout.dispatch(
+      message('e1', [
+        ['1-0', 'A'],
+        ['1-1', 'A'],
+        ['1-2', 'B'],
+        ['1-3', 'C'],
+      ]),
+    );
+    fanout.dispatch(
+      message('e1', [
+        ['1-0', 'A'],
+        ['1-1', 'A'],
+      ]),
+    );
     fanout.dispatch(message('e1', [['1-2', 'B']]));
     // Batch 2 published before this instance held the whole-batch channel: topic channels only.
     fanout.dispatch(message('e1', [['2-0', 'B']]));
