@@ -29,6 +29,7 @@ import {
 interface Schema {
   type?: string;
   format?: string;
+  example?: unknown;
   maximum?: number;
   properties?: Record<string, Schema>;
   items?: Schema;
@@ -266,6 +267,47 @@ describe('hostile values at every operation and socket event (e2e)', () => {
     });
     expect(match.status).toBe(201);
     expect(new Date(match.body.startsAt).toISOString()).toBe('2026-12-01T19:30:00.250Z');
+  });
+
+  it('every URL field (format uri): an IPv6 form embedding a private IPv4 address → 422, nothing stored', async () => {
+    const SSRF = [
+      'http://[::127.0.0.1]/hook',
+      'http://[::7f00:1]/hook',
+      'http://[::a9fe:a9fe]/latest/meta-data',
+      'http://[::ffff:10.0.0.1]/hook',
+      'http://[64:ff9b::c0a8:101]/hook',
+      'http://[2002:7f00:1::]/hook',
+    ];
+    // A resource for the routes that take an id: made from the create route's own examples.
+    const exampleBody = (op: Operation) => {
+      const props = resolve(op.body)?.properties ?? {};
+      return Object.fromEntries(
+        Object.entries(props)
+          .map(([name, prop]) => [name, resolve(prop)?.example] as const)
+          .filter(([, example]) => example !== undefined),
+      );
+    };
+    const uriOps = operations.filter((op) => fields(op.body).some((f) => f.schema.format === 'uri'));
+    expect(uriOps.map((op) => `${op.method} ${op.path}`)).toEqual(
+      expect.arrayContaining(['POST /admin/webhooks/endpoints', 'PATCH /admin/webhooks/endpoints/{id}']),
+    );
+    const create = uriOps.find((op) => op.method === 'POST' && !op.path.includes('{'))!;
+    const existing = await api(t.url, 'POST', create.path, exampleBody(create));
+    expect(existing.status).toBe(201);
+    const failures: string[] = [];
+    for (const op of uriOps) {
+      for (const field of fields(op.body).filter((f) => f.schema.format === 'uri')) {
+        for (const url of SSRF) {
+          const path = op.path.replace(/\{[^}]+\}/g, existing.body.id);
+          const body = { ...(op.method === 'POST' ? exampleBody(op) : {}), [field.path]: url };
+          const res = await api(t.url, op.method, path, body);
+          if (res.status !== 422) failures.push(`${op.method} ${path} ${field.path}=${url}: ${res.status}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    const rows = await query<{ url: string }>(env.databaseUrl, 'SELECT url FROM webhook_endpoints');
+    expect(rows.map((r) => r.url)).toEqual([existing.body.url]);
   });
 
   it('a validly signed user token whose sub is not a user id → 401 on every user route and on the socket', async () => {

@@ -18,6 +18,7 @@ const PATTERN_MESSAGE = 'eventTypes must be event types or patterns of a-z, 0-9,
 
 export class CreateEndpointDto {
   @ApiProperty({
+    format: 'uri',
     example: 'https://example.com/webhooks',
     description: 'http or https; checked against the network guard',
   })

@@ -20,7 +20,7 @@ const notNull = (_: object, value: unknown) => value !== undefined && value !== 
 
 /** Every field optional; `description` and `rateLimitPerSecond` may be `null` to clear them. */
 export class UpdateEndpointDto {
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ format: 'uri', description: 'http or https; checked against the network guard' })
   @ValidateIf(present)
   @IsString()
   @MaxLength(2048)
