@@ -12,6 +12,7 @@ const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
 
 interface ComposeService {
   image?: string;
+  profiles?: string[];
   build?: string | { context?: string; dockerfile?: string };
   command?: string | string[];
   environment?: Record<string, string | number | boolean | null> | string[];
@@ -113,7 +114,8 @@ describe('docker-compose.yml', () => {
   const appEnv = environmentOf(app);
 
   it('has postgres 17, redis 7, the app and nginx', () => {
-    expect(Object.keys(services).sort()).toEqual(['app', 'nginx', 'postgres', 'redis']);
+    const always = Object.keys(services).filter((name) => !services[name].profiles);
+    expect(always.sort()).toEqual(['app', 'nginx', 'postgres', 'redis']);
     expect(services.postgres.image).toMatch(/^postgres:/);
     expect(imageMajor(services.postgres.image)).toBe(17);
     expect(services.redis.image).toMatch(/^redis:/);
@@ -201,6 +203,20 @@ describe('docker-compose.yml', () => {
     expect(redis.hostname).toBe('redis');
     expect(redis.hostname in services).toBe(true);
     expect(Number(redis.port || 6379)).toBe(6379);
+  });
+
+  it('has a sentinel profile: a replica of redis and a sentinel monitoring it, that REDIS_SENTINELS can name', () => {
+    const inProfile = Object.keys(services).filter((name) => services[name].profiles?.includes('sentinel'));
+    expect(inProfile.sort()).toEqual(['redis-replica', 'redis-sentinel']);
+    expect([services['redis-replica'].command].flat().join(' ')).toContain('--replicaof redis 6379');
+    const sentinel = [services['redis-sentinel'].command].flat().join(' ');
+    expect(sentinel).toContain('sentinel monitor mymaster redis 6379 1');
+    expect(sentinel).toMatch(/--sentinel --port 26379$/);
+    // Unset, the app stays on REDIS_URL; set as the compose comment says, the loader takes it.
+    expect(appEnv.REDIS_SENTINELS).toBe('');
+    const { config } = loadConfig({ ...appEnv, REDIS_SENTINELS: 'redis-sentinel:26379' });
+    expect(config.redis.sentinels).toEqual([{ host: 'redis-sentinel', port: 26379 }]);
+    expect(config.redis.sentinelName).toBe('mymaster');
   });
 
   it('rejects the same environment without ADMIN_API_KEY (production requires it)', () => {

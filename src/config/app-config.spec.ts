@@ -68,4 +68,19 @@ describe('loadConfig', () => {
       /RATE_LIMIT_WINDOW_SECONDS must be an integer[\s\S]*RATE_LIMIT_AUTH must be an integer/,
     );
   });
+  it('reads Sentinel mode from REDIS_SENTINELS and stops on a malformed list, naming it', () => {
+    expect(loadConfig({}).config.redis).toMatchObject({ sentinels: [], sentinelName: 'mymaster' });
+    const { config } = loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379, sentinel-b:26380', REDIS_PASSWORD: 'p' });
+    expect(config.redis).toMatchObject({
+      sentinels: [
+        { host: '10.0.0.1', port: 26379 },
+        { host: 'sentinel-b', port: 26380 },
+      ],
+      password: 'p',
+    });
+    expect(() => loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379,sentinel-b' })).toThrow(
+      /REDIS_SENTINELS must be a comma-separated list of host:port \(bad: sentinel-b\)/,
+    );
+    expect(() => loadConfig({ REDIS_SENTINELS: 'a:0' })).toThrow(/REDIS_SENTINELS/);
+  });
 });

@@ -12,6 +12,17 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** Default retry schedule for outbound webhooks, in seconds after the first attempt. */
 export const DEFAULT_OUTBOUND_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
 
+/** `host:port,host:port` → addresses; a malformed item is a problem naming the variable. */
+function hostPorts(r: EnvReader, name: string, items: string[]): { host: string; port: number }[] {
+  const parsed = items.map((item) => /^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(item));
+  const bad = items.filter((item, i) => !parsed[i] || Number(parsed[i]![2]) < 1 || Number(parsed[i]![2]) > 65535);
+  if (bad.length > 0) {
+    r.problems.push(`${name} must be a comma-separated list of host:port (bad: ${bad.join(', ')})`);
+    return [];
+  }
+  return parsed.map((match) => ({ host: match![1].replace(/^\[|\]$/g, ''), port: Number(match![2]) }));
+}
+
 function loadAll(env: Env) {
   const r = new EnvReader(env);
   const nodeEnv = r.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
@@ -69,7 +80,15 @@ function loadAll(env: Env) {
       createIfMissing: r.bool('DATABASE_CREATE', true),
     },
     redis: {
+      /** One node; ignored when `sentinels` is set. */
       url: r.url('REDIS_URL', DEFAULT_REDIS_URL, ['redis:', 'rediss:']),
+      /** Sentinel mode when set: the sentinels to ask for the current master of `sentinelName`. */
+      sentinels: hostPorts(r, 'REDIS_SENTINELS', r.list('REDIS_SENTINELS')),
+      sentinelName: r.string('REDIS_SENTINEL_NAME', 'mymaster'),
+      /** The sentinels' own password (`requirepass` in sentinel.conf), if any. */
+      sentinelPassword: r.optionalString('REDIS_SENTINEL_PASSWORD'),
+      /** The data nodes' password (Sentinel mode, or single node when the URL has none). */
+      password: r.optionalString('REDIS_PASSWORD'),
       keyPrefix: r.string('REDIS_KEY_PREFIX', 'lf:'),
       /**
        * Longest wait for a command on the shared command and publish connections. While Redis is away

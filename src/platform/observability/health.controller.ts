@@ -37,7 +37,10 @@ export class HealthController {
         const indicator = this.indicators.check('redis');
         try {
           await this.redis.ping(1_500);
-          return indicator.up();
+          // In Sentinel mode, which node is master now (it changes on a failover).
+          return this.redis.mode === 'sentinel'
+            ? indicator.up({ mode: 'sentinel', master: this.redis.address() })
+            : indicator.up({ mode: 'single' });
         } catch (error) {
           return indicator.down({ message: (error as Error).message });
         }

@@ -5,8 +5,8 @@ import { AppConfig } from '#src/config/app-config.js';
 import { redisOptions } from '#src/platform/redis/redis.service.js';
 
 /**
- * BullMQ root: one connection config, one key prefix (under the app's Redis prefix), default job
- * options. @nestjs/bullmq closes workers on shutdown; `Worker.close()` lets running jobs finish,
+ * BullMQ root: one connection config (the app's Redis mode: workers follow a Sentinel failover),
+ * one key prefix (under the app's Redis prefix), default job options. @nestjs/bullmq closes workers on shutdown; `Worker.close()` lets running jobs finish,
  * and a job cut off by a hard kill is picked up again by the stalled-job check.
  */
 @Global()
@@ -16,7 +16,7 @@ import { redisOptions } from '#src/platform/redis/redis.service.js';
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
         // BullMQ's blocking connections need maxRetriesPerRequest: null.
-        connection: redisOptions(config.redis.url, { maxRetriesPerRequest: null }) as BullRedisOptions,
+        connection: redisOptions(config.redis, { maxRetriesPerRequest: null }) as BullRedisOptions,
         prefix: `${config.redis.keyPrefix}bull`,
         defaultJobOptions: {
           attempts: config.queue.attempts,
