@@ -67,11 +67,7 @@ export function toChatMessage(row: MessageRow): ChatMessage {
 
 export const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, body, created_at';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
+export { isUuid } from '#src/platform/http/uuid.js';
 
 /** Length in code points, so an emoji counts as one character. */
 export function charCount(text: string): number {

@@ -284,15 +284,9 @@ export class DeliveryService implements OnModuleInit {
   }
 }
 
-function emitSignal(socket: ChatSocket, signal: RoutedSignal): void {
-  switch (signal.e) {
-    case 'message:receipt':
-      return void socket.emit(signal.e, signal.d);
-    case 'typing':
-      return void socket.emit(signal.e, signal.d);
-    case 'presence':
-      return void socket.emit(signal.e, signal.d);
-  }
+/** A routed signal's event and payload were checked against ServerToClientEvents when it was built (`signal`). */
+function emitSignal(socket: ChatSocket, { e, d }: RoutedSignal): void {
+  (socket as unknown as { emit(event: SignalEvent, payload: unknown): boolean }).emit(e, d);
 }
 
 function newState(sent: number, busy: boolean): ConversationState {

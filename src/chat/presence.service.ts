@@ -131,17 +131,8 @@ export class PresenceService {
   }
 
   async online(userIds: string[]): Promise<Map<string, boolean>> {
-    const pipeline = this.redis.command.pipeline();
-    const now = Date.now();
-    for (const userId of userIds) pipeline.zcount(this.userKey(userId), now, '+inf');
-    const results = (await pipeline.exec()) ?? [];
-    const online = new Map<string, boolean>();
-    userIds.forEach((userId, index) => {
-      const [error, count] = results[index] ?? [];
-      if (error) throw error;
-      online.set(userId, Number(count) > 0);
-    });
-    return online;
+    const where = await this.instancesOf(userIds);
+    return new Map(userIds.map((userId) => [userId, where.has(userId)]));
   }
 
   /**

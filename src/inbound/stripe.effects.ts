@@ -8,6 +8,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { PLANS, type Plan } from '#src/users/user.entity.js';
 import { UsersService } from '#src/users/users.service.js';
 import { type HandlerContext, type Ignored, InboundHandlers } from './inbound-handlers.js';
+import { isUuid } from '#src/platform/http/uuid.js';
 
 /** The parts of a Stripe event we read; everything is checked before use. */
 interface StripeObject {
@@ -28,7 +29,6 @@ interface StripeEventBody {
   data?: { object?: StripeObject };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SUBSCRIPTION_EVENTS = [
   'customer.subscription.created',
   'customer.subscription.updated',
@@ -119,7 +119,7 @@ export class StripeEffects implements OnModuleInit {
     plan: Plan,
     extra: { subscriptionId: string | null; status: string | null },
   ): Promise<void> {
-    if (!UUID.test(userId)) throw new Error(`user id "${userId.slice(0, 100)}" is not a uuid`);
+    if (!isUuid(userId)) throw new Error(`user id "${String(userId).slice(0, 100)}" is not a uuid`);
     const user = await this.users.setPlan(manager, userId, plan);
     if (!user) throw new Error(`user ${userId} not found`);
     record({

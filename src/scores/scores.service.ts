@@ -28,6 +28,7 @@ import type { CreateMatchDto, MatchesQueryDto, PostMatchEventDto } from './dto/s
 import { MatchEvent } from './match-event.entity.js';
 import { Match } from './match.entity.js';
 import { DOMAIN_EVENT_OF, MAX_EXTRA_PERIODS, type MatchStatus, REQUIRED_STATUS, SPORTS } from './sports.js';
+import { isUuid } from '#src/platform/http/uuid.js';
 
 export interface MatchView {
   id: string;
@@ -72,7 +73,6 @@ export interface ScoreEventData extends ScoreFrame {
   period: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A snapshot of "all matches": everything not finished, and what finished in the last day. */
 const SNAPSHOT_FINISHED_WITHIN_MS = 24 * 3_600_000;
 const SNAPSHOT_MAX_MATCHES = 500;
@@ -263,7 +263,7 @@ export class ScoresService implements OnModuleInit {
   async parseMatchIds(raw: string | undefined): Promise<Set<string> | undefined> {
     const ids = parseTopicList(raw, 'matches', this.config.realtime.maxTopicsPerSubscription, (id) => id.toLowerCase());
     if (!ids) return undefined;
-    const malformed = [...ids].filter((id) => !UUID.test(id));
+    const malformed = [...ids].filter((id) => !isUuid(id));
     if (malformed.length > 0)
       throw new BadRequestException(`matches: not a match id: ${malformed.slice(0, 5).join(', ')}`);
     const found = await this.matches.find({ where: { id: In([...ids]) }, select: { id: true } });

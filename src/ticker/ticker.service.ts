@@ -20,6 +20,7 @@ import { parseTopicList } from '#src/platform/realtime/topic-list.js';
 import type { CreateInstrumentDto } from './dto/create-instrument.dto.js';
 import type { TickDto } from './dto/publish-ticks.dto.js';
 import { Instrument } from './instrument.entity.js';
+import { MAX_EPOCH_MS } from '#src/platform/http/fields.js';
 
 export interface Quote {
   symbol: string;
@@ -152,9 +153,6 @@ export class TickerService implements OnModuleInit {
     return { quotes: latest.map((row) => JSON.parse(row.data) as Quote), cursor, etag };
   }
 }
-
-/** 9999-12-31T23:59:59.999Z: the last instant an RFC 3339 date-time (and our clients) can write. */
-const MAX_EPOCH_MS = 253_402_300_799_999;
 
 const TICK_KEYS = new Set(['symbol', 'price', 'size', 'ts']);
 

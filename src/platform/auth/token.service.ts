@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SignJWT, jwtVerify } from 'jose';
 import { AppConfig } from '#src/config/app-config.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '#src/platform/http/uuid.js';
 
 export interface AuthUser {
   id: string;
@@ -39,7 +38,7 @@ export class TokenService {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
       // Users are UUIDs: a token naming anything else was not minted by us, whoever signed it.
-      if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) return undefined;
+      if (!isUuid(payload.sub)) return undefined;
       return { id: payload.sub, expiresAt: payload.exp };
     } catch {
       return undefined;

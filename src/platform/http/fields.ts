@@ -36,6 +36,9 @@ export function IntField(options: FieldOptions & { min: number; max: number }): 
   );
 }
 
+/** 9999-12-31T23:59:59.999Z: the last instant an RFC 3339 date-time can write; epoch-millisecond fields stop there too. */
+export const MAX_EPOCH_MS = 253_402_300_799_999;
+
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
 /** The instant an RFC 3339 date-time names, or undefined unless every field is in range. */
