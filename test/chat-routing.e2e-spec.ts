@@ -3,7 +3,9 @@
  * typing or presence event reaches only the instances holding a socket of a recipient; an offline
  * recipient costs no publish and gets the message from the inbox; a recipient whose registry entry
  * is stale (their instance SIGKILLed, reconnected elsewhere before the entry lapsed) gets every
- * message once, in order. Counters are each instance's own `/metrics`.
+ * message once, in order; a conversation created or joined while its members are connected
+ * elsewhere is heard from its first message, with one publish per message however many instances
+ * hear it. Counters are each instance's own `/metrics`.
  */
 import { RedisService } from '#src/platform/redis/redis.service.js';
 import { type AppProcess, spawnApp } from './helpers/processes.js';
@@ -144,4 +146,53 @@ describe('chat routed by the presence registry (e2e, three instances)', () => {
       doomed?.kill('SIGKILL');
     }
   }, 120_000);
+
+  it('a conversation created or joined while its members are online elsewhere is heard from its first message, one publish per message', async () => {
+    const [ivy, jack, kate] = await Promise.all(['Ivy', 'Jack', 'Kate'].map((n) => createUser(a.url, n)));
+    const onA = await connectChat(a.url, ivy.token);
+    const jackView = new ChatView();
+    const kateView = new ChatView();
+    const onB = await connectChat(b.url, jack.token, { onMessage: jackView.apply });
+    const onC = await connectChat(c.url, kate.token, { onMessage: kateView.apply });
+    try {
+      // Created after Jack connected, written to at once: B starts hearing it through the join.
+      const pair = await direct(a.url, ivy.token, jack.id);
+      for (let i = 1; i <= 5; i++) expect(await onA.send(pair, `d${i}`)).toMatchObject({ ok: true });
+      await onB.waitFor(() => jackView.of(pair).length === 5);
+      expect(jackView.of(pair).map((m) => m.body)).toEqual(['d1', 'd2', 'd3', 'd4', 'd5']);
+
+      const res = await api(
+        a.url,
+        'POST',
+        '/chat/conversations',
+        { type: 'group', title: 'g', memberIds: [jack.id] },
+        bearer(ivy.token),
+      );
+      expect(res.status).toBe(201);
+      const group = res.body.id as string;
+      expect(await onA.send(group, 'before kate')).toMatchObject({ ok: true });
+      const added = await api(
+        a.url,
+        'POST',
+        `/chat/conversations/${group}/members`,
+        { userIds: [kate.id] },
+        bearer(ivy.token),
+      );
+      expect(added.status).toBe(200);
+      const [aBefore, bBefore, cBefore] = await Promise.all([a, b, c].map((t) => counters(t.url)));
+      for (let i = 1; i <= 5; i++) expect(await onA.send(group, `g${i}`)).toMatchObject({ ok: true });
+      await onB.waitFor(() => jackView.of(group).length === 6);
+      await onC.waitFor(() => kateView.of(group).length === 5);
+      expect(kateView.of(group).map((m) => m.body)).toEqual(['g1', 'g2', 'g3', 'g4', 'g5']);
+      expect(jackView.repeats + kateView.repeats).toBe(0);
+      const [aAfter, bAfter, cAfter] = await Promise.all([a, b, c].map((t) => counters(t.url)));
+      // B and C each heard the five messages through Redis, from at most five publishes on A (not ten).
+      expect(bAfter.received - bBefore.received).toBeGreaterThanOrEqual(5);
+      expect(cAfter.received - cBefore.received).toBeGreaterThanOrEqual(5);
+      expect(aAfter.published - aBefore.published).toBeGreaterThanOrEqual(1);
+      expect(aAfter.published - aBefore.published).toBeLessThanOrEqual(5);
+    } finally {
+      for (const client of [onA, onB, onC]) client.close();
+    }
+  });
 });

@@ -1,11 +1,19 @@
 /**
- * Cross-instance chat fan-out, routed by the presence registry (the seed design's
- * `userID : serverID` map): each instance listens on its own channel, and a batch of messages and
- * signals is published only to the instances that hold a socket of a recipient, each getting only
- * its own recipients' items. A recipient with no live registry entry costs no publish: the inbox
- * serves them on connect. A stale entry (a crashed instance, a socket that just moved) costs at
- * most a publish nobody hears; the inbox replay and the per-socket gap repair read Postgres, so no
- * message is lost either way.
+ * Cross-instance chat fan-out on channels that only the instances holding a recipient hear.
+ *
+ * An instance subscribes to `chat:c:<conversation>` for every conversation a user connected to it
+ * belongs to, and to `chat:u:<user>` for every such user. Messages and typing go on the
+ * conversation's channel; receipts, presence and "you were added to a conversation" go on the
+ * recipients' user channels. Redis does the fan-out: one PUBLISH per conversation (not one per
+ * instance), and each interested instance gets one copy. Before publishing, one `PUBSUB NUMSUB`
+ * per batch asks how many instances listen on each channel: a channel nobody else hears (every
+ * recipient offline) costs no publish, and the inbox serves them on connect.
+ *
+ * Why it loses nothing: Redis orders the NUMSUB after or before an instance's SUBSCRIBE. If after,
+ * the publish reaches it; if before, the message was committed before that instance subscribed,
+ * and an instance reads the store only once its subscriptions are confirmed (the inbox on
+ * connect, or the catch-up after a join) — so it finds the message there. A crashed instance's
+ * subscriptions go with its connection: there is no routing table to go stale.
  *
  * Hand-written rather than socket.io's sharded adapter: the adapter routes per room, emitting
  * straight to client sockets, so it would bypass the per-socket seq bookkeeping (gap repair, no
@@ -17,18 +25,45 @@ import { RedisService } from '#src/platform/redis/redis.service.js';
 import type { RoutedSignal } from './chat-events.js';
 import type { ChatMessage } from './chat-message.js';
 import { ChatMetrics } from './chat.metrics.js';
-import { PresenceService } from './presence.service.js';
 
-/** What instances send each other: messages and signals, each with the users it is for. */
+/** Users added to a conversation: the instances holding them start hearing it and catch up. */
+export interface Join {
+  conversationId: string;
+  to: string[];
+}
+
+/** What instances send each other: messages, signals and joins, each with the users it is for. */
 export interface Fanout {
   messages: { m: ChatMessage; to: string[] }[];
   signals: RoutedSignal[];
+  joins: Join[];
 }
 
-/** Gather sends for this long: one registry lookup and one publish per instance for all of them. */
-const LINGER_MS = 3;
+interface Envelope extends Fanout {
+  /** The publishing instance: it hears its own publish and drops it. */
+  o: string;
+}
 
-const emptyFanout = (): Fanout => ({ messages: [], signals: [] });
+/** Gather sends for this long: one NUMSUB and one publish per channel for all of them. */
+const LINGER_MS = 3;
+/** Channels per NUMSUB (one command each). */
+const NUMSUB_CHUNK = 500;
+
+const emptyFanout = (): Fanout => ({ messages: [], signals: [], joins: [] });
+
+/** A user's channel, some conversations' channels, or both. */
+export interface Holding {
+  user?: string;
+  conversations?: Iterable<string>;
+}
+
+interface Held {
+  count: number;
+  /** Resolves once Redis confirmed the subscription; then `confirmed` is true. */
+  ready: Promise<void>;
+  confirmed: boolean;
+  stop?: () => Promise<void>;
+}
 
 @Injectable()
 export class ChatRouter implements OnModuleDestroy {
@@ -36,37 +71,106 @@ export class ChatRouter implements OnModuleDestroy {
   private outgoing = emptyFanout();
   private scheduled = false;
   private failing = false;
-  private unlisten?: () => Promise<void>;
+  private deliver: (fanout: Fanout) => void = () => undefined;
+  /** Channels this instance listens on, with how many local holders each has. */
+  private readonly held = new Map<string, Held>();
 
   constructor(
     private readonly redis: RedisService,
-    private readonly presence: PresenceService,
     private readonly config: AppConfig,
     private readonly metrics: ChatMetrics,
   ) {}
 
-  private channel(instanceId: string): string {
-    return this.redis.key(`chat:instance:${instanceId}`);
+  private conversationChannel(conversationId: string): string {
+    return this.redis.key(`chat:c:${conversationId}`);
   }
 
-  /** Starts hearing this instance's channel; resolves once subscribed. */
-  async start(deliver: (fanout: Fanout) => void): Promise<void> {
-    this.unlisten = await this.redis.listen(this.channel(this.config.app.instanceId), (raw) => {
-      const fanout = JSON.parse(raw) as Fanout;
-      this.metrics.fanoutReceived.inc(fanout.messages.length + fanout.signals.length);
-      this.metrics.fanoutBytesReceived.inc(Buffer.byteLength(raw));
-      deliver(fanout);
-    });
+  private userChannel(userId: string): string {
+    return this.redis.key(`chat:u:${userId}`);
+  }
+
+  /** Where other instances' fan-out for this instance's sockets goes. */
+  start(deliver: (fanout: Fanout) => void): void {
+    this.deliver = deliver;
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.unlisten?.();
+    const held = [...this.held.values()];
+    this.held.clear();
+    await Promise.all(held.map((h) => h.ready.then(() => h.stop?.())));
+  }
+
+  /**
+   * Listens for a user's sockets here: their user channel and/or these conversations. Resolves once
+   * every subscription is confirmed, with whether any of them was not yet confirmed when called
+   * (then what the caller read from the store before may miss what was published meanwhile).
+   */
+  async hold(what: Holding): Promise<boolean> {
+    let fresh = false;
+    const waits = this.channelsOf(what).map((channel) => {
+      const existing = this.held.get(channel);
+      if (existing) {
+        existing.count++;
+        if (!existing.confirmed) fresh = true;
+        return existing.ready;
+      }
+      fresh = true;
+      const held: Held = { count: 1, confirmed: false, ready: Promise.resolve() };
+      held.ready = this.redis
+        .listen(channel, (raw) => this.received(raw))
+        .then(
+          (stop) => {
+            held.stop = stop;
+            held.confirmed = true;
+            // Released while subscribing: stop now.
+            if (this.held.get(channel) !== held) void stop();
+          },
+          (error: Error) => {
+            if (this.held.get(channel) === held) this.held.delete(channel);
+            throw error;
+          },
+        );
+      this.held.set(channel, held);
+      return held.ready;
+    });
+    await Promise.all(waits);
+    return fresh;
+  }
+
+  /** The counterpart of `hold` (the same user and conversations). */
+  release(what: Holding): void {
+    for (const channel of this.channelsOf(what)) {
+      const held = this.held.get(channel);
+      if (!held || --held.count > 0) continue;
+      this.held.delete(channel);
+      if (held.confirmed) void held.stop?.();
+    }
+  }
+
+  private channelsOf({ user, conversations = [] }: Holding): string[] {
+    const channels = [...conversations].map((id) => this.conversationChannel(id));
+    if (user !== undefined) channels.push(this.userChannel(user));
+    return channels;
+  }
+
+  private received(raw: string): void {
+    const envelope = JSON.parse(raw) as Envelope;
+    if (envelope.o === this.config.app.instanceId) return; // our own publish, delivered locally already
+    const fanout: Fanout = {
+      messages: envelope.messages ?? [],
+      signals: envelope.signals ?? [],
+      joins: envelope.joins ?? [],
+    };
+    this.metrics.fanoutReceived.inc(fanout.messages.length + fanout.signals.length + fanout.joins.length);
+    this.metrics.fanoutBytesReceived.inc(Buffer.byteLength(raw));
+    this.deliver(fanout);
   }
 
   /** Queues items for the other instances; sent within LINGER_MS. */
   send(part: Partial<Fanout>): void {
     if (part.messages) this.outgoing.messages.push(...part.messages);
     if (part.signals) this.outgoing.signals.push(...part.signals);
+    if (part.joins) this.outgoing.joins.push(...part.joins);
     if (this.scheduled) return;
     this.scheduled = true;
     setTimeout(() => {
@@ -77,36 +181,49 @@ export class ChatRouter implements OnModuleDestroy {
     }, LINGER_MS);
   }
 
+  /** Channel → what goes on it: conversation-wide items on the conversation, the rest per user. */
+  private byChannel(batch: Fanout): Map<string, Fanout> {
+    const out = new Map<string, Fanout>();
+    const on = (channel: string) => {
+      let fanout = out.get(channel);
+      if (!fanout) out.set(channel, (fanout = emptyFanout()));
+      return fanout;
+    };
+    for (const item of batch.messages) on(this.conversationChannel(item.m.conversationId)).messages.push(item);
+    for (const signal of batch.signals) {
+      if (signal.e === 'typing') on(this.conversationChannel(signal.d.conversationId)).signals.push(signal);
+      else for (const user of signal.to) on(this.userChannel(user)).signals.push({ ...signal, to: [user] });
+    }
+    for (const join of batch.joins) {
+      for (const user of join.to) on(this.userChannel(user)).joins.push({ ...join, to: [user] });
+    }
+    return out;
+  }
+
   private async route(batch: Fanout): Promise<void> {
-    const users = new Set<string>();
-    for (const item of [...batch.messages, ...batch.signals]) for (const user of item.to) users.add(user);
+    const channels = this.byChannel(batch);
     try {
-      const where = await this.presence.instancesOf([...users]);
-      const byInstance = new Map<string, Fanout>();
-      const forInstance = (id: string) => {
-        let fanout = byInstance.get(id);
-        if (!fanout) byInstance.set(id, (fanout = emptyFanout()));
-        return fanout;
-      };
-      const split = <T extends { to: string[] }>(item: T, add: (fanout: Fanout, item: T) => void) => {
-        const recipients = new Map<string, string[]>();
-        for (const user of item.to) {
-          for (const instance of where.get(user) ?? []) {
-            if (instance === this.config.app.instanceId) continue; // delivered locally already
-            const list = recipients.get(instance);
-            if (list) list.push(user);
-            else recipients.set(instance, [user]);
-          }
-        }
-        for (const [instance, to] of recipients) add(forInstance(instance), { ...item, to });
-      };
-      for (const item of batch.messages) split(item, (fanout, part) => fanout.messages.push(part));
-      for (const item of batch.signals) split(item, (fanout, part) => fanout.signals.push(part));
-      if (byInstance.size === 0) return;
+      const names = [...channels.keys()];
+      const listeners = new Map<string, number>();
+      for (let i = 0; i < names.length; i += NUMSUB_CHUNK) {
+        const chunk = names.slice(i, i + NUMSUB_CHUNK);
+        const reply = (await this.redis.command.call('PUBSUB', 'NUMSUB', ...chunk)) as (string | number)[];
+        for (let j = 0; j < reply.length; j += 2) listeners.set(String(reply[j]), Number(reply[j + 1]));
+      }
       const pipeline = this.redis.publisher.pipeline();
-      for (const [instance, fanout] of byInstance) pipeline.publish(this.channel(instance), JSON.stringify(fanout));
+      let published = 0;
+      for (const [channel, fanout] of channels) {
+        const held = this.held.get(channel);
+        // While our own SUBSCRIBE is in flight, Redis may or may not count it: publish if anyone listens.
+        const own = held?.confirmed ? 1 : 0;
+        if ((listeners.get(channel) ?? 0) <= own) continue;
+        const envelope: Envelope = { o: this.config.app.instanceId, ...fanout };
+        pipeline.publish(channel, JSON.stringify(envelope));
+        published++;
+      }
+      if (published === 0) return;
       await pipeline.exec();
-      this.metrics.fanoutPublished.inc(byInstance.size);
+      this.metrics.fanoutPublished.inc(published);
       this.failing = false;
     } catch (error) {
       // Best effort: the store and the per-socket gap repair make delivery complete.

@@ -23,6 +23,7 @@ import { CreateConversationDto } from './dto/create-conversation.dto.js';
 import { HistoryQueryDto } from './dto/history-query.dto.js';
 import { PresenceQueryDto } from './dto/presence-query.dto.js';
 import { MessagesService } from './messages.service.js';
+import { DeliveryService } from './delivery.service.js';
 import { PresenceService } from './presence.service.js';
 
 @ApiTags('chat')
@@ -33,6 +34,7 @@ export class ConversationsController {
     private readonly conversations: ConversationsService,
     private readonly messages: MessagesService,
     private readonly presence: PresenceService,
+    private readonly delivery: DeliveryService,
   ) {}
 
   /** Direct (one per pair: 201 when created, 200 with the existing one) or group (you are its owner). */
@@ -64,6 +66,11 @@ export class ConversationsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const { conversation, created } = await this.conversations.create(user.id, dto);
+    if (created)
+      this.delivery.joined(
+        conversation.id,
+        conversation.members.map((m) => m.userId),
+      );
     reply.status(created ? 201 : 200);
     return conversation;
   }
@@ -96,8 +103,10 @@ export class ConversationsController {
   @ApiOperation({ summary: 'Add group members (owner or admin)' })
   @ApiOkResponse({ type: ConversationDto })
   @HttpCode(200)
-  addMembers(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string, @Body() dto: AddMembersDto) {
-    return this.conversations.addMembers(user.id, id, dto.userIds, dto.role);
+  async addMembers(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string, @Body() dto: AddMembersDto) {
+    const conversation = await this.conversations.addMembers(user.id, id, dto.userIds, dto.role);
+    this.delivery.joined(id, dto.userIds);
+    return conversation;
   }
 
   /** Leave (your own id), or remove a member (owner: anyone; admin: plain members). */

@@ -2,10 +2,13 @@
  * Gets stored messages to users' sockets: in seq order per conversation, with no gap and no
  * repeat on a socket, across instances.
  *
- * - Fan-out: the instance that stored a message delivers to its own sockets and hands the rest to
- *   ChatRouter, which publishes it only to the instances holding a socket of a member; each
- *   instance delivers to its sockets of the members. Signals (receipts, typing, presence) go the
- *   same way. This is the one place that emits to client sockets (typed by ServerToClientEvents).
+ * - Fan-out: the instance that stored a message delivers to its own sockets and hands it to
+ *   ChatRouter, which publishes it on the conversation's channel, heard only by the instances
+ *   holding a member's socket; each delivers to its sockets of the members. Signals (receipts,
+ *   typing, presence) go the same way. A socket's instance listens on its user's channel and its
+ *   conversations' from connect on; a user added to a conversation (`joined`) has their instances
+ *   start listening and catch up from Postgres. This is the one place that emits to client
+ *   sockets (typed by ServerToClientEvents).
  * - Per socket and conversation it tracks the highest seq sent. A message that arrives ahead of
  *   the next one (fan-outs from two instances can cross) waits briefly, then the gap is read from
  *   Postgres: the store is the truth, the broker is only the fast path.
@@ -45,6 +48,11 @@ class Connection {
   early: ChatMessage[] | null = [];
   inflight = 0;
   closed = false;
+  /** Conversations whose channels this socket holds in ChatRouter, and whether it holds its user's. */
+  readonly held = new Set<string>();
+  holdsUser = false;
+  /** Resolves once the inbox was loaded (joins wait for it). */
+  loaded: Promise<void> = Promise.resolve();
 
   constructor(
     readonly socket: ChatSocket,
@@ -76,11 +84,7 @@ export class DeliveryService implements OnModuleInit {
 
   /** Takes other instances' fan-out for this instance's sockets from boot on (before any socket connects). */
   onModuleInit(): void {
-    this.router
-      .start((fanout) => this.deliverLocal(fanout))
-      .catch((error: Error) => {
-        this.logger.warn(`chat fan-out channel: ${error.message}`);
-      });
+    this.router.start((fanout) => this.deliverLocal(fanout));
   }
 
   /**
@@ -89,7 +93,7 @@ export class DeliveryService implements OnModuleInit {
    */
   publish(stored: Pick<Stored, 'message' | 'memberIds'>, origin?: Socket): void {
     const item = { m: stored.message, to: stored.memberIds };
-    this.deliverLocal({ messages: [item], signals: [] }, origin?.id);
+    this.deliverLocal({ messages: [item], signals: [], joins: [] }, origin?.id);
     this.router.send({ messages: [item] });
   }
 
@@ -102,8 +106,16 @@ export class DeliveryService implements OnModuleInit {
   signal<E extends SignalEvent>(event: E, payload: SignalPayload<E>, to: string[]): void {
     if (to.length === 0) return;
     const item = { e: event, d: payload, to } as RoutedSignal;
-    this.deliverLocal({ messages: [], signals: [item] });
+    this.deliverLocal({ messages: [], signals: [item], joins: [] });
     this.router.send({ signals: [item] });
+  }
+
+  /** Users were added to a conversation (after the commit): their sockets, wherever they are, start hearing it. */
+  joined(conversationId: string, userIds: string[]): void {
+    if (userIds.length === 0) return;
+    const join = { conversationId, to: userIds };
+    this.deliverLocal({ messages: [], signals: [], joins: [join] });
+    this.router.send({ joins: [join] });
   }
 
   private deliverLocal(fanout: Fanout, originSocketId?: string): void {
@@ -121,6 +133,43 @@ export class DeliveryService implements OnModuleInit {
         for (const connection of connections) emitSignal(connection.socket, signal);
       }
     }
+    for (const { conversationId, to } of fanout.joins) {
+      for (const userId of to) {
+        for (const connection of this.byUser.get(userId) ?? []) void this.join(connection, conversationId);
+      }
+    }
+  }
+
+  /**
+   * Has ChatRouter listen on these conversations for this socket (and on its user's channel, the
+   * first time). True when a subscription is new: the caller reads the store again.
+   */
+  private listen(connection: Connection, conversationIds: string[]): Promise<boolean> {
+    const fresh = conversationIds.filter((id) => !connection.held.has(id));
+    for (const id of fresh) connection.held.add(id);
+    const user = connection.holdsUser ? undefined : connection.userId;
+    connection.holdsUser = true;
+    return this.router.hold({ user, conversations: fresh });
+  }
+
+  /** A socket's user was added to a conversation: listen, then send it what it has not had. */
+  private async join(connection: Connection, conversationId: string): Promise<void> {
+    try {
+      await this.listen(connection, [conversationId]);
+      await connection.loaded;
+      if (connection.closed || connection.conversations.has(conversationId)) return;
+      const state = newState(0, true);
+      connection.conversations.set(conversationId, state);
+      const cursor = await this.messages.cursor(connection.userId, conversationId);
+      if (cursor === undefined) {
+        connection.conversations.delete(conversationId); // removed again meanwhile
+        return;
+      }
+      state.sent = cursor;
+      await this.catchUp(connection, conversationId, state);
+    } catch (error) {
+      this.logger.warn(`chat join of ${connection.userId} to ${conversationId}: ${(error as Error).message}`);
+    }
   }
 
   /** A socket of `userId` connected: send its inbox, then keep it live. */
@@ -130,8 +179,34 @@ export class DeliveryService implements OnModuleInit {
     let set = this.byUser.get(userId);
     if (!set) this.byUser.set(userId, (set = new Set()));
     set.add(connection);
+    let loaded = () => {};
+    connection.loaded = new Promise<void>((resolve) => (loaded = resolve));
+    try {
+      await this.load(connection);
+    } finally {
+      loaded();
+    }
+  }
 
-    const cursors = await this.messages.cursors(userId);
+  /** The inbox: listen on the user's conversations, then send what the socket has not had. */
+  private async load(connection: Connection): Promise<void> {
+    const { userId } = connection;
+    let cursors = await this.messages.cursors(userId);
+    if (connection.closed) return;
+    // Listening from here on; what was published before the subscriptions took is in a fresh read.
+    if (
+      await this.listen(
+        connection,
+        cursors.map((c) => c.conversationId),
+      )
+    ) {
+      cursors = await this.messages.cursors(userId);
+      if (connection.closed) return;
+      await this.listen(
+        connection,
+        cursors.map((c) => c.conversationId),
+      );
+    }
     if (connection.closed) return;
     const behind: [string, ConversationState][] = [];
     for (const cursor of cursors) {
@@ -156,6 +231,7 @@ export class DeliveryService implements OnModuleInit {
     set?.delete(connection);
     if (set?.size === 0) this.byUser.delete(connection.userId);
     for (const state of connection.conversations.values()) clearTimeout(state.timer);
+    this.router.release({ user: connection.holdsUser ? connection.userId : undefined, conversations: connection.held });
   }
 
   private offer(connection: Connection, message: ChatMessage, own = false): void {
