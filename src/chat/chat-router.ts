@@ -3,8 +3,9 @@
  *
  * An instance subscribes to `chat:c:<conversation>` for every conversation a user connected to it
  * belongs to, and to `chat:u:<user>` for every such user. Messages and typing go on the
- * conversation's channel; receipts, presence and "you were added to a conversation" go on the
- * recipients' user channels. Redis does the fan-out: one PUBLISH per conversation (not one per
+ * conversation's channel, and so do receipts (each instance hearing it delivers to its sockets of
+ * the users named); presence and "you were added to a conversation" go on the recipients' user
+ * channels. Redis does the fan-out: one PUBLISH per conversation (not one per
  * instance), and each interested instance gets one copy. Before publishing, one `PUBSUB NUMSUB`
  * per batch asks how many instances listen on each channel: a channel nobody else hears (every
  * recipient offline) costs no publish, and the inbox serves them on connect.
@@ -191,8 +192,9 @@ export class ChatRouter implements OnModuleDestroy {
     };
     for (const item of batch.messages) on(this.conversationChannel(item.m.conversationId)).messages.push(item);
     for (const signal of batch.signals) {
-      if (signal.e === 'typing') on(this.conversationChannel(signal.d.conversationId)).signals.push(signal);
-      else for (const user of signal.to) on(this.userChannel(user)).signals.push({ ...signal, to: [user] });
+      if (signal.e === 'presence') {
+        for (const user of signal.to) on(this.userChannel(user)).signals.push({ ...signal, to: [user] });
+      } else on(this.conversationChannel(signal.d.conversationId)).signals.push(signal);
     }
     for (const join of batch.joins) {
       for (const user of join.to) on(this.userChannel(user)).joins.push({ ...join, to: [user] });
