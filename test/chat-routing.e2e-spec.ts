@@ -29,7 +29,7 @@ async function direct(url: string, token: string, userId: string): Promise<strin
   return res.body.id as string;
 }
 
-describe('chat routed by the presence registry (e2e, three instances)', () => {
+describe('chat routed on conversation and user channels (e2e, three instances)', () => {
   let env: TestEnv;
   let a: TestApp;
   let b: TestApp;

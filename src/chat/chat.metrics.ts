@@ -38,7 +38,7 @@ export class ChatMetrics {
     );
     this.fanoutPublished = metrics.counter(
       'chat_fanout_published_total',
-      'Fan-out publishes from this instance (one per batch and instance holding a recipient)',
+      'Fan-out publishes from this instance (one per batch and channel another instance listens on)',
     );
   }
 }

@@ -2,7 +2,7 @@
  * socket.io on the app's HTTP server with the socket.io Redis adapter, wired once at boot (as the
  * Nest samples do): socket.io's own cross-instance operations (room broadcasts, `fetchSockets`,
  * `disconnectSockets`) see every instance. The chat's message fan-out does not ride on it: that is
- * routed by the presence registry (chat/chat-router.ts) so that an instance hears only its own
+ * routed on conversation and user channels (chat/chat-router.ts) so that an instance hears only its own
  * clients' traffic.
  */
 import type { INestApplicationContext } from '@nestjs/common';
