@@ -7,6 +7,7 @@
  * elsewhere is heard from its first message, with one publish per message however many instances
  * hear it. Counters are each instance's own `/metrics`.
  */
+import type { Redis } from 'ioredis';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 import { type AppProcess, spawnApp } from './helpers/processes.js';
 import { ChatView, bearer, connectChat, createUser } from './helpers/socket-chat.js';
@@ -50,7 +51,7 @@ describe('chat routed on conversation and user channels (e2e, three instances)',
     // Carol, on C, shares nothing with them: C has a socket, just not theirs.
     const onC = await connectChat(c.url, carol.token);
     const cBefore = await counters(c.url);
-    const cSubscriberBefore = c.app.get(RedisService).subscriber.stream.bytesRead;
+    const cSubscriberBefore = (c.app.get(RedisService).subscriber as Redis).stream.bytesRead;
     const bBefore = await counters(b.url);
 
     const onA = await connectChat(a.url, alice.token);
@@ -75,7 +76,7 @@ describe('chat routed on conversation and user channels (e2e, three instances)',
         bytes: 0,
       });
       // C's subscriber connection read nothing of it either (no feed traffic in this test).
-      expect(c.app.get(RedisService).subscriber.stream.bytesRead - cSubscriberBefore).toBe(0);
+      expect((c.app.get(RedisService).subscriber as Redis).stream.bytesRead - cSubscriberBefore).toBe(0);
       expect(onC.events).toEqual([]);
     } finally {
       for (const client of [onA, onB, onC]) client.close();

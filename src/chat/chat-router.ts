@@ -47,8 +47,6 @@ interface Envelope extends Fanout {
 
 /** Gather sends for this long: one NUMSUB and one publish per channel for all of them. */
 const LINGER_MS = 3;
-/** Channels per NUMSUB (one command each). */
-const NUMSUB_CHUNK = 500;
 
 const emptyFanout = (): Fanout => ({ messages: [], signals: [], joins: [] });
 
@@ -205,26 +203,19 @@ export class ChatRouter implements OnModuleDestroy {
   private async route(batch: Fanout): Promise<void> {
     const channels = this.byChannel(batch);
     try {
-      const names = [...channels.keys()];
-      const listeners = new Map<string, number>();
-      for (let i = 0; i < names.length; i += NUMSUB_CHUNK) {
-        const chunk = names.slice(i, i + NUMSUB_CHUNK);
-        const reply = (await this.redis.command.call('PUBSUB', 'NUMSUB', ...chunk)) as (string | number)[];
-        for (let j = 0; j < reply.length; j += 2) listeners.set(String(reply[j]), Number(reply[j + 1]));
-      }
-      const pipeline = this.redis.publisher.pipeline();
-      let published = 0;
+      const listeners = await this.redis.listenerCounts([...channels.keys()]);
+      const publishes: Promise<number>[] = [];
       for (const [channel, fanout] of channels) {
         const held = this.held.get(channel);
         // While our own SUBSCRIBE is in flight, Redis may or may not count it: publish if anyone listens.
         const own = held?.confirmed ? 1 : 0;
         if ((listeners.get(channel) ?? 0) <= own) continue;
         const envelope: Envelope = { o: this.config.app.instanceId, ...fanout };
-        pipeline.publish(channel, JSON.stringify(envelope));
-        published++;
+        publishes.push(this.redis.publish(channel, JSON.stringify(envelope)));
       }
+      const published = publishes.length;
       if (published === 0) return;
-      await pipeline.exec();
+      await Promise.all(publishes);
       this.metrics.fanoutPublished.inc(published);
       this.failing = false;
     } catch (error) {

@@ -45,7 +45,7 @@ interface ConversationState {
 class Connection {
   readonly conversations = new Map<string, ConversationState>();
   /** Live messages that arrived before the inbox was loaded; null once loaded. */
-  early: ChatMessage[] | null = [];
+  early: { message: ChatMessage; own: boolean }[] | null = [];
   inflight = 0;
   closed = false;
   /** Conversations whose channels this socket holds in ChatRouter, and whether it holds its user's. */
@@ -216,7 +216,7 @@ export class DeliveryService implements OnModuleInit {
     }
     const early = connection.early ?? [];
     connection.early = null;
-    for (const message of early) this.offer(connection, message);
+    for (const { message, own } of early) this.offer(connection, message, own);
     for (const [conversationId, state] of behind) {
       await this.catchUp(connection, conversationId, state);
     }
@@ -237,7 +237,8 @@ export class DeliveryService implements OnModuleInit {
   private offer(connection: Connection, message: ChatMessage, own = false): void {
     if (connection.closed) return;
     if (connection.early) {
-      if (connection.early.length < MAX_PENDING) connection.early.push(message);
+      // With whether this socket sent it: it has that one in its ack, not as message:new.
+      if (connection.early.length < MAX_PENDING) connection.early.push({ message, own });
       return;
     }
     const id = message.conversationId;

@@ -7,8 +7,10 @@
  * offline: a crashed instance's users are offline within `CHAT_PRESENCE_TTL_SECONDS`.
  *
  * Keys: `chat:presence:<userId>` (the connections) and `chat:presence:expiry` (user → latest
- * expiry, the sweep's index). The scripts touch the per-user keys by name: fine on one Redis; a
- * Redis Cluster would need the user keys hash-tagged with the index (ARCHITECTURE "Scaling out").
+ * expiry, the sweep's index). The scripts touch a user's key and the index together, and the sweep
+ * touches users' keys by name, so on a Redis Cluster users are spread over BUCKETS hash tags
+ * (`{chat:presence:<b>}:<userId>` beside `{chat:presence:<b>}:expiry`), one index and one sweep
+ * per bucket; elsewhere there is one bucket with the plain key names.
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '#src/config/app-config.js';
@@ -50,6 +52,9 @@ for _, user in ipairs(users) do
 end
 return offline`;
 
+/** Users' hash-tag buckets on a cluster: the presence keys spread over this many slots. */
+const BUCKETS = 16;
+
 interface PresenceCommands {
   chatPresenceConnect(...args: (string | number)[]): Promise<number>;
   chatPresenceDisconnect(...args: (string | number)[]): Promise<number>;
@@ -64,6 +69,8 @@ export class PresenceService {
   private timer?: NodeJS.Timeout;
   private readonly intervalMs: number;
   private readonly entryMs: number;
+  /** Hash-tag buckets of users: one but on a cluster. */
+  private readonly buckets: number;
 
   constructor(
     private readonly redis: RedisService,
@@ -71,6 +78,7 @@ export class PresenceService {
   ) {
     this.intervalMs = (config.chat.presenceTtlSeconds * 1000) / 4;
     this.entryMs = (config.chat.presenceTtlSeconds * 1000) / 2;
+    this.buckets = redis.mode === 'cluster' ? BUCKETS : 1;
     redis.command.defineCommand('chatPresenceConnect', { numberOfKeys: 2, lua: CONNECT });
     redis.command.defineCommand('chatPresenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT });
     redis.command.defineCommand('chatPresenceSweep', { numberOfKeys: 1, lua: SWEEP });
@@ -80,12 +88,23 @@ export class PresenceService {
     return this.redis.command as unknown as PresenceCommands;
   }
 
-  private userKey(userId: string): string {
-    return this.redis.key(`chat:presence:${userId}`);
+  /** The keys' base of a bucket: its hash tag on a cluster. */
+  private base(bucket: number): string {
+    return this.redis.tagged(this.buckets === 1 ? 'chat:presence' : `chat:presence:${bucket}`);
   }
 
-  private get indexKey(): string {
-    return this.redis.key('chat:presence:expiry');
+  private bucketOf(userId: string): number {
+    let hash = 0;
+    for (let i = 0; i < userId.length; i++) hash = (hash * 31 + userId.charCodeAt(i)) >>> 0;
+    return hash % this.buckets;
+  }
+
+  private userKey(userId: string): string {
+    return `${this.base(this.bucketOf(userId))}:${userId}`;
+  }
+
+  private indexKey(userId: string): string {
+    return `${this.base(this.bucketOf(userId))}:expiry`;
   }
 
   /** Heartbeats and the sweep; `onOffline` gets users whose last connection lapsed (a crashed instance). */
@@ -107,7 +126,7 @@ export class PresenceService {
     const now = Date.now();
     const wentOnline = await this.commands.chatPresenceConnect(
       this.userKey(userId),
-      this.indexKey,
+      this.indexKey(userId),
       connectionId,
       now + this.entryMs,
       now,
@@ -122,7 +141,7 @@ export class PresenceService {
     this.local.delete(connectionId);
     const wentOffline = await this.commands.chatPresenceDisconnect(
       this.userKey(userId),
-      this.indexKey,
+      this.indexKey(userId),
       connectionId,
       Date.now(),
       userId,
@@ -142,14 +161,13 @@ export class PresenceService {
   async instancesOf(userIds: string[]): Promise<Map<string, Set<string>>> {
     const where = new Map<string, Set<string>>();
     if (userIds.length === 0) return where;
-    const pipeline = this.redis.command.pipeline();
     const now = Date.now();
-    for (const userId of userIds) pipeline.zrangebyscore(this.userKey(userId), now, '+inf');
-    const results = (await pipeline.exec()) ?? [];
+    // Issued together: written together (auto-pipelining), per node on a cluster.
+    const results = await Promise.all(
+      userIds.map((userId) => this.redis.command.zrangebyscore(this.userKey(userId), now, '+inf')),
+    );
     userIds.forEach((userId, index) => {
-      const [error, connections] = results[index] ?? [];
-      if (error) throw error;
-      const list = connections as string[];
+      const list = results[index];
       if (list.length === 0) return;
       // `<instance>:<socket id>`: socket ids have no colon, instance ids may.
       where.set(userId, new Set(list.map((id) => id.slice(0, id.lastIndexOf(':')))));
@@ -160,14 +178,16 @@ export class PresenceService {
   private async heartbeat(): Promise<void> {
     if (this.local.size === 0) return;
     const expires = Date.now() + this.entryMs;
-    const pipeline = this.redis.command.pipeline();
+    const writes: Promise<unknown>[] = [];
     for (const [connectionId, userId] of this.local) {
-      pipeline.zadd(this.userKey(userId), expires, connectionId);
-      pipeline.pexpire(this.userKey(userId), this.entryMs * 2);
-      pipeline.zadd(this.indexKey, 'GT', expires, userId);
+      writes.push(
+        this.redis.command.zadd(this.userKey(userId), expires, connectionId),
+        this.redis.command.pexpire(this.userKey(userId), this.entryMs * 2),
+        this.redis.command.zadd(this.indexKey(userId), 'GT', expires, userId),
+      );
     }
     try {
-      await pipeline.exec();
+      await Promise.all(writes);
     } catch (error) {
       this.logger.warn(`presence heartbeat: ${(error as Error).message}`);
     }
@@ -175,7 +195,12 @@ export class PresenceService {
 
   async sweep(): Promise<string[]> {
     try {
-      return await this.commands.chatPresenceSweep(this.indexKey, Date.now(), this.redis.key('chat:presence:'), 1000);
+      const now = Date.now();
+      const buckets = Array.from({ length: this.buckets }, (_, b) => this.base(b));
+      const offline = await Promise.all(
+        buckets.map((base) => this.commands.chatPresenceSweep(`${base}:expiry`, now, `${base}:`, 1000)),
+      );
+      return offline.flat();
     } catch (error) {
       this.logger.warn(`presence sweep: ${(error as Error).message}`);
       return [];

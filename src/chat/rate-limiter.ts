@@ -88,22 +88,28 @@ export class RateLimiter {
     this.running = false;
   }
 
+  /** One script call per slot's worth of takes (all of them but on a cluster), issued together. */
   private async flush(takes: Take[]): Promise<void> {
-    for (let i = 0; i < takes.length; i += MAX_PER_CALL) {
-      const chunk = takes.slice(i, i + MAX_PER_CALL);
-      const args: (string | number)[] = chunk.map((take) => take.key);
-      for (const take of chunk) args.push(take.capacity, take.capacity / 60_000);
-      try {
-        const results = await (this.redis.command as unknown as RateCommand).chatRateTakeMany(chunk.length, ...args);
-        this.failing = false;
-        chunk.forEach((take, index) => take.resolve(results[index] === 1));
-      } catch (error) {
-        if (!this.failing) {
-          this.logger.warn(`rate limiter unavailable, letting events through: ${(error as Error).message}`);
-        }
-        this.failing = true;
-        for (const take of chunk) take.resolve(true);
+    const calls: Take[][] = [];
+    for (const group of this.redis.bySlot(takes, (take) => take.key)) {
+      for (let i = 0; i < group.length; i += MAX_PER_CALL) calls.push(group.slice(i, i + MAX_PER_CALL));
+    }
+    await Promise.all(calls.map((chunk) => this.call(chunk)));
+  }
+
+  private async call(chunk: Take[]): Promise<void> {
+    const args: (string | number)[] = chunk.map((take) => take.key);
+    for (const take of chunk) args.push(take.capacity, take.capacity / 60_000);
+    try {
+      const results = await (this.redis.command as unknown as RateCommand).chatRateTakeMany(chunk.length, ...args);
+      this.failing = false;
+      chunk.forEach((take, index) => take.resolve(results[index] === 1));
+    } catch (error) {
+      if (!this.failing) {
+        this.logger.warn(`rate limiter unavailable, letting events through: ${(error as Error).message}`);
       }
+      this.failing = true;
+      for (const take of chunk) take.resolve(true);
     }
   }
 }

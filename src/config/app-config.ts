@@ -80,14 +80,16 @@ function loadAll(env: Env) {
       createIfMissing: r.bool('DATABASE_CREATE', true),
     },
     redis: {
-      /** One node; ignored when `sentinels` is set. */
+      /** One node; ignored when `sentinels` or `clusterNodes` is set. */
       url: r.url('REDIS_URL', DEFAULT_REDIS_URL, ['redis:', 'rediss:']),
+      /** Cluster mode when set: seed nodes of a Redis Cluster (≥ 7, for sharded pub/sub). */
+      clusterNodes: hostPorts(r, 'REDIS_CLUSTER_NODES', r.list('REDIS_CLUSTER_NODES')),
       /** Sentinel mode when set: the sentinels to ask for the current master of `sentinelName`. */
       sentinels: hostPorts(r, 'REDIS_SENTINELS', r.list('REDIS_SENTINELS')),
       sentinelName: r.string('REDIS_SENTINEL_NAME', 'mymaster'),
       /** The sentinels' own password (`requirepass` in sentinel.conf), if any. */
       sentinelPassword: r.optionalString('REDIS_SENTINEL_PASSWORD'),
-      /** The data nodes' password (Sentinel mode, or single node when the URL has none). */
+      /** The data nodes' password (Sentinel and Cluster modes, or single node when the URL has none). */
       password: r.optionalString('REDIS_PASSWORD'),
       keyPrefix: r.string('REDIS_KEY_PREFIX', 'lf:'),
       /**

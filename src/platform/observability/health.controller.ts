@@ -37,12 +37,16 @@ export class HealthController {
         const indicator = this.indicators.check('redis');
         try {
           await this.redis.ping(1_500);
-          // In Sentinel mode, which node is master now (it changes on a failover).
+          // In Sentinel mode, which node is master now (it changes on a failover); on a cluster, each master.
+          if (this.redis.mode === 'cluster') {
+            return indicator.up({ mode: 'cluster', nodes: await this.redis.clusterNodes(1_500) });
+          }
           return this.redis.mode === 'sentinel'
             ? indicator.up({ mode: 'sentinel', master: this.redis.address() })
             : indicator.up({ mode: 'single' });
         } catch (error) {
-          return indicator.down({ message: (error as Error).message });
+          const nodes = this.redis.mode === 'cluster' ? await this.redis.clusterNodes(1_500) : undefined;
+          return indicator.down({ message: (error as Error).message, ...(nodes ? { nodes } : {}) });
         }
       },
     ]);

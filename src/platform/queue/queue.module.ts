@@ -2,7 +2,8 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
 import { AppConfig } from '#src/config/app-config.js';
-import { redisOptions } from '#src/platform/redis/redis.service.js';
+import type { Cluster } from 'ioredis';
+import { RedisService, redisOptions } from '#src/platform/redis/redis.service.js';
 
 /**
  * BullMQ root: one connection config (the app's Redis mode: workers follow a Sentinel failover),
@@ -13,11 +14,16 @@ import { redisOptions } from '#src/platform/redis/redis.service.js';
 @Module({
   imports: [
     BullModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        // BullMQ's blocking connections need maxRetriesPerRequest: null.
-        connection: redisOptions(config.redis, { maxRetriesPerRequest: null }) as BullRedisOptions,
-        prefix: `${config.redis.keyPrefix}bull`,
+      inject: [AppConfig, RedisService],
+      useFactory: (config: AppConfig, redis: RedisService) => ({
+        // BullMQ's blocking connections need maxRetriesPerRequest: null. On a cluster BullMQ takes a
+        // Cluster instance (it duplicates it for its blocking reads) and a hash-tagged prefix, so
+        // each queue's keys share a slot, as BullMQ documents for clusters.
+        connection:
+          redis.mode === 'cluster'
+            ? (redis.bullConnection() as Cluster)
+            : (redisOptions(config.redis, { maxRetriesPerRequest: null }) as BullRedisOptions),
+        prefix: redis.tagged('bull'),
         defaultJobOptions: {
           attempts: config.queue.attempts,
           backoff: { type: 'exponential', delay: config.queue.backoffMs },

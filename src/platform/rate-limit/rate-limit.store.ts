@@ -71,8 +71,9 @@ export class RateLimitStore {
       const [totalHits, windowLeft, blocked, blockLeft] = await (
         this.redis.command as unknown as IncrementCommand
       ).rateLimitIncrement(
-        this.redis.key(`ratelimit:${key}`),
-        this.redis.key(`ratelimit:${key}:blocked`),
+        // One hash tag for both: the script takes them together.
+        this.redis.tagged(`ratelimit:${key}`),
+        `${this.redis.tagged(`ratelimit:${key}`)}:blocked`,
         windowMs,
         limit,
       );

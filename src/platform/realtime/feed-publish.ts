@@ -4,13 +4,14 @@
  * instance announced an everything-listener; topic-channels.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisService } from '#src/platform/redis/redis.service.js';
 import { encodeCursor } from './cursor.js';
 import type { FeedDefinition } from './feed-event.js';
 import { allListenersKey, feedChannel } from './topic-channels.js';
 
 /**
- * ARGV: maxlen, new epoch, keepLatest, now (also publishedAt), whole-batch channel, then per topic:
+ * ARGV: maxlen, new epoch, keepLatest, now (also publishedAt), whole-batch channel, the publish
+ * command (PUBLISH, or SPUBLISH on a cluster: every channel shares the keys' hash tag), then per topic:
  * its channel, the topic, n, and n × (type, data). Events are grouped by topic (the caller keeps
  * the first-seen order of topics and each topic's own order), so ids ascend across the messages
  * of one batch; the whole batch goes first (feed-fanout.ts relies on both).
@@ -25,7 +26,7 @@ local header = epoch .. '|' .. ARGV[4]
 local all = {}
 local ids = {}
 local perTopic = {}
-local i = 6
+local i = 7
 while i <= #ARGV do
   local channel, topic, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   i = i + 3
@@ -44,9 +45,9 @@ while i <= #ARGV do
   perTopic[#perTopic + 1] = header .. '\\n' .. table.concat(lines, '\\n')
 end
 if redis.call('ZCOUNT', KEYS[4], ARGV[4], '+inf') > 0 then
-  redis.call('PUBLISH', ARGV[5], header .. '\\n' .. table.concat(all, '\\n'))
+  redis.call(ARGV[6], ARGV[5], header .. '\\n' .. table.concat(all, '\\n'))
 end
-for m = 1, #perTopic, 2 do redis.call('PUBLISH', perTopic[m], perTopic[m + 1]) end
+for m = 1, #perTopic, 2 do redis.call(ARGV[6], perTopic[m], perTopic[m + 1]) end
 return {epoch, ids}
 `;
 
@@ -70,7 +71,7 @@ export function feedKeys(base: string): FeedKeys {
 
 /** Publishes `events` (non-empty) in one round trip; returns the epoch and each event's cursor, in input order. */
 export async function publishBatch(
-  publisher: Redis,
+  redis: Pick<RedisService, 'publisher' | 'publishCommand'>,
   keys: FeedKeys,
   definition: FeedDefinition,
   events: NewFeedEvent[],
@@ -88,6 +89,7 @@ export async function publishBatch(
     definition.keepLatest ? '1' : '0',
     String(Date.now()),
     feedChannel(keys.base),
+    redis.publishCommand,
   ];
   const order: number[] = [];
   for (const [topic, indexes] of groups) {
@@ -97,7 +99,7 @@ export async function publishBatch(
       order.push(i);
     }
   }
-  const [epoch, ids] = (await publisher.eval(
+  const [epoch, ids] = (await redis.publisher.eval(
     PUBLISH_SCRIPT,
     4,
     keys.stream,

@@ -5,7 +5,7 @@
  * instance receives only the topics its local subscribers hold (topic-channels.ts, feed-fanout.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisService } from '#src/platform/redis/redis.service.js';
 import { compareIds, decodeCursor, encodeCursor } from './cursor.js';
 import { type FeedDefinition, FeedEvent, type FeedListener } from './feed-event.js';
 import { FeedFanout } from './feed-fanout.js';
@@ -54,11 +54,12 @@ export class Feed {
 
   constructor(
     readonly definition: FeedDefinition,
-    private readonly redis: ChannelRedis & { publisher: Redis; key(name: string): string },
+    private readonly redis: ChannelRedis & Pick<RedisService, 'publisher' | 'tagged' | 'publishCommand'>,
     options: FeedOptions,
     private readonly hooks: FeedHooks = {},
   ) {
-    this.keys = feedKeys(redis.key(`feed:${definition.name}`));
+    // One hash tag for the feed's keys and channels: its script touches them together.
+    this.keys = feedKeys(redis.tagged(`feed:${definition.name}`));
     this.fanout = new FeedFanout(hooks);
     this.channels = new TopicChannels(redis, {
       base: this.keys.base,
@@ -85,7 +86,7 @@ export class Feed {
 
   async publish(events: NewFeedEvent[]): Promise<string[]> {
     if (events.length === 0) return [];
-    const { epoch, cursors } = await publishBatch(this.redis.publisher, this.keys, this.definition, events);
+    const { epoch, cursors } = await publishBatch(this.redis, this.keys, this.definition, events);
     this.epoch = epoch;
     this.hooks.onPublished?.(events.length);
     return cursors;

@@ -6,7 +6,7 @@
  * A hold resolves once Redis confirmed its channels (and the announcement): a listener reads the
  * log only after that, so nothing published meanwhile is missed (the log covers what came before).
  */
-import type { Redis } from 'ioredis';
+import type { RedisService } from '#src/platform/redis/redis.service.js';
 
 /** Every fan-out channel name of a feed is made here (a later step hash-tags them for Redis Cluster). */
 export function feedChannel(base: string, topic?: string): string {
@@ -18,10 +18,7 @@ export function allListenersKey(base: string): string {
   return `${base}:all-listeners`;
 }
 
-export interface ChannelRedis {
-  command: Redis;
-  listen(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>;
-}
+export type ChannelRedis = Pick<RedisService, 'command' | 'listen'>;
 
 export interface TopicChannelsOptions {
   /** The feed's key base (`<prefix>feed:<name>`). */

@@ -7,15 +7,14 @@
  */
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
-import type { Redis } from 'ioredis';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 
 /** The socket.io that Nest's adapter ships (it may be another copy than the app's own `socket.io`). */
 type NestIoServer = ReturnType<IoAdapter['createIOServer']>;
-import type { RedisService } from './redis.service.js';
+import type { RedisClient, RedisService } from './redis.service.js';
 
 export class RedisIoAdapter extends IoAdapter {
-  private readonly clients: Redis[] = [];
+  private readonly clients: RedisClient[] = [];
 
   constructor(
     app: INestApplicationContext,
@@ -27,9 +26,14 @@ export class RedisIoAdapter extends IoAdapter {
   override createIOServer(...args: Parameters<IoAdapter['createIOServer']>): NestIoServer {
     const server = super.createIOServer(...args);
     const pub = this.redis.connect('socket.io-pub');
-    const sub = this.redis.connect('socket.io-sub', { maxRetriesPerRequest: null });
+    const sub = this.redis.connect('socket.io-sub', { maxRetriesPerRequest: null }, 'subscriber');
     this.clients.push(pub, sub);
-    server.adapter(createAdapter(pub, sub, { key: this.redis.key('socket.io') }));
+    // On a cluster, socket.io's sharded adapter (SPUBLISH / SSUBSCRIBE, a channel per namespace).
+    server.adapter(
+      this.redis.mode === 'cluster'
+        ? createShardedAdapter(pub, sub, { channelPrefix: this.redis.key('socket.io') })
+        : createAdapter(pub, sub, { key: this.redis.key('socket.io') }),
+    );
     return server;
   }
 

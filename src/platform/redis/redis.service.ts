@@ -5,14 +5,49 @@
  * couple of retries so callers (outbox relay, health) can react instead of hanging.
  * In Sentinel mode every connection asks the sentinels for the master on each (re)connect, so
  * after a failover they all land on the promoted replica without a restart.
+ *
+ * In Cluster mode (`REDIS_CLUSTER_NODES`) each of them is an ioredis `Cluster`, and what differs
+ * is said here once: pub/sub is sharded (SSUBSCRIBE / SPUBLISH, `publishCommand`), keys that one
+ * script or transaction touches together share a hash tag (`tagged`), and commands on many keys
+ * are grouped by slot (`bySlot`). Commands issued together are written together either way
+ * (auto-pipelining, per node on a cluster), so features issue them with `Promise.all` rather than
+ * explicit pipelines, which a cluster would refuse across nodes.
  */
 import { Injectable, Logger, type OnApplicationShutdown, Optional } from '@nestjs/common';
-import { Redis, type RedisOptions } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { Counter } from 'prom-client';
 import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 
 type RedisTarget = Pick<AppConfig['redis'], 'url'> & Partial<AppConfig['redis']>;
+
+/** A connection of any mode: one node (also behind Sentinel) or a cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** ioredis Cluster options for the configured seed nodes; `extra` applies to each node's connection. */
+export function clusterOptions(target: RedisTarget, extra: RedisOptions = {}): ClusterOptions {
+  return {
+    clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 3_000),
+    scaleReads: 'master',
+    slotsRefreshTimeout: 2_000,
+    // A node that restarted or moved: refresh the slot map and retry rather than fail the command.
+    retryDelayOnMoved: 50,
+    redisOptions: { password: target.password, reconnectOnError: () => true, ...extra },
+  };
+}
+
+/** Opens a connection in the configured mode. */
+export function openRedis(
+  target: RedisTarget,
+  extra: RedisOptions = {},
+  cluster: Partial<ClusterOptions> = {},
+): RedisClient {
+  if (target.clusterNodes && target.clusterNodes.length > 0) {
+    return new Cluster(target.clusterNodes, { ...clusterOptions(target, extra), ...cluster });
+  }
+  return new Redis(redisOptions(target, extra));
+}
 
 /**
  * ioredis options for the configured mode (a URL alone means one node), used by every connection
@@ -51,12 +86,16 @@ export function redisOptions(target: string | RedisTarget, extra: RedisOptions =
 @Injectable()
 export class RedisService implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
-  readonly command: Redis;
-  readonly publisher: Redis;
-  readonly subscriber: Redis;
+  readonly command: RedisClient;
+  readonly publisher: RedisClient;
+  readonly subscriber: RedisClient;
   readonly prefix: string;
-  readonly mode: 'single' | 'sentinel';
-  private readonly options: RedisOptions;
+  readonly mode: 'single' | 'sentinel' | 'cluster';
+  /** PUBLISH, or SPUBLISH on a cluster (also inside scripts: the channel shares the script's hash tag). */
+  readonly publishCommand: 'PUBLISH' | 'SPUBLISH';
+  private readonly target: RedisTarget;
+  private bull?: RedisClient;
+  private readonly baseOptions: RedisOptions;
   private readonly reconnects?: Counter<'connection'>;
   private readonly failovers?: Counter;
   /** The master the `command` connection was last ready on (a change is a failover). */
@@ -68,8 +107,11 @@ export class RedisService implements OnApplicationShutdown {
 
   constructor(config: AppConfig, @Optional() metrics?: MetricsService) {
     this.prefix = config.redis.keyPrefix;
-    this.mode = config.redis.sentinels.length > 0 ? 'sentinel' : 'single';
-    this.options = redisOptions(config.redis, { maxRetriesPerRequest: 2, connectTimeout: 2_000 });
+    this.mode =
+      config.redis.clusterNodes.length > 0 ? 'cluster' : config.redis.sentinels.length > 0 ? 'sentinel' : 'single';
+    this.publishCommand = this.mode === 'cluster' ? 'SPUBLISH' : 'PUBLISH';
+    this.target = config.redis;
+    this.baseOptions = { maxRetriesPerRequest: 2, connectTimeout: 2_000 };
     this.reconnects = metrics?.counter('redis_reconnects_total', 'Redis connections ready again after a loss', [
       'connection',
     ]);
@@ -80,16 +122,79 @@ export class RedisService implements OnApplicationShutdown {
     // Bounded waits on the two shared connections (never used for blocking commands).
     this.command = this.connect('command', { commandTimeout: config.redis.commandTimeoutMs });
     this.publisher = this.connect('publisher', { commandTimeout: config.redis.commandTimeoutMs });
-    this.subscriber = this.connect('subscriber', { maxRetriesPerRequest: null });
+    this.subscriber = this.connect('subscriber', { maxRetriesPerRequest: null }, 'subscriber');
     this.command.on('ready', () => {
       const address = this.address();
       if (this.master !== undefined && address !== this.master) this.failovers?.inc();
       this.master = address;
     });
-    this.subscriber.on('message', (channel: string, message: string) => {
+    this.subscriber.on(this.mode === 'cluster' ? 'smessage' : 'message', (channel: string, message: string) => {
       const listeners = this.listeners.get(channel);
       if (listeners) for (const listener of listeners) listener(message);
     });
+  }
+
+  /**
+   * A key under this app's prefix that shares a slot with every other key (and channel) built on
+   * it: `tagged('feed:ticker') + ':log'`. On a cluster the name is a hash tag (`{lf:feed:ticker}`);
+   * in the other modes it is the plain key, so their key names stay those of earlier releases.
+   */
+  tagged(name: string): string {
+    return this.mode === 'cluster' ? `{${this.prefix}${name}}` : `${this.prefix}${name}`;
+  }
+
+  /** Groups items whose keys a single script call may take together: one group, or one per slot on a cluster. */
+  bySlot<T>(items: T[], keyOf: (item: T) => string): T[][] {
+    if (this.mode !== 'cluster') return items.length > 0 ? [items] : [];
+    const groups = new Map<number, T[]>();
+    for (const item of items) {
+      const slot = calculateSlot(keyOf(item));
+      const group = groups.get(slot);
+      if (group) group.push(item);
+      else groups.set(slot, [item]);
+    }
+    return [...groups.values()];
+  }
+
+  publish(channel: string, message: string): Promise<number> {
+    return this.mode === 'cluster'
+      ? (this.publisher.spublish(channel, message) as Promise<number>)
+      : this.publisher.publish(channel, message);
+  }
+
+  /**
+   * How many connections listen on each channel (PUBSUB NUMSUB; on a cluster SHARDNUMSUB, asked of
+   * the master serving each channel's slot): one command per node for all the channels.
+   */
+  async listenerCounts(channels: string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const read = (reply: unknown) => {
+      const flat = reply as (string | number)[];
+      for (let i = 0; i < flat.length; i += 2) counts.set(String(flat[i]), Number(flat[i + 1]));
+    };
+    if (channels.length === 0) return counts;
+    const command = this.command;
+    if (!(command instanceof Cluster)) {
+      read(await command.call('PUBSUB', 'NUMSUB', ...channels));
+      return counts;
+    }
+    const byNode = new Map<string, string[]>();
+    for (const channel of channels) {
+      const node = command.slots[calculateSlot(channel)]?.[0];
+      if (!node) throw new Error(`no Redis node serves the slot of ${channel}`);
+      const list = byNode.get(node);
+      if (list) list.push(channel);
+      else byNode.set(node, [channel]);
+    }
+    const masters = new Map(command.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+    await Promise.all(
+      [...byNode].map(async ([node, list]) => {
+        const client = masters.get(node);
+        if (!client) throw new Error(`Redis node ${node} is not connected`);
+        read(await client.call('PUBSUB', 'SHARDNUMSUB', ...list));
+      }),
+    );
+    return counts;
   }
 
   /**
@@ -105,8 +210,7 @@ export class RedisService implements OnApplicationShutdown {
       // Later listeners of the channel wait for the same confirmation.
       this.subscribing.set(
         channel,
-        this.subscriber
-          .subscribe(channel)
+        (this.mode === 'cluster' ? this.subscriber.ssubscribe(channel) : this.subscriber.subscribe(channel))
           .catch((error: unknown) => {
             // Not subscribed: forget the channel, so the next listener subscribes again.
             this.listeners.delete(channel);
@@ -121,13 +225,29 @@ export class RedisService implements OnApplicationShutdown {
       const current = this.listeners.get(channel);
       if (!current?.delete(listener) || current.size > 0) return;
       this.listeners.delete(channel);
-      await this.subscriber.unsubscribe(channel).catch(() => undefined);
+      await (
+        this.mode === 'cluster' ? this.subscriber.sunsubscribe(channel) : this.subscriber.unsubscribe(channel)
+      ).catch(() => undefined);
     };
   }
 
-  /** A new connection with the same settings (for blocking reads or a second subscriber). */
-  connect(role: string, extra: RedisOptions = {}): Redis {
-    const client = new Redis({ ...this.options, connectionName: `${this.prefix}${role}`, ...extra });
+  /**
+   * A new connection with the same settings (for blocking reads or a second subscriber). Commands
+   * issued in the same tick are written together (auto-pipelining); a subscriber connection on a
+   * cluster keeps one connection per master for sharded pub/sub.
+   */
+  connect(role: string, extra: RedisOptions = {}, kind: 'commands' | 'subscriber' = 'commands'): RedisClient {
+    const subscriber = kind === 'subscriber';
+    const options: RedisOptions = {
+      ...this.baseOptions,
+      connectionName: `${this.prefix}${role}`,
+      enableAutoPipelining: !subscriber,
+      ...extra,
+    };
+    const client = openRedis(this.target, options, {
+      shardedSubscribers: subscriber,
+      enableAutoPipelining: options.enableAutoPipelining,
+    });
     let lastError = '';
     let readyBefore = false;
     client.on('error', (error: Error) => {
@@ -144,23 +264,65 @@ export class RedisService implements OnApplicationShutdown {
     return client;
   }
 
+  /** BullMQ's shared connection on a cluster (made on first use, closed with the others). */
+  bullConnection(): RedisClient {
+    this.bull ??= this.connect('bullmq', { maxRetriesPerRequest: null, enableAutoPipelining: false });
+    return this.bull;
+  }
+
   /** A key or channel name under this app's prefix. */
   key(name: string): string {
     return `${this.prefix}${name}`;
   }
 
-  /** `host:port` of the node the command connection is on (in Sentinel mode, the current master). */
+  /** `host:port` of the node the command connection is on (in Sentinel mode, the current master; none on a cluster). */
   address(): string | undefined {
+    if (this.command instanceof Cluster) return undefined;
     const stream = this.command.status === 'ready' ? this.command.stream : undefined;
     return stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : undefined;
   }
 
+  /** Each master of the cluster and whether it answered a PING within `timeoutMs` (readiness). */
+  async clusterNodes(timeoutMs = 1_000): Promise<Record<string, 'up' | 'down'>> {
+    if (!(this.command instanceof Cluster)) return {};
+    const seen = new Map<string, Redis>();
+    for (const node of this.command.nodes('master')) seen.set(`${node.options.host}:${node.options.port}`, node);
+    // Masters the slot map names but the client lost (a node that went away) are down.
+    for (const owners of this.command.slots) if (owners?.[0] && !seen.has(owners[0])) seen.set(owners[0], undefined!);
+    const entries = await Promise.all(
+      [...seen].map(async ([address, node]) => {
+        if (!node) return [address, 'down'] as const;
+        return [
+          address,
+          (await this.pingClient(node, timeoutMs).then(
+            () => true,
+            () => false,
+          ))
+            ? 'up'
+            : 'down',
+        ] as const;
+      }),
+    );
+    return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
+  }
+
   async ping(timeoutMs = 1_000): Promise<void> {
-    if (this.command.status !== 'ready') throw new Error(`redis is ${this.command.status}`);
+    if (this.command instanceof Cluster) {
+      const nodes = await this.clusterNodes(timeoutMs);
+      const down = Object.entries(nodes).filter(([, state]) => state === 'down');
+      if (Object.keys(nodes).length === 0) throw new Error(`redis cluster is ${this.command.status}`);
+      if (down.length > 0) throw new Error(`redis cluster node(s) down: ${down.map(([a]) => a).join(', ')}`);
+      return;
+    }
+    await this.pingClient(this.command, timeoutMs);
+  }
+
+  private async pingClient(client: Redis, timeoutMs: number): Promise<void> {
+    if (client.status !== 'ready') throw new Error(`redis is ${client.status}`);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.command.ping(),
+        client.ping(),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs);
         }),
@@ -172,7 +334,9 @@ export class RedisService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all(
-      [this.command, this.publisher, this.subscriber].map((client) => client.quit().catch(() => client.disconnect())),
+      [this.command, this.publisher, this.subscriber, ...(this.bull ? [this.bull] : [])].map((client) =>
+        client.quit().catch(() => client.disconnect()),
+      ),
     );
   }
 }
