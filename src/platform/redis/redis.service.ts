@@ -317,8 +317,9 @@ export class RedisService implements OnApplicationShutdown {
     await this.pingClient(this.command, timeoutMs);
   }
 
+  /** PING within `timeoutMs`; a node's connection in a cluster may be lazy (`wait`): the PING opens it. */
   private async pingClient(client: Redis, timeoutMs: number): Promise<void> {
-    if (client.status !== 'ready') throw new Error(`redis is ${client.status}`);
+    if (client.status !== 'ready' && client.status !== 'wait') throw new Error(`redis is ${client.status}`);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
