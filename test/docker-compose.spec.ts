@@ -219,6 +219,24 @@ describe('docker-compose.yml', () => {
     expect(config.redis.sentinelName).toBe('mymaster');
   });
 
+  it('has a cluster profile: three cluster-enabled masters and a one-shot init that forms them, that REDIS_CLUSTER_NODES can name', () => {
+    const inProfile = Object.keys(services).filter((name) => services[name].profiles?.includes('cluster'));
+    expect(inProfile.sort()).toEqual(['redis-cluster-init', 'redis-node-1', 'redis-node-2', 'redis-node-3']);
+    for (const node of ['redis-node-1', 'redis-node-2', 'redis-node-3']) {
+      expect([services[node].command].flat().join(' ')).toContain('--cluster-enabled yes');
+    }
+    const init = [services['redis-cluster-init'].command].flat().join(' ');
+    expect(init).toContain('--cluster create');
+    expect(init).toContain('--cluster-replicas 0 --cluster-yes');
+    for (const node of ['redis-node-1', 'redis-node-2', 'redis-node-3']) expect(init).toContain(node);
+    // Unset, the app stays on REDIS_URL; set as the compose comment says, the loader takes it.
+    expect(appEnv.REDIS_CLUSTER_NODES).toBe('');
+    const nodes = 'redis-node-1:6379,redis-node-2:6379,redis-node-3:6379';
+    const { config } = loadConfig({ ...appEnv, REDIS_CLUSTER_NODES: nodes, FEED_SHARDS: '3' });
+    expect(config.redis.clusterNodes).toEqual([1, 2, 3].map((n) => ({ host: `redis-node-${n}`, port: 6379 })));
+    expect(config.realtime.feedShards).toBe(3);
+  });
+
   it('rejects the same environment without ADMIN_API_KEY (production requires it)', () => {
     const { ADMIN_API_KEY: _omitted, ...withoutKey } = appEnv;
     expect(() => loadConfig(withoutKey)).toThrow(/ADMIN_API_KEY/);

@@ -6,6 +6,9 @@
  * instances: order, no repeat, receipts, typing, a member added live), inbound (a signed webhook
  * on B processed by a BullMQ worker), outbound (a delivery exactly once, verified). Readiness
  * names each master. The keys land on more than one master (the hash tags spread them).
+ * Feeds run over FEED_SHARDS = 3 logs: a stream over topics of two logs resumes from its composite
+ * cursor with exactly what it missed; and, last (it empties a master), a master restarted empty
+ * resets only the subscribers of its logs' topics while the others go on with no gap.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -16,8 +19,21 @@ import { ChatView, bearer, connectChat, createUser } from './helpers/socket-chat
 import { type SseClient, openSse } from './helpers/sse-client.js';
 import { type TestApp, type TestEnv, api, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
+import { ResumingSse } from './helpers/resuming-sse.js';
+import { topicShard } from '#src/platform/realtime/feed.js';
 
 const PARTNER = newStandardSecret();
+const SHARDS = 3;
+
+/** A symbol of each log, by name order (SYM0, SYM1, …). */
+function symbolsByShard(): string[] {
+  const bySymbol: string[] = [];
+  for (let i = 0; bySymbol.filter(Boolean).length < SHARDS; i++) {
+    const symbol = `SYM${i}`;
+    bySymbol[topicShard(symbol, SHARDS)] ??= symbol;
+  }
+  return bySymbol;
+}
 
 describe('Redis Cluster, two instances (e2e)', () => {
   let cluster: RedisClusterSet;
@@ -35,6 +51,7 @@ describe('Redis Cluster, two instances (e2e)', () => {
       REDIS_CLUSTER_NODES: cluster.nodes,
       STANDARD_WEBHOOK_SOURCES: `partner=${PARTNER}`,
       OUTBOUND_ALLOWED_CIDRS: '127.0.0.0/8',
+      FEED_SHARDS: String(SHARDS),
     });
     [a, b] = [await startTestApp(env), await startTestApp(env)];
     receiver = await WebhookReceiver.start();
@@ -82,7 +99,7 @@ describe('Redis Cluster, two instances (e2e)', () => {
       });
       expect(res.status).toBe(202);
     }
-    const ticks = (frames: { event?: string; data?: any }[]) => frames.filter((f) => f.event === 'tick');
+    const ticks = (frames: { id?: string; event?: string; data?: any }[]) => frames.filter((f) => f.event === 'tick');
     await onB.waitFor((frames) => ticks(frames).length === 5);
     expect(ticks(onB.frames).map((f) => [f.data.symbol, f.data.price])).toEqual([1, 2, 3, 4, 5].map((p) => ['CLA', p]));
     const third = ticks(onB.frames)[2];
@@ -213,4 +230,106 @@ describe('Redis Cluster, two instances (e2e)', () => {
     );
     expect(counts.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
   });
+
+  const ticksOf = (frames: { event?: string; data?: any }[], symbol: string) =>
+    frames.filter((f) => f.event === 'tick' && f.data.symbol === symbol).map((f) => f.data.price as number);
+  const postTicks = async (ticks: { symbol: string; price: number }[]) => {
+    const res = await api(a.url, 'POST', '/admin/ticker/ticks', { ticks });
+    expect(res.status).toBe(202);
+  };
+
+  it('feeds over three logs: a stream of topics in two logs resumes from its composite cursor with exactly what it missed', async () => {
+    const [s0, s1] = symbolsByShard();
+    for (const symbol of [s0, s1]) {
+      expect((await api(a.url, 'POST', '/admin/ticker/instruments', { symbol, name: symbol })).status).toBe(201);
+    }
+    const first = await sse(`${b.url}/ticker/stream?symbols=${s0},${s1}`);
+    await first.waitFor((frames) => frames.some((f) => f.event === 'snapshot'));
+    await postTicks([
+      { symbol: s0, price: 1 },
+      { symbol: s1, price: 1 },
+    ]);
+    await postTicks([{ symbol: s1, price: 2 }]);
+    await first.waitFor((frames) => ticksOf(frames, s0).length === 1 && ticksOf(frames, s1).length === 2);
+    const last = first.frames.filter((f) => f.event === 'tick').at(-1)!;
+    expect(last.id!.split('.')).toHaveLength(SHARDS); // a position in each log
+    first.close();
+    // Missed while away, in both logs.
+    await postTicks([
+      { symbol: s0, price: 2 },
+      { symbol: s1, price: 3 },
+    ]);
+    await postTicks([{ symbol: s0, price: 3 }]);
+    const again = await sse(`${a.url}/ticker/stream?symbols=${s0},${s1}`, { 'last-event-id': last.id! });
+    await again.waitFor((frames) => ticksOf(frames, s0).length === 2 && ticksOf(frames, s1).length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect({ s0: ticksOf(again.frames, s0), s1: ticksOf(again.frames, s1) }).toEqual({ s0: [2, 3], s1: [3] });
+    expect(again.frames.some((f) => f.event === 'reset' || f.event === 'snapshot')).toBe(false);
+    // A long poll from the same cursor agrees.
+    const poll = await api(a.url, 'GET', `/ticker/poll?symbols=${s0},${s1}&cursor=${encodeURIComponent(last.id!)}`);
+    expect(poll.status).toBe(200);
+    expect(poll.body.events.map((e: any) => `${e.data.symbol}=${e.data.price}`).sort()).toEqual(
+      [`${s0}=2`, `${s0}=3`, `${s1}=3`].sort(),
+    );
+  });
+
+  it("a master restarted empty: only subscribers of its logs' topics get reset and a snapshot; the others go on with no gap", async () => {
+    const symbols = symbolsByShard();
+    const ports = await Promise.all(
+      symbols.map((_, shard) => cluster.portOf(`{${env.env.REDIS_KEY_PREFIX}feed:ticker:${shard}}:log`)),
+    );
+    // A log whose master we restart, and one on another master.
+    const lost = 0;
+    const kept = ports.findIndex((port) => port !== ports[lost]);
+    expect(kept).toBeGreaterThan(0); // the logs' hash tags spread them over at least two masters
+    for (const symbol of symbols) {
+      await api(a.url, 'POST', '/admin/ticker/instruments', { symbol, name: symbol }); // 201, or 409 if made above
+    }
+    const onLost = await new ResumingSse(`/ticker/stream?symbols=${symbols[lost]}`, () => b.url).start();
+    const onKept = await new ResumingSse(`/ticker/stream?symbols=${symbols[kept]}`, () => b.url).start();
+    try {
+      await onLost.waitFor((frames) => frames.some((f) => f.event === 'snapshot'));
+      await onKept.waitFor((frames) => frames.some((f) => f.event === 'snapshot'));
+      await postTicks([
+        { symbol: symbols[lost], price: 10 },
+        { symbol: symbols[kept], price: 10 },
+      ]);
+      await onLost.waitFor((frames) => ticksOf(frames, symbols[lost]).includes(10));
+      await onKept.waitFor((frames) => ticksOf(frames, symbols[kept]).includes(10));
+
+      await cluster.restartEmpty(ports[lost]);
+      // Posted until the restarted master serves its slots again (503s meanwhile).
+      for (let price = 11; price <= 13; price++) {
+        await waitFor(
+          async () =>
+            (
+              await api(a.url, 'POST', '/admin/ticker/ticks', {
+                ticks: [
+                  { symbol: symbols[lost], price },
+                  { symbol: symbols[kept], price },
+                ],
+              })
+            ).status === 202,
+          20_000,
+          200,
+        );
+      }
+      await onKept.waitFor((frames) => ticksOf(frames, symbols[kept]).includes(13), 20_000);
+      const resetThenSnapshot = (frames: { event?: string }[]) => {
+        const at = frames.findIndex((f) => f.event === 'reset');
+        return at >= 0 && frames[at + 1]?.event === 'snapshot';
+      };
+      await onLost.waitFor(resetThenSnapshot, 20_000);
+      // The kept log's subscriber: every tick once, in order, on one connection, never reset.
+      expect(ticksOf(onKept.frames, symbols[kept]).filter((p) => p >= 10)).toEqual([10, 11, 12, 13]);
+      expect(onKept.of('reset')).toEqual([]);
+      expect(onKept.connections).toBe(1);
+      // The lost log's subscriber: its stream ended, it resumed into a reset and a fresh snapshot.
+      expect(resetThenSnapshot(onLost.frames)).toBe(true);
+      expect(onLost.connections).toBeGreaterThanOrEqual(2);
+    } finally {
+      onLost.close();
+      onKept.close();
+    }
+  }, 60_000);
 });

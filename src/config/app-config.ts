@@ -118,6 +118,8 @@ function loadAll(env: Env) {
     },
     realtime: {
       tickerLogLength: r.int('TICKER_LOG_LENGTH', 100_000, 100, 10_000_000),
+      /** Logs each feed is split over by topic hash (on a cluster: spread over the masters). */
+      feedShards: r.int('FEED_SHARDS', 1, 1, 64),
       scoresLogLength: r.int('SCORES_LOG_LENGTH', 100_000, 100, 10_000_000),
       sseConnectionBudgetBytes: r.int('SSE_CONNECTION_BUDGET_BYTES', 65_536, 1024, 16 * 1_048_576),
       sseHardLimitBytes: r.int('SSE_HARD_LIMIT_BYTES', 1_048_576, 4096, 64 * 1_048_576),

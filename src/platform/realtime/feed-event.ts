@@ -1,9 +1,15 @@
+import { encodePosition } from './cursor.js';
+
 /** One event of a feed, as it travels from Redis to local subscribers. */
 export class FeedEvent {
+  private encodedBody?: Buffer;
   private encoded?: Buffer;
 
   constructor(
-    readonly cursor: string,
+    /** Its log (FEED_SHARDS) and that log's epoch. */
+    readonly shard: number,
+    readonly epoch: string,
+    /** Its stream id in that log. */
     readonly id: string,
     readonly type: string,
     readonly topic: string,
@@ -12,14 +18,21 @@ export class FeedEvent {
     readonly publishedAt: number,
   ) {}
 
-  /** The SSE frame, encoded once per instance however many subscribers get it. */
-  get frame(): Buffer {
-    this.encoded ??= Buffer.from(`id: ${this.cursor}\nevent: ${this.type}\ndata: ${this.data}\n\n`);
-    return this.encoded;
+  /** Its position in its log (`<epoch>:<id>`): with one shard, the whole cursor. */
+  get position(): string {
+    return encodePosition(this.epoch, this.id);
   }
 
-  toJSON() {
-    return { id: this.cursor, type: this.type, data: JSON.parse(this.data) as unknown };
+  /** The SSE frame without its id line, encoded once per instance however many subscribers get it. */
+  get body(): Buffer {
+    this.encodedBody ??= Buffer.from(`event: ${this.type}\ndata: ${this.data}\n\n`);
+    return this.encodedBody;
+  }
+
+  /** The whole SSE frame when the feed has one shard (the id is the event's own position). */
+  get frame(): Buffer {
+    this.encoded ??= Buffer.from(`id: ${this.position}\nevent: ${this.type}\ndata: ${this.data}\n\n`);
+    return this.encoded;
   }
 }
 
@@ -42,4 +55,6 @@ export interface FeedDefinition {
   maxLength: number;
   /** Keep the latest event per topic in a Redis hash (for snapshots and short polls). */
   keepLatest?: boolean;
+  /** Logs the feed is split over, by topic hash (FEED_SHARDS; each on its own hash tag). */
+  shards: number;
 }

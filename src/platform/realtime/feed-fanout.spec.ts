@@ -8,7 +8,7 @@ const message = (epoch: string, lines: [string, string][]) =>
 describe('FeedFanout', () => {
   it('an instance on the whole-batch and topic channels hands each event once, in id order, one object per event', () => {
     const received = { calls: 0, events: 0 };
-    const fanout = new FeedFanout({
+    const fanout = new FeedFanout(0, {
       onReceived: (_bytes, events) => {
         received.calls++;
         received.events += events;
@@ -45,16 +45,16 @@ describe('FeedFanout', () => {
   });
 
   it('a new epoch (Redis lost the log) starts the ids over', () => {
-    const fanout = new FeedFanout();
+    const fanout = new FeedFanout(0);
     const got: string[] = [];
-    fanout.add({ topics: new Set(['A']), onEvent: (e) => got.push(e.cursor) });
+    fanout.add({ topics: new Set(['A']), onEvent: (e) => got.push(e.position) });
     fanout.dispatch(message('e1', [['9-0', 'A']]));
     fanout.dispatch(message('e2', [['1-0', 'A']]));
     expect(got).toEqual(['e1:9-0', 'e2:1-0']);
   });
 
   it('gap() tells everything-listeners only', () => {
-    const fanout = new FeedFanout();
+    const fanout = new FeedFanout(0);
     const told: string[] = [];
     fanout.add({ onEvent: () => undefined, onGap: () => told.push('all') });
     fanout.add({ topics: new Set(['A']), onEvent: () => undefined, onGap: () => told.push('A') });

@@ -9,7 +9,6 @@
  * messages in order. So the events this instance receives ascend by id except for repeats, and
  * skipping any id not above the last one dispatched drops exactly the repeats.
  */
-import { encodeCursor } from './cursor.js';
 import { FeedEvent, type FeedListener } from './feed-event.js';
 
 export interface FanoutHooks {
@@ -27,7 +26,11 @@ export class FeedFanout {
   private lastMs = -1;
   private lastSeq = -1;
 
-  constructor(private readonly hooks: FanoutHooks = {}) {}
+  constructor(
+    /** The log (shard) whose messages this dispatches. */
+    private readonly shard: number,
+    private readonly hooks: FanoutHooks = {},
+  ) {}
 
   get listenerCount(): number {
     let count = this.everything.size;
@@ -87,7 +90,7 @@ export class FeedFanout {
       const b = line.indexOf('|', a + 1);
       const c = line.indexOf('|', b + 1);
       const topic = line.slice(b + 1, c);
-      const event = new FeedEvent(encodeCursor(epoch, id), id, line.slice(a + 1, b), topic, line.slice(c + 1), at);
+      const event = new FeedEvent(this.shard, epoch, id, line.slice(a + 1, b), topic, line.slice(c + 1), at);
       for (const listener of this.everything) listener.onEvent(event);
       const set = this.byTopic.get(topic);
       if (set) for (const listener of set) listener.onEvent(event);

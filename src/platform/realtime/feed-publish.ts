@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { RedisService } from '#src/platform/redis/redis.service.js';
-import { encodeCursor } from './cursor.js';
 import type { FeedDefinition } from './feed-event.js';
 import { allListenersKey, feedChannel } from './topic-channels.js';
 
@@ -69,14 +68,14 @@ export function feedKeys(base: string): FeedKeys {
   return { base, stream: `${base}:log`, epoch: `${base}:epoch`, latest: `${base}:latest` };
 }
 
-/** Publishes `events` (non-empty) in one round trip; returns the epoch and each event's cursor, in input order. */
+/** Publishes `events` (non-empty, all of one log) in one round trip; returns the log's epoch. */
 export async function publishBatch(
   redis: Pick<RedisService, 'publisher' | 'publishCommand'>,
   keys: FeedKeys,
   definition: FeedDefinition,
   events: NewFeedEvent[],
-): Promise<{ epoch: string; cursors: string[] }> {
-  // Grouped by topic in first-seen order (see PUBLISH_SCRIPT); `order` maps the ids back.
+): Promise<string> {
+  // Grouped by topic in first-seen order (see PUBLISH_SCRIPT).
   const groups = new Map<string, number[]>();
   events.forEach((event, i) => {
     const group = groups.get(event.topic);
@@ -91,15 +90,13 @@ export async function publishBatch(
     feedChannel(keys.base),
     redis.publishCommand,
   ];
-  const order: number[] = [];
   for (const [topic, indexes] of groups) {
     args.push(feedChannel(keys.base, topic), topic, String(indexes.length));
     for (const i of indexes) {
       args.push(events[i].type, JSON.stringify(events[i].data));
-      order.push(i);
     }
   }
-  const [epoch, ids] = (await redis.publisher.eval(
+  const [epoch] = (await redis.publisher.eval(
     PUBLISH_SCRIPT,
     4,
     keys.stream,
@@ -108,7 +105,5 @@ export async function publishBatch(
     allListenersKey(keys.base),
     ...args,
   )) as [string, string[]];
-  const cursors = new Array<string>(events.length);
-  order.forEach((input, k) => (cursors[input] = encodeCursor(epoch, ids[k])));
-  return { epoch, cursors };
+  return epoch;
 }

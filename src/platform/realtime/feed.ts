@@ -1,23 +1,23 @@
 /**
- * A feed log on a Redis Stream, with fan-out to this instance's local subscribers.
- * Publishing is one round trip: a script that XADDs each event, keeps the latest per topic if
- * asked, and PUBLISHes the batch per topic (and whole, while an instance wants every topic), so an
- * instance receives only the topics its local subscribers hold (topic-channels.ts, feed-fanout.ts).
+ * A feed: its topics spread by hash over FEED_SHARDS logs (feed-log.ts, each a Redis Stream on a
+ * hash tag of its own, so on a cluster they sit on different slots), with fan-out to this
+ * instance's local subscribers. A cursor holds a position in every log (cursor.ts); a stream
+ * reads, checks and resumes only the logs of its topics, so a log that lost its data resets only
+ * the subscribers of its topics. With one shard, keys and cursors are those of earlier releases.
  */
-import { randomBytes } from 'node:crypto';
 import type { RedisService } from '#src/platform/redis/redis.service.js';
-import { compareIds, decodeCursor, encodeCursor } from './cursor.js';
-import { type FeedDefinition, FeedEvent, type FeedListener } from './feed-event.js';
-import { FeedFanout } from './feed-fanout.js';
-import { type FeedKeys, type NewFeedEvent, feedKeys, publishBatch } from './feed-publish.js';
-import { type ChannelRedis, TopicChannels } from './topic-channels.js';
+import { type Position, StreamPosition, decodeCursor, encodeCursor } from './cursor.js';
+import type { FeedDefinition, FeedEvent, FeedListener } from './feed-event.js';
+import { FeedLog, type LogRedis } from './feed-log.js';
+import type { NewFeedEvent } from './feed-publish.js';
 
 export type { NewFeedEvent } from './feed-publish.js';
 
-export type CursorCheck = { ok: true; id: string; epoch: string } | { ok: false; reason: string; epoch: string };
+/** A cursor check: the stream's position if every log of its topics can replay from it. */
+export type CursorCheck = { ok: true; position: StreamPosition } | { ok: false; reason: string };
 
 export interface PollResult {
-  events: ReturnType<FeedEvent['toJSON']>[];
+  events: { id: string; type: string; data: unknown }[];
   cursor: string;
 }
 
@@ -45,187 +45,193 @@ export interface FeedSubscription {
   unsubscribe(): void;
 }
 
+/** The log of `shards` a topic lives in (FNV-1a of the topic). */
+export function topicShard(topic: string, shards: number): number {
+  if (shards === 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < topic.length; i++) hash = Math.imul(hash ^ topic.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % shards;
+}
+
 export class Feed {
-  private readonly fanout: FeedFanout;
-  private readonly channels: TopicChannels;
-  private readonly keys: FeedKeys;
-  /** Last epoch seen; refreshed by every publish and every fan-out message. */
-  epoch = '';
+  private readonly logs: FeedLog[];
 
   constructor(
     readonly definition: FeedDefinition,
-    private readonly redis: ChannelRedis & Pick<RedisService, 'publisher' | 'tagged' | 'publishCommand'>,
+    redis: LogRedis & Pick<RedisService, 'tagged'>,
     options: FeedOptions,
     private readonly hooks: FeedHooks = {},
   ) {
-    // One hash tag for the feed's keys and channels: its script touches them together.
-    this.keys = feedKeys(redis.tagged(`feed:${definition.name}`));
-    this.fanout = new FeedFanout(hooks);
-    this.channels = new TopicChannels(redis, {
-      base: this.keys.base,
-      instanceId: options.instanceId,
-      readyTimeoutMs: options.subscribeTimeoutMs,
-      onMessage: (message) => this.dispatch(message),
-      onCount: hooks.onChannels,
-      onAllLapsed: () => this.fanout.gap(),
-    });
+    const shards = definition.shards;
+    this.logs = Array.from(
+      { length: shards },
+      (_, shard) =>
+        new FeedLog(definition, redis, {
+          // One hash tag per log: its script touches its keys and channels together.
+          base: redis.tagged(shards === 1 ? `feed:${definition.name}` : `feed:${definition.name}:${shard}`),
+          shard,
+          instanceId: options.instanceId,
+          subscribeTimeoutMs: options.subscribeTimeoutMs,
+          hooks: {
+            onReceived: hooks.onReceived,
+            onFannedOut: hooks.onFannedOut,
+            onChannels: () => hooks.onChannels?.(this.channelCount),
+            onBadMessage: hooks.onBadMessage,
+          },
+        }),
+    );
   }
 
   get name(): string {
     return this.definition.name;
   }
 
+  get shards(): number {
+    return this.logs.length;
+  }
+
   get listenerCount(): number {
-    return this.fanout.listenerCount;
+    return this.logs.reduce((sum, log) => sum + log.listenerCount, 0);
   }
 
   /** Channels this instance subscribes for the feed now. */
   get channelCount(): number {
-    return this.channels.count;
+    return this.logs.reduce((sum, log) => sum + log.channels.count, 0);
   }
 
-  async publish(events: NewFeedEvent[]): Promise<string[]> {
-    if (events.length === 0) return [];
-    const { epoch, cursors } = await publishBatch(this.redis, this.keys, this.definition, events);
-    this.epoch = epoch;
+  /** The log a topic lives in. */
+  shardOf(topic: string): number {
+    return topicShard(topic, this.logs.length);
+  }
+
+  /** The logs a stream of these topics reads (undefined: every topic, every log), each with its topics. */
+  private involved(topics: ReadonlySet<string> | undefined): [FeedLog, ReadonlySet<string> | undefined][] {
+    if (!topics) return this.logs.map((log) => [log, undefined]);
+    if (this.logs.length === 1) return [[this.logs[0], topics]];
+    const byLog = new Map<number, Set<string>>();
+    for (const topic of topics) {
+      const shard = this.shardOf(topic);
+      let set = byLog.get(shard);
+      if (!set) byLog.set(shard, (set = new Set()));
+      set.add(topic);
+    }
+    return [...byLog].map(([shard, set]) => [this.logs[shard], set]);
+  }
+
+  /** Publishes a batch: one script call per log it touches, in parallel; each log keeps its events' order. */
+  async publish(events: NewFeedEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const byLog = new Map<number, NewFeedEvent[]>();
+    for (const event of events) {
+      const shard = this.shardOf(event.topic);
+      const list = byLog.get(shard);
+      if (list) list.push(event);
+      else byLog.set(shard, [event]);
+    }
+    await Promise.all([...byLog].map(([shard, list]) => this.logs[shard].publish(list)));
     this.hooks.onPublished?.(events.length);
-    return cursors;
   }
 
   /** Hands the listener this feed's events for its topics, subscribing their Redis channels if needed. */
   subscribe(listener: FeedListener): FeedSubscription {
-    this.fanout.add(listener);
-    const hold = this.channels.hold(listener.topics);
+    const holds = this.involved(listener.topics).map(([log, topics]) =>
+      log.subscribe(topics === listener.topics ? listener : { ...listener, topics, onEvent: listener.onEvent }),
+    );
     return {
-      ready: hold.ready,
+      ready: Promise.all(holds.map((hold) => hold.ready)).then(() => undefined),
       unsubscribe: () => {
-        this.fanout.remove(listener);
-        hold.release();
+        for (const hold of holds) hold.release();
       },
     };
   }
 
-  /** A fan-out message from Redis (feed-fanout.ts). */
-  dispatch(message: string): void {
-    try {
-      this.epoch = this.fanout.dispatch(message);
-    } catch (error) {
-      this.hooks.onBadMessage?.(error as Error);
-    }
-  }
-
   /** After a Redis reconnect: announce everything-listeners again (Redis may have lost them). */
   reannounce(): void {
-    this.channels.refresh();
+    for (const log of this.logs) log.channels.refresh();
   }
 
   close(): Promise<void> {
-    return this.channels.close();
+    return Promise.all(this.logs.map((log) => log.close())).then(() => undefined);
   }
 
-  /** The cursor of the newest entry (what a client holding everything so far would have). */
+  /** Every log's newest position (what a client holding everything so far would have). */
+  async currentPositions(): Promise<Position[]> {
+    return Promise.all(this.logs.map((log) => log.current()));
+  }
+
+  /** The cursor of the newest entries. */
   async current(): Promise<string> {
-    const [[, epoch], [, last]] = (await this.redis.command
-      .multi()
-      .get(this.keys.epoch)
-      .xrevrange(this.keys.stream, '+', '-', 'COUNT', 1)
-      .exec()) as [[null, string | null], [null, [string, string[]][]]];
-    this.epoch = epoch ?? (await this.ensureEpoch());
-    return encodeCursor(this.epoch, last[0]?.[0] ?? '0-0');
-  }
-
-  private async ensureEpoch(): Promise<string> {
-    await this.redis.command.set(this.keys.epoch, randomBytes(8).toString('hex'), 'NX');
-    return (await this.redis.command.get(this.keys.epoch))!;
-  }
-
-  /** Whether this feed can replay everything after `cursor`. */
-  async check(cursor: unknown): Promise<CursorCheck> {
-    const decoded = decodeCursor(cursor);
-    const current = decodeCursor(await this.current())!;
-    if (!decoded) return { ok: false, reason: 'not a cursor', epoch: current.epoch };
-    if (decoded.epoch !== current.epoch)
-      return { ok: false, reason: 'cursor from another epoch', epoch: current.epoch };
-    if (compareIds(decoded.id, current.id) > 0)
-      return { ok: false, reason: 'cursor ahead of the log', epoch: current.epoch };
-    const firstRetained = await this.firstRetainedIfTrimmed();
-    if (firstRetained && compareIds(decoded.id, firstRetained) < 0) {
-      return { ok: false, reason: 'cursor older than the retained log', epoch: current.epoch };
-    }
-    return { ok: true, id: decoded.id, epoch: current.epoch };
+    return encodeCursor(await this.currentPositions());
   }
 
   /**
-   * The oldest retained entry id, if entries were ever trimmed from the log (trimming does not
-   * move `max-deleted-entry-id`, so compare with the first retained entry instead).
+   * Whether the logs of these topics can replay everything after `cursor`. Positions in other logs
+   * are kept as they are (the stream does not read them).
    */
-  private async firstRetainedIfTrimmed(): Promise<string | undefined> {
-    try {
-      const info = (await this.redis.command.xinfo('STREAM', this.keys.stream)) as unknown[];
-      const field = (name: string) => info[info.indexOf(name) + 1];
-      const added = Number(field('entries-added'));
-      const length = Number(field('length'));
-      const first = field('first-entry') as [string, string[]] | null;
-      return added > length && first ? first[0] : undefined;
-    } catch {
-      return undefined; // no stream yet: nothing trimmed
+  async check(cursor: unknown, topics: ReadonlySet<string> | undefined): Promise<CursorCheck> {
+    const positions = decodeCursor(cursor, this.logs.length);
+    if (!positions) return { ok: false, reason: 'not a cursor' };
+    for (const [log] of this.involved(topics)) {
+      const result = await log.check(positions[log.shard], await log.current());
+      if (!result.ok) return result;
     }
+    return { ok: true, position: new StreamPosition(positions) };
   }
 
-  /** Entries after `afterId`, filtered by topic, reading at most `scan` entries. */
+  /** A position at the newest entries of every log. */
+  async startingNow(): Promise<StreamPosition> {
+    return new StreamPosition(await this.currentPositions());
+  }
+
+  /**
+   * Entries after `position` in the logs of these topics (at most `scan` per log), each log's in its
+   * order, the logs merged by publish time. `ends`: where each log's read stopped (past entries of
+   * other topics too); move the position there once the events are sent, not before, so that no
+   * id sent claims an event not yet sent. `more`: some log had entries past the position.
+   */
   async readAfter(
-    afterId: string,
+    position: StreamPosition,
     topics: ReadonlySet<string> | undefined,
-    epoch: string,
     scan = 1_000,
-  ): Promise<{ events: FeedEvent[]; lastId: string }> {
-    const entries = (await this.redis.command.xrange(this.keys.stream, `(${afterId}`, '+', 'COUNT', scan)) as [
-      string,
-      string[],
-    ][];
-    const events: FeedEvent[] = [];
-    for (const [id, fields] of entries) {
-      const f: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-      if (topics && !topics.has(f.k)) continue;
-      events.push(new FeedEvent(encodeCursor(epoch, id), id, f.t, f.k, f.d, Number(f.p)));
-    }
-    return { events, lastId: entries.length > 0 ? entries[entries.length - 1][0] : afterId };
+  ): Promise<{ events: FeedEvent[]; ends: [number, string][]; more: boolean }> {
+    const reads = await Promise.all(
+      this.involved(topics).map(async ([log, own]) => {
+        const from = position.idOf(log.shard);
+        const read = await log.readAfter(from, own, position.epochOf(log.shard), scan);
+        return { ...read, shard: log.shard, more: read.lastId !== from };
+      }),
+    );
+    return {
+      events: mergeByPublishTime(reads.map((read) => read.events)),
+      ends: reads.map((read) => [read.shard, read.lastId]),
+      more: reads.some((read) => read.more),
+    };
   }
 
-  /** Latest event data per topic (feeds with `keepLatest`). */
+  /** Latest event data per topic (feeds with `keepLatest`), from every log holding one of them. */
   async latest(topics?: string[]): Promise<{ topic: string; id: string; data: string }[]> {
-    let rows: [string, string | null][];
-    if (topics) {
-      const values = topics.length > 0 ? await this.redis.command.hmget(this.keys.latest, ...topics) : [];
-      rows = topics.map((topic, i) => [topic, values[i]]);
-    } else {
-      rows = Object.entries(await this.redis.command.hgetall(this.keys.latest));
-    }
-    return rows
-      .filter((row): row is [string, string] => typeof row[1] === 'string')
-      .map(([topic, value]) => {
-        const bar = value.indexOf('|');
-        return { topic, id: value.slice(0, bar), data: value.slice(bar + 1) };
-      });
+    const involved = this.involved(topics ? new Set(topics) : undefined);
+    const rows = await Promise.all(involved.map(([log, own]) => log.latest(own ? [...own] : undefined)));
+    return rows.flat();
   }
 
   /**
    * Long poll: events after `cursor` at once if there are any, else waits for one up to `timeoutMs`.
-   * No cursor: returns at once with the current one. A cursor the log cannot vouch for: a `reset` event.
+   * No cursor: returns at once with the current one. A cursor the logs cannot vouch for: a `reset` event.
    */
   async poll(
     topics: ReadonlySet<string> | undefined,
     cursor: string | undefined,
     timeoutMs: number,
     signal?: AbortSignal,
-  ) {
-    if (cursor === undefined) return { events: [], cursor: await this.current() } satisfies PollResult;
-    const check = await this.check(cursor);
+  ): Promise<PollResult> {
+    if (cursor === undefined) return { events: [], cursor: await this.current() };
+    const check = await this.check(cursor, topics);
     if (!check.ok) {
       const now = await this.current();
-      return { events: [{ id: now, type: 'reset', data: { reason: check.reason } }], cursor: now } satisfies PollResult;
+      return { events: [{ id: now, type: 'reset', data: { reason: check.reason } }], cursor: now };
     }
+    const position = check.position;
     let wake: () => void = () => undefined;
     let woken: boolean;
     const wakeUp = () => {
@@ -235,16 +241,22 @@ export class Feed {
     const subscription = this.subscribe({ topics, onEvent: wakeUp, onGap: wakeUp });
     try {
       await subscription.ready; // Redis delivers these topics here: no wake-up is missed from now on
-      let position = check.id;
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         woken = false;
-        const { events, lastId } = await this.readAfter(position, topics, check.epoch);
-        position = lastId;
-        if (events.length > 0)
-          return { events: events.map((e) => e.toJSON()), cursor: encodeCursor(check.epoch, position) };
+        const { events, ends } = await this.readAfter(position, topics);
+        if (events.length > 0) {
+          // Each event's id: the cursor just after it.
+          const out = events.map((event) => {
+            position.advance(event);
+            return { id: position.cursor, type: event.type, data: JSON.parse(event.data) as unknown };
+          });
+          for (const [shard, id] of ends) position.move(shard, id);
+          return { events: out, cursor: position.cursor };
+        }
+        for (const [shard, id] of ends) position.move(shard, id);
         const left = deadline - Date.now();
-        if (left <= 0 || signal?.aborted) return { events: [], cursor: encodeCursor(check.epoch, position) };
+        if (left <= 0 || signal?.aborted) return { events: [], cursor: position.cursor };
         if (!woken) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, left);
@@ -262,5 +274,22 @@ export class Feed {
     } finally {
       subscription.unsubscribe();
     }
+  }
+}
+
+/** Merges logs' events by publish time without reordering any one log's (their ids ascend). */
+function mergeByPublishTime(lists: FeedEvent[][]): FeedEvent[] {
+  const nonEmpty = lists.filter((list) => list.length > 0);
+  if (nonEmpty.length <= 1) return nonEmpty[0] ?? [];
+  const heads = nonEmpty.map(() => 0);
+  const out: FeedEvent[] = [];
+  for (;;) {
+    let pick = -1;
+    for (let i = 0; i < nonEmpty.length; i++) {
+      if (heads[i] >= nonEmpty[i].length) continue;
+      if (pick < 0 || nonEmpty[i][heads[i]].publishedAt < nonEmpty[pick][heads[pick]].publishedAt) pick = i;
+    }
+    if (pick < 0) return out;
+    out.push(nonEmpty[pick][heads[pick]++]);
   }
 }

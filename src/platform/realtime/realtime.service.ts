@@ -16,7 +16,7 @@ import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
-import { compareIds, decodeCursor } from './cursor.js';
+import type { StreamPosition } from './cursor.js';
 import { Feed } from './feed.js';
 import type { FeedDefinition, FeedEvent } from './feed-event.js';
 import { SseConnection, type SseOptions, type SseStats } from './sse-connection.js';
@@ -144,7 +144,9 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     });
   }
 
-  createFeed(definition: FeedDefinition): Feed {
+  /** A feed over FEED_SHARDS logs. */
+  createFeed(spec: Omit<FeedDefinition, 'shards'>): Feed {
+    const definition: FeedDefinition = { ...spec, shards: this.config.realtime.feedShards };
     if (this.feeds.has(definition.name)) throw new Error(`feed ${definition.name} exists`);
     const labels = { feed: definition.name };
     const received = { events: 0, bytes: 0 };
@@ -204,10 +206,17 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
 
     // Hold live events until the starting point is sent, then pass on only newer ones.
     let held: FeedEvent[] | undefined = [];
+    let position: StreamPosition | undefined;
+    const deliver = (event: FeedEvent) => {
+      const seen = position!.accept(event);
+      if (seen === 'new') connection.send(event);
+      // Its log was lost (a new epoch): end the stream, the client resumes into a reset and a snapshot.
+      else if (seen === 'epoch') connection.close();
+    };
     const subscription = feed.subscribe({
       topics: options.topics,
       onEvent: (event) => {
-        if (!held) return connection.send(event);
+        if (!held) return deliver(event);
         held.push(event);
         if (held.length > MAX_HELD_DURING_REPLAY) connection.close();
       },
@@ -227,25 +236,26 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     try {
       // This instance receives the stream's topics from here on; only now read the log.
       await subscription.ready;
-      let lastSent: string;
-      const check = options.lastEventId !== undefined ? await feed.check(options.lastEventId) : undefined;
+      const check =
+        options.lastEventId !== undefined ? await feed.check(options.lastEventId, options.topics) : undefined;
       if (check?.ok) {
-        lastSent = check.id;
+        position = check.position;
+        connection.startAt(position);
         for (;;) {
-          const { events, lastId } = await feed.readAfter(lastSent, options.topics, check.epoch);
+          const { events, ends, more } = await feed.readAfter(position, options.topics);
           await connection.replay(events);
-          if (lastId === lastSent || connection.isClosed) break;
-          lastSent = lastId;
+          for (const [shard, id] of ends) position.move(shard, id);
+          if (!more || connection.isClosed) break;
         }
       } else {
         if (check) connection.sendControl('reset', { reason: check.reason });
-        const cursor = await feed.current();
-        connection.sendControl('snapshot', await options.snapshot(), cursor);
-        lastSent = decodeCursor(cursor)!.id;
+        position = await feed.startingNow();
+        connection.startAt(position);
+        connection.sendControl('snapshot', await options.snapshot(), position.cursor);
       }
       const pending = held ?? [];
       held = undefined;
-      for (const event of pending) if (compareIds(event.id, lastSent) > 0) connection.send(event);
+      for (const event of pending) deliver(event);
     } catch (error) {
       this.logger.warn(`stream ${feed.name}: ${(error as Error).message}`);
       connection.close(true);

@@ -10,6 +10,7 @@
  * connection costs its socket, this object and its feed subscription, nothing per metric.
  */
 import type { ServerResponse } from 'node:http';
+import type { StreamPosition } from './cursor.js';
 import type { FeedEvent, SlowConsumerPolicy } from './feed-event.js';
 
 export interface SseOptions {
@@ -33,6 +34,8 @@ export class SseConnection {
   private congested = false;
   private closed = false;
   private readonly closeHandlers: (() => void)[] = [];
+  /** Where the stream is in each of the feed's logs: each frame's id is the cursor after it. Set before the first event. */
+  private position?: StreamPosition;
 
   constructor(
     private readonly res: ServerResponse,
@@ -73,6 +76,15 @@ export class SseConnection {
     else this.closeHandlers.push(handler);
   }
 
+  /** The stream's starting point (after the snapshot or the replay's start). */
+  startAt(position: StreamPosition): void {
+    this.position = position;
+  }
+
+  private frameOf(event: FeedEvent): Buffer {
+    return this.position ? this.position.frame(event) : event.frame;
+  }
+
   /** A control event (snapshot, reset) that is never conflated. */
   sendControl(type: string, data: unknown, id?: string): void {
     if (this.closed) return;
@@ -97,7 +109,7 @@ export class SseConnection {
   async replay(events: FeedEvent[]): Promise<void> {
     for (const event of events) {
       if (this.closed) return;
-      const flushed = this.res.write(event.frame);
+      const flushed = this.res.write(this.frameOf(event));
       this.options.stats.written++;
       if (!flushed) {
         await new Promise<void>((resolve) => {
@@ -114,7 +126,7 @@ export class SseConnection {
   }
 
   private write(event: FeedEvent): void {
-    this.res.write(event.frame);
+    this.res.write(this.frameOf(event));
     this.options.stats.written++;
     const buffered = this.res.writableLength;
     if (this.options.policy === 'strict') {

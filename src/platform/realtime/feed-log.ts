@@ -1,0 +1,169 @@
+/**
+ * One log of a feed (a shard, FEED_SHARDS): a Redis Stream with its epoch, its latest-per-topic
+ * hash and its topic channels, all on one hash tag, and this instance's fan-out of its messages.
+ * Publishing is one round trip: a script that XADDs each event, keeps the latest per topic if
+ * asked, and PUBLISHes the batch per topic (and whole, while an instance wants every topic), so an
+ * instance receives only the topics its local subscribers hold (topic-channels.ts, feed-fanout.ts).
+ * Feed (feed.ts) spreads topics over its logs and keeps the composite cursor.
+ */
+import { randomBytes } from 'node:crypto';
+import type { RedisService } from '#src/platform/redis/redis.service.js';
+import { type Position, compareIds } from './cursor.js';
+import { type FeedDefinition, FeedEvent, type FeedListener } from './feed-event.js';
+import { FeedFanout, type FanoutHooks } from './feed-fanout.js';
+import { type FeedKeys, type NewFeedEvent, feedKeys, publishBatch } from './feed-publish.js';
+import { type ChannelRedis, TopicChannels } from './topic-channels.js';
+
+export type LogRedis = ChannelRedis & Pick<RedisService, 'publisher' | 'publishCommand'>;
+
+export interface FeedLogOptions {
+  /** The log's key base (a hash tag on a cluster). */
+  base: string;
+  shard: number;
+  instanceId: string;
+  /** How long a new subscription may wait for Redis to confirm its channels. */
+  subscribeTimeoutMs: number;
+  hooks: FanoutHooks & { onChannels?: () => void; onBadMessage?: (error: Error) => void };
+}
+
+/** A position check: ok, or why the log cannot replay from there. */
+export type PositionCheck = { ok: true } | { ok: false; reason: string };
+
+export class FeedLog {
+  readonly shard: number;
+  private readonly fanout: FeedFanout;
+  readonly channels: TopicChannels;
+  private readonly keys: FeedKeys;
+
+  constructor(
+    private readonly definition: FeedDefinition,
+    private readonly redis: LogRedis,
+    private readonly options: FeedLogOptions,
+  ) {
+    this.shard = options.shard;
+    this.keys = feedKeys(options.base);
+    this.fanout = new FeedFanout(options.shard, options.hooks);
+    this.channels = new TopicChannels(redis, {
+      base: this.keys.base,
+      instanceId: options.instanceId,
+      readyTimeoutMs: options.subscribeTimeoutMs,
+      onMessage: (message) => this.dispatch(message),
+      onCount: () => options.hooks.onChannels?.(),
+      onAllLapsed: () => this.fanout.gap(),
+    });
+  }
+
+  get listenerCount(): number {
+    return this.fanout.listenerCount;
+  }
+
+  publish(events: NewFeedEvent[]): Promise<string> {
+    return publishBatch(this.redis, this.keys, this.definition, events);
+  }
+
+  /** Local listener for these topics of this log (undefined: all of them); resolves once Redis confirmed the channels. */
+  subscribe(listener: FeedListener): { ready: Promise<void>; release(): void } {
+    this.fanout.add(listener);
+    const hold = this.channels.hold(listener.topics);
+    return {
+      ready: hold.ready,
+      release: () => {
+        this.fanout.remove(listener);
+        hold.release();
+      },
+    };
+  }
+
+  private dispatch(message: string): void {
+    try {
+      this.fanout.dispatch(message);
+    } catch (error) {
+      this.options.hooks.onBadMessage?.(error as Error);
+    }
+  }
+
+  /** The position of the newest entry (what a client holding everything so far would have). */
+  async current(): Promise<Position> {
+    const [[, epoch], [, last]] = (await this.redis.command
+      .multi()
+      .get(this.keys.epoch)
+      .xrevrange(this.keys.stream, '+', '-', 'COUNT', 1)
+      .exec()) as [[null, string | null], [null, [string, string[]][]]];
+    return { epoch: epoch ?? (await this.ensureEpoch()), id: last[0]?.[0] ?? '0-0' };
+  }
+
+  private async ensureEpoch(): Promise<string> {
+    await this.redis.command.set(this.keys.epoch, randomBytes(8).toString('hex'), 'NX');
+    return (await this.redis.command.get(this.keys.epoch))!;
+  }
+
+  /** Whether this log can replay everything after `position`; `current` is its position now. */
+  async check(position: Position, current: Position): Promise<PositionCheck> {
+    if (position.epoch !== current.epoch) return { ok: false, reason: 'cursor from another epoch' };
+    if (compareIds(position.id, current.id) > 0) return { ok: false, reason: 'cursor ahead of the log' };
+    const firstRetained = await this.firstRetainedIfTrimmed();
+    if (firstRetained && compareIds(position.id, firstRetained) < 0) {
+      return { ok: false, reason: 'cursor older than the retained log' };
+    }
+    return { ok: true };
+  }
+
+  /**
+   * The oldest retained entry id, if entries were ever trimmed from the log (trimming does not
+   * move `max-deleted-entry-id`, so compare with the first retained entry instead).
+   */
+  private async firstRetainedIfTrimmed(): Promise<string | undefined> {
+    try {
+      const info = (await this.redis.command.xinfo('STREAM', this.keys.stream)) as unknown[];
+      const field = (name: string) => info[info.indexOf(name) + 1];
+      const added = Number(field('entries-added'));
+      const length = Number(field('length'));
+      const first = field('first-entry') as [string, string[]] | null;
+      return added > length && first ? first[0] : undefined;
+    } catch {
+      return undefined; // no stream yet: nothing trimmed
+    }
+  }
+
+  /** Entries after `afterId`, filtered by topic, reading at most `scan` entries. */
+  async readAfter(
+    afterId: string,
+    topics: ReadonlySet<string> | undefined,
+    epoch: string,
+    scan = 1_000,
+  ): Promise<{ events: FeedEvent[]; lastId: string }> {
+    const entries = (await this.redis.command.xrange(this.keys.stream, `(${afterId}`, '+', 'COUNT', scan)) as [
+      string,
+      string[],
+    ][];
+    const events: FeedEvent[] = [];
+    for (const [id, fields] of entries) {
+      const f: Record<string, string> = {};
+      for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+      if (topics && !topics.has(f.k)) continue;
+      events.push(new FeedEvent(this.shard, epoch, id, f.t, f.k, f.d, Number(f.p)));
+    }
+    return { events, lastId: entries.length > 0 ? entries[entries.length - 1][0] : afterId };
+  }
+
+  /** Latest event data per topic (feeds with `keepLatest`). */
+  async latest(topics?: string[]): Promise<{ topic: string; id: string; data: string }[]> {
+    let rows: [string, string | null][];
+    if (topics) {
+      const values = topics.length > 0 ? await this.redis.command.hmget(this.keys.latest, ...topics) : [];
+      rows = topics.map((topic, i) => [topic, values[i]]);
+    } else {
+      rows = Object.entries(await this.redis.command.hgetall(this.keys.latest));
+    }
+    return rows
+      .filter((row): row is [string, string] => typeof row[1] === 'string')
+      .map(([topic, value]) => {
+        const bar = value.indexOf('|');
+        return { topic, id: value.slice(0, bar), data: value.slice(bar + 1) };
+      });
+  }
+
+  close(): Promise<void> {
+    return this.channels.close();
+  }
+}
