@@ -13,8 +13,9 @@ export class ReadyResponseDto {
   @ApiProperty({
     type: 'object',
     additionalProperties: true,
-    example: { postgres: { status: 'up' }, redis: { status: 'up' } },
-    description: 'The checks that are up',
+    example: { postgres: { status: 'up' }, redis: { status: 'up', mode: 'single' } },
+    description:
+      "The checks that are up. `redis` names its mode (`single`, `sentinel` with the current `master`, or `cluster` with each master's state in `nodes`)",
   })
   info: Record<string, unknown>;
 
