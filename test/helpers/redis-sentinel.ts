@@ -1,7 +1,8 @@
 /**
- * A master, a replica and one sentinel of the test's own (real `redis-server` processes on free
- * ports, no persistence), for specs that fail Redis over. `stop()` kills them all and removes the
- * tmp dir.
+ * A master, a replica and three sentinels (quorum 2) of the test's own (real `redis-server`
+ * processes on free ports, no persistence), for specs that fail Redis over. A crashed master is
+ * only promoted away once two sentinels agree it is down and a majority elects a leader, as in
+ * production. `stop()` kills them all and removes the tmp dir.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,24 +12,29 @@ import { Redis } from 'ioredis';
 import { freePort, portOpen } from './processes.js';
 
 export const SENTINEL_NAME = 'mymaster';
+const SENTINELS = 3;
+const QUORUM = 2;
 
 export interface RedisSentinelSet {
-  /** `127.0.0.1:<port>` of the sentinel, as REDIS_SENTINELS takes it. */
+  /** `127.0.0.1:<port>,…` of the three sentinels, as REDIS_SENTINELS takes it. */
   sentinels: string;
+  sentinelPorts: number[];
   masterPort: number;
   replicaPort: number;
-  /** `host:port` of the master the sentinel reports now. */
+  /** `host:port` of the master the first sentinel reports now. */
   master(): Promise<string>;
-  /** `SENTINEL FAILOVER`, then waits until the sentinel reports the other node as master. */
+  /** `SENTINEL FAILOVER`, then waits until every sentinel reports the other node as master. */
   failover(timeoutMs?: number): Promise<string>;
-  /** `kill -9` of the current master, then waits until the sentinel reports the other node as master. */
+  /** `kill -9` of the current master, then waits until every sentinel reports the other node as master. */
   crash(timeoutMs?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
 export async function redisSentinel(): Promise<RedisSentinelSet> {
   const dir = mkdtempSync(join(tmpdir(), 'lf-sentinel-'));
-  const [masterPort, replicaPort, sentinelPort] = [await freePort(), await freePort(), await freePort()];
+  const [masterPort, replicaPort] = [await freePort(), await freePort()];
+  const sentinelPorts: number[] = [];
+  for (let i = 0; i < SENTINELS; i++) sentinelPorts.push(await freePort());
   const procs = new Map<number, ChildProcess>();
   const server = async (port: number, args: string[]) => {
     procs.set(
@@ -40,31 +46,47 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
     await until(() => portOpen(port), 10_000, `redis-server on ${port} did not start`);
   };
   const data = ['--save', '', '--appendonly', 'no'];
-  const config = join(dir, 'sentinel.conf');
-  // Sentinel rewrites its config file (it must be writable), so it is generated per run.
-  writeFileSync(
-    config,
-    [
-      `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${masterPort} 1`,
-      `sentinel down-after-milliseconds ${SENTINEL_NAME} 1000`,
-      `sentinel failover-timeout ${SENTINEL_NAME} 5000`,
-      '',
-    ].join('\n'),
+  // Sentinel rewrites its config file (it must be writable), so each one's is generated per run.
+  const configs = sentinelPorts.map((port) => {
+    const config = join(dir, `sentinel-${port}.conf`);
+    writeFileSync(
+      config,
+      [
+        `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${masterPort} ${QUORUM}`,
+        `sentinel down-after-milliseconds ${SENTINEL_NAME} 1000`,
+        `sentinel failover-timeout ${SENTINEL_NAME} 5000`,
+        '',
+      ].join('\n'),
+    );
+    return config;
+  });
+  const clients = sentinelPorts.map(
+    (port) => new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 }),
   );
-  const sentinel = new Redis({ port: sentinelPort, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+  const [sentinel] = clients;
+  const masterOf = async (client: Redis) => {
+    const [host, port] = (await client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_NAME)) as string[];
+    return `${host}:${port}`;
+  };
   const promoted = async (before: string, timeoutMs: number) => {
     let now = before;
-    await until(async () => (now = await set.master()) !== before, timeoutMs, 'the sentinel kept the old master');
+    await until(
+      async () => {
+        const seen = await Promise.all(clients.map(masterOf));
+        now = seen[0];
+        return seen.every((master) => master === seen[0] && master !== before);
+      },
+      timeoutMs,
+      'the sentinels kept the old master (or do not agree on the new one)',
+    );
     return now;
   };
   const set: RedisSentinelSet = {
-    sentinels: `127.0.0.1:${sentinelPort}`,
+    sentinels: sentinelPorts.map((port) => `127.0.0.1:${port}`).join(','),
+    sentinelPorts,
     masterPort,
     replicaPort,
-    async master() {
-      const [host, port] = (await sentinel.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_NAME)) as string[];
-      return `${host}:${port}`;
-    },
+    master: () => masterOf(sentinel),
     async failover(timeoutMs = 20_000) {
       const before = await set.master();
       // Refused (NOGOODSLAVE) until the sentinel has seen the replica in sync: retry until it takes.
@@ -85,7 +107,7 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
       return promoted(before, timeoutMs);
     },
     async stop() {
-      sentinel.disconnect();
+      for (const client of clients) client.disconnect();
       await Promise.all(
         [...procs.values()].map(async (proc) => {
           if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -102,16 +124,22 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
   try {
     await server(masterPort, data);
     await server(replicaPort, [...data, '--replicaof', '127.0.0.1', String(masterPort)]);
-    await server(sentinelPort, [config, '--sentinel']);
-    await sentinel.connect();
-    // Ready when the sentinel knows the master and has discovered the replica (from the master's INFO).
+    for (const [i, port] of sentinelPorts.entries()) await server(port, [configs[i], '--sentinel']);
+    await Promise.all(clients.map((client) => client.connect()));
+    // Ready when every sentinel knows the master, has discovered the replica (from the master's
+    // INFO) and the other sentinels (from the master's hello channel): only then can they agree.
     await until(
       async () => {
-        const replicas = (await sentinel.call('SENTINEL', 'replicas', SENTINEL_NAME)) as string[][];
-        return replicas.length > 0 && (await set.master()) === `127.0.0.1:${masterPort}`;
+        for (const client of clients) {
+          const replicas = (await client.call('SENTINEL', 'replicas', SENTINEL_NAME)) as string[][];
+          const others = (await client.call('SENTINEL', 'sentinels', SENTINEL_NAME)) as string[][];
+          if (replicas.length === 0 || others.length < SENTINELS - 1) return false;
+          if ((await masterOf(client)) !== `127.0.0.1:${masterPort}`) return false;
+        }
+        return true;
       },
       20_000,
-      'the sentinel did not see the master and its replica',
+      'the sentinels did not see the master, its replica and each other',
     );
   } catch (error) {
     await set.stop();
