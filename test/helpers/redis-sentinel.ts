@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { type HeldPort, holdPort } from './port-guard.js';
 import { freePort, portOpen } from './processes.js';
 
 export const SENTINEL_NAME = 'mymaster';
@@ -23,9 +24,15 @@ export interface RedisSentinelSet {
   replicaPort: number;
   /** `host:port` of the master the first sentinel reports now. */
   master(): Promise<string>;
-  /** `SENTINEL FAILOVER`, then waits until every sentinel reports the other node as master. */
+  /**
+   * Once the master has a replica in sync: `SENTINEL FAILOVER`, then waits until every sentinel
+   * reports the other node as master.
+   */
   failover(timeoutMs?: number): Promise<string>;
-  /** `kill -9` of the current master, then waits until every sentinel reports the other node as master. */
+  /**
+   * Once the master has a replica in sync: `kill -9` of it (its port then held until `stop()`),
+   * then waits until every sentinel reports the other node as master.
+   */
   crash(timeoutMs?: number): Promise<string>;
   stop(): Promise<void>;
 }
@@ -36,6 +43,7 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
   const sentinelPorts: number[] = [];
   for (let i = 0; i < SENTINELS; i++) sentinelPorts.push(await freePort());
   const procs = new Map<number, ChildProcess>();
+  const held: HeldPort[] = [];
   const server = async (port: number, args: string[]) => {
     procs.set(
       port,
@@ -45,7 +53,8 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
     );
     await until(() => portOpen(port), 10_000, `redis-server on ${port} did not start`);
   };
-  const data = ['--save', '', '--appendonly', 'no'];
+  // No persistence; the full sync to a new replica starts at once (Redis waits 5 s by default).
+  const data = ['--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0'];
   // Sentinel rewrites its config file (it must be writable), so each one's is generated per run.
   const configs = sentinelPorts.map((port) => {
     const config = join(dir, `sentinel-${port}.conf`);
@@ -68,6 +77,21 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
     const [host, port] = (await client.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_NAME)) as string[];
     return `${host}:${port}`;
   };
+  /** Whether the master at `address` has a replica that finished its sync (`state=online`). */
+  const replicaInSync = async (address: string) => {
+    const node = new Redis({
+      port: Number(address.split(':')[1]),
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+    try {
+      await node.connect();
+      return /^slave\d+:.*state=online/m.test(await node.info('replication'));
+    } finally {
+      node.disconnect();
+    }
+  };
   const promoted = async (before: string, timeoutMs: number) => {
     let now = before;
     await until(
@@ -89,6 +113,7 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
     master: () => masterOf(sentinel),
     async failover(timeoutMs = 20_000) {
       const before = await set.master();
+      await until(() => replicaInSync(before), timeoutMs, 'the master has no replica in sync');
       // Refused (NOGOODSLAVE) until the sentinel has seen the replica in sync: retry until it takes.
       await until(
         () =>
@@ -103,11 +128,22 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
     },
     async crash(timeoutMs = 30_000) {
       const before = await set.master();
-      procs.get(Number(before.split(':')[1]))?.kill('SIGKILL');
+      await until(() => replicaInSync(before), timeoutMs, 'the master has no replica in sync');
+      const port = Number(before.split(':')[1]);
+      const proc = procs.get(port);
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((resolve) => proc.once('exit', resolve));
+        proc.kill('SIGKILL');
+        await exited;
+      }
+      // The dead master's port stays taken (every connection reset), so that on a shared machine no
+      // other test's server can start there and pass for it (port-guard.ts).
+      held.push(await holdPort(port));
       return promoted(before, timeoutMs);
     },
     async stop() {
       for (const client of clients) client.disconnect();
+      await Promise.all(held.splice(0).map((port) => port.release()));
       await Promise.all(
         [...procs.values()].map(async (proc) => {
           if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -126,10 +162,12 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
     await server(replicaPort, [...data, '--replicaof', '127.0.0.1', String(masterPort)]);
     for (const [i, port] of sentinelPorts.entries()) await server(port, [configs[i], '--sentinel']);
     await Promise.all(clients.map((client) => client.connect()));
-    // Ready when every sentinel knows the master, has discovered the replica (from the master's
-    // INFO) and the other sentinels (from the master's hello channel): only then can they agree.
+    // Ready when the replica is in sync (a failover before that would promote an empty node), and
+    // every sentinel knows the master, has discovered the replica (from the master's INFO) and the
+    // other sentinels (from the master's hello channel): only then can they agree.
     await until(
       async () => {
+        if (!(await replicaInSync(`127.0.0.1:${masterPort}`))) return false;
         for (const client of clients) {
           const replicas = (await client.call('SENTINEL', 'replicas', SENTINEL_NAME)) as string[][];
           const others = (await client.call('SENTINEL', 'sentinels', SENTINEL_NAME)) as string[][];
