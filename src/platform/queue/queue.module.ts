@@ -1,18 +1,22 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
 import { AppConfig } from '#src/config/app-config.js';
 import type { Cluster } from 'ioredis';
 import { RedisService, redisOptions } from '#src/platform/redis/redis.service.js';
+import { QueueErrorLog } from './queue-errors.js';
 
 /**
  * BullMQ root: one connection config (the app's Redis mode: workers follow a Sentinel failover),
  * one key prefix (under the app's Redis prefix), default job options. @nestjs/bullmq closes workers on shutdown; `Worker.close()` lets running jobs finish,
- * and a job cut off by a hard kill is picked up again by the stalled-job check.
+ * and a job cut off by a hard kill is picked up again by the stalled-job check. Every queue's Redis
+ * errors are logged (queue-errors.ts), not printed as unhandled.
  */
 @Global()
 @Module({
   imports: [
+    DiscoveryModule,
     BullModule.forRootAsync({
       inject: [AppConfig, RedisService],
       useFactory: (config: AppConfig, redis: RedisService) => ({
@@ -33,6 +37,7 @@ import { RedisService, redisOptions } from '#src/platform/redis/redis.service.js
       }),
     }),
   ],
+  providers: [QueueErrorLog],
   exports: [BullModule],
 })
 export class QueueModule {}
