@@ -126,6 +126,7 @@ describe('Redis Cluster, two instances (e2e)', () => {
     expect(match.status).toBe(201);
     const id = match.body.id as string;
     const onA = await sse(`${a.url}/scores/stream?matches=${id}`);
+    await onA.waitFor((frames) => frames.some((f) => f.event === 'snapshot'));
     expect((await api(b.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'kickoff' })).status).toBe(201);
     for (const team of ['home', 'away', 'home']) {
       expect((await api(b.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'score', team })).status).toBe(
@@ -196,6 +197,30 @@ describe('Redis Cluster, two instances (e2e)', () => {
       expect(benView.gaps).toEqual([]);
     } finally {
       for (const client of [annOnA, benOnB, catOnB]) client.close();
+    }
+  });
+
+  it('chat: the per-user rate limits hold on the cluster when several users send at once (keys of many slots)', async () => {
+    const users = await Promise.all(['Dan', 'Eve', 'Fay', 'Gus'].map((n) => createUser(a.url, n)));
+    const [dan, ...others] = users;
+    const pairs = await Promise.all(
+      others.map((o) => api(a.url, 'POST', '/chat/conversations', { type: 'direct', userId: dan.id }, bearer(o.token))),
+    );
+    const sockets = await Promise.all(others.map((o) => connectChat(a.url, o.token)));
+    try {
+      // CHAT_MESSAGES_PER_MINUTE is 120: a burst of 130 from each leaves some of each refused, none failing otherwise.
+      const acks = await Promise.all(
+        sockets.map((socket, i) =>
+          Promise.all(Array.from({ length: 130 }, (_, n) => socket.send(pairs[i].body.id, `burst ${n}`))),
+        ),
+      );
+      for (const own of acks) {
+        const refused = own.filter((ack) => !ack.ok);
+        expect(refused.length).toBeGreaterThanOrEqual(5);
+        for (const ack of refused) expect(ack.error?.code).toBe('rate_limited');
+      }
+    } finally {
+      for (const socket of sockets) socket.close();
     }
   });
 

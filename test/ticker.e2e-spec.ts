@@ -60,6 +60,8 @@ describe('ticker over SSE and polls (e2e, two instances)', () => {
 
   it('resume: 20 ticks while away, reconnect on the other instance with Last-Event-ID → exactly those 20, then live', async () => {
     const first = await sse(`${a.url}/ticker/stream?symbols=AAPL`);
+    // Published after the snapshot (one published before would be in it, not a tick frame).
+    await first.waitFor((f) => f.some((x) => x.event === 'snapshot'));
     await publish(a, [{ symbol: 'AAPL', price: 100 }]);
     await first.waitFor((f) => ticks(f).some((x) => x.data.price === 100));
     const lastId = ticks(first.frames).at(-1)!.id!;
@@ -81,6 +83,7 @@ describe('ticker over SSE and polls (e2e, two instances)', () => {
 
   it('a cursor older than the log, or not a cursor at all → event: reset, then a snapshot and live', async () => {
     const live = await sse(`${a.url}/ticker/stream?symbols=MSFT`);
+    await live.waitFor((f) => f.some((x) => x.event === 'snapshot'));
     await publish(a, [{ symbol: 'MSFT', price: 1 }]);
     await live.waitFor((f) => ticks(f).length >= 1);
     const old = ticks(live.frames)[0].id!;

@@ -47,6 +47,9 @@ interface Envelope extends Fanout {
 
 /** Gather sends for this long: one NUMSUB and one publish per channel for all of them. */
 const LINGER_MS = 3;
+/** A batch that failed (Redis away) goes again after this, with at most this many items waiting. */
+const RETRY_MS = 500;
+const MAX_RETRY_ITEMS = 10_000;
 
 const emptyFanout = (): Fanout => ({ messages: [], signals: [], joins: [] });
 
@@ -219,9 +222,33 @@ export class ChatRouter implements OnModuleDestroy {
       this.metrics.fanoutPublished.inc(published);
       this.failing = false;
     } catch (error) {
-      // Best effort: the store and the per-socket gap repair make delivery complete.
-      if (!this.failing) this.logger.warn(`chat fan-out failed: ${(error as Error).message}`);
+      if (!this.failing) this.logger.warn(`chat fan-out failed, retrying: ${(error as Error).message}`);
       this.failing = true;
+      this.retry(batch);
     }
+  }
+
+  /**
+   * A batch that did not go out (Redis away) goes again with the next one, after RETRY_MS, up to
+   * MAX_RETRY_ITEMS waiting; receivers drop seqs they have, so a publish that ran after all costs
+   * nothing twice. Past the bound the oldest are dropped: the recipients' instances read the store
+   * when their subscriber is back (DeliveryService), and a socket's next message repairs any gap.
+   */
+  private retry(batch: Fanout): void {
+    const waiting = this.outgoing.messages.length + this.outgoing.signals.length + this.outgoing.joins.length;
+    if (waiting + batch.messages.length + batch.signals.length + batch.joins.length > MAX_RETRY_ITEMS) return;
+    this.outgoing = {
+      messages: [...batch.messages, ...this.outgoing.messages],
+      signals: [...batch.signals, ...this.outgoing.signals],
+      joins: [...batch.joins, ...this.outgoing.joins],
+    };
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setTimeout(() => {
+      this.scheduled = false;
+      const next = this.outgoing;
+      this.outgoing = emptyFanout();
+      void this.route(next);
+    }, RETRY_MS).unref();
   }
 }

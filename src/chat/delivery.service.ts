@@ -24,6 +24,7 @@ import type { Socket } from 'socket.io';
 import type { ChatSocket, RoutedSignal, SignalEvent, SignalPayload } from './chat-events.js';
 import type { ChatMessage, Receipt } from './chat-message.js';
 import { ChatMetrics } from './chat.metrics.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
 import { ChatRouter, type Fanout } from './chat-router.js';
 import { DeliveredCursors } from './delivered-cursors.js';
 import { MessagesService, type Stored } from './messages.service.js';
@@ -78,6 +79,7 @@ export class DeliveryService implements OnModuleInit {
     private readonly messages: MessagesService,
     private readonly metrics: ChatMetrics,
     private readonly router: ChatRouter,
+    private readonly redis: RedisService,
   ) {
     this.cursors = new DeliveredCursors(messages, (receipt, to) => this.publishReceipt(receipt, to));
   }
@@ -85,6 +87,18 @@ export class DeliveryService implements OnModuleInit {
   /** Takes other instances' fan-out for this instance's sockets from boot on (before any socket connects). */
   onModuleInit(): void {
     this.router.start((fanout) => this.deliverLocal(fanout));
+    // What was published while the subscriber was away was not heard here: read it from the store.
+    this.redis.onResubscribed(() => this.catchUpAll());
+  }
+
+  /** Every socket, every conversation it is not already reading: what it has not been sent yet, from Postgres. */
+  private catchUpAll(): void {
+    for (const connection of this.bySocket.values()) {
+      if (connection.closed || connection.early) continue; // still loading its inbox, which reads the store anyway
+      for (const [conversationId, state] of connection.conversations) {
+        if (!state.busy) void this.catchUp(connection, conversationId, state);
+      }
+    }
   }
 
   /**

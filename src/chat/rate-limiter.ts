@@ -60,7 +60,7 @@ export class RateLimiter {
     private readonly config: AppConfig,
   ) {
     // EVALSHA with a fallback to EVAL, handled by ioredis; the key count is passed per call.
-    redis.command.defineCommand('chatRateTakeMany', { lua: TAKE_MANY });
+    redis.defineVariadicScript('chatRateTakeMany', TAKE_MANY);
   }
 
   /**

@@ -144,7 +144,8 @@ export class ScoresService implements OnModuleInit {
       status: data.status,
       event: data.event,
     };
-    await this.feed.publish([{ type: 'score', topic: data.matchId, data: frame }]);
+    // Once per outbox event: the relay's retry of a publish that ran after all is not published twice.
+    await this.feed.publish([{ type: 'score', topic: data.matchId, data: frame }], `outbox:${event.id}`);
   }
 
   async createMatch(dto: CreateMatchDto): Promise<MatchView> {

@@ -57,8 +57,8 @@ export class FeedLog {
     return this.fanout.listenerCount;
   }
 
-  publish(events: NewFeedEvent[]): Promise<string> {
-    return publishBatch(this.redis, this.keys, this.definition, events);
+  publish(events: NewFeedEvent[], once?: string): Promise<string> {
+    return publishBatch(this.redis, this.keys, this.definition, events, once);
   }
 
   /** Local listener for these topics of this log (undefined: all of them); resolves once Redis confirmed the channels. */

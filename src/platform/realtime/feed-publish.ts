@@ -9,8 +9,11 @@ import type { FeedDefinition } from './feed-event.js';
 import { allListenersKey, feedChannel } from './topic-channels.js';
 
 /**
+ * KEYS: stream, epoch, latest, all-listeners, the batch's once-marker (used when ARGV[7] is '1':
+ * a batch published before under the same key is not published again).
  * ARGV: maxlen, new epoch, keepLatest, now (also publishedAt), whole-batch channel, the publish
- * command (PUBLISH, or SPUBLISH on a cluster: every channel shares the keys' hash tag), then per topic:
+ * command (PUBLISH, or SPUBLISH on a cluster: every channel shares the keys' hash tag), whether the
+ * batch has a once-key, then per topic:
  * its channel, the topic, n, and n × (type, data). Events are grouped by topic (the caller keeps
  * the first-seen order of topics and each topic's own order), so ids ascend across the messages
  * of one batch; the whole batch goes first (feed-fanout.ts relies on both).
@@ -21,11 +24,14 @@ if not epoch then
   epoch = ARGV[2]
   redis.call('SET', KEYS[2], epoch)
 end
+if ARGV[7] == '1' and not redis.call('SET', KEYS[5], '1', 'NX', 'PX', 86400000) then
+  return {epoch, {}}
+end
 local header = epoch .. '|' .. ARGV[4]
 local all = {}
 local ids = {}
 local perTopic = {}
-local i = 7
+local i = 8
 while i <= #ARGV do
   local channel, topic, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   i = i + 3
@@ -74,6 +80,8 @@ export async function publishBatch(
   keys: FeedKeys,
   definition: FeedDefinition,
   events: NewFeedEvent[],
+  /** A key naming this batch (e.g. its outbox event): published at most once per day under it. */
+  once?: string,
 ): Promise<string> {
   // Grouped by topic in first-seen order (see PUBLISH_SCRIPT).
   const groups = new Map<string, number[]>();
@@ -89,6 +97,7 @@ export async function publishBatch(
     String(Date.now()),
     feedChannel(keys.base),
     redis.publishCommand,
+    once === undefined ? '0' : '1',
   ];
   for (const [topic, indexes] of groups) {
     args.push(feedChannel(keys.base, topic), topic, String(indexes.length));
@@ -98,11 +107,12 @@ export async function publishBatch(
   }
   const [epoch] = (await redis.publisher.eval(
     PUBLISH_SCRIPT,
-    4,
+    5,
     keys.stream,
     keys.epoch,
     keys.latest,
     allListenersKey(keys.base),
+    `${keys.base}:once:${once ?? ''}`,
     ...args,
   )) as [string, string[]];
   return epoch;

@@ -118,8 +118,13 @@ export class Feed {
     return [...byLog].map(([shard, set]) => [this.logs[shard], set]);
   }
 
-  /** Publishes a batch: one script call per log it touches, in parallel; each log keeps its events' order. */
-  async publish(events: NewFeedEvent[]): Promise<void> {
+  /**
+   * Publishes a batch: one script call per log it touches, in parallel; each log keeps its events'
+   * order. With `once` (a key naming the batch, such as its outbox event), a retry of a batch that
+   * was published after all (a command that timed out and then ran on the reconnect) is not
+   * published again.
+   */
+  async publish(events: NewFeedEvent[], once?: string): Promise<void> {
     if (events.length === 0) return;
     const byLog = new Map<number, NewFeedEvent[]>();
     for (const event of events) {
@@ -128,7 +133,7 @@ export class Feed {
       if (list) list.push(event);
       else byLog.set(shard, [event]);
     }
-    await Promise.all([...byLog].map(([shard, list]) => this.logs[shard].publish(list)));
+    await Promise.all([...byLog].map(([shard, list]) => this.logs[shard].publish(list, once)));
     this.hooks.onPublished?.(events.length);
   }
 

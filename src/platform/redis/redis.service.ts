@@ -102,6 +102,7 @@ export class RedisService implements OnApplicationShutdown {
   private master: string | undefined;
   /** Channel → its listeners on the shared `subscriber` connection. */
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  private readonly resubscribedListeners = new Set<() => void>();
   /** Channel → its SUBSCRIBE while Redis has not confirmed it. */
   private readonly subscribing = new Map<string, Promise<unknown>>();
 
@@ -127,6 +128,23 @@ export class RedisService implements OnApplicationShutdown {
       const address = this.address();
       if (this.master !== undefined && address !== this.master) this.failovers?.inc();
       this.master = address;
+    });
+    let subscribedBefore = false;
+    this.subscriber.on('ready', () => {
+      if (!subscribedBefore) {
+        subscribedBefore = true;
+        return;
+      }
+      // ioredis re-subscribes right after 'ready': a PING behind those SUBSCRIBEs answers once they took.
+      setImmediate(() => {
+        const confirmed = this.subscriber instanceof Cluster ? Promise.resolve() : this.subscriber.ping();
+        confirmed.then(
+          () => {
+            for (const listener of this.resubscribedListeners) listener();
+          },
+          () => undefined, // lost again: the next 'ready' tries again
+        );
+      });
     });
     this.subscriber.on(this.mode === 'cluster' ? 'smessage' : 'message', (channel: string, message: string) => {
       const listeners = this.listeners.get(channel);
@@ -262,6 +280,28 @@ export class RedisService implements OnApplicationShutdown {
       lastError = '';
     });
     return client;
+  }
+
+  /**
+   * Calls `listener` each time the subscriber connection is back after a loss, once its
+   * subscriptions are restored. Pub/sub is fire-and-forget: whatever was published meanwhile was
+   * not heard, so features read what they may have missed from their store.
+   */
+  onResubscribed(listener: () => void): void {
+    this.resubscribedListeners.add(listener);
+  }
+
+  /**
+   * Defines a script on the command connection whose key count is its first argument (any number
+   * of keys, all of one slot on a cluster: `bySlot`). On a cluster it is left out of
+   * auto-pipelining: ioredis would route such a call by its first argument, the count (ioredis#2109).
+   */
+  defineVariadicScript(name: string, lua: string): void {
+    this.command.defineCommand(name, { lua });
+    if (this.command instanceof Cluster) {
+      const ignored = (this.command.options.autoPipeliningIgnoredCommands ??= []);
+      ignored.push(name);
+    }
   }
 
   /** BullMQ's shared connection on a cluster (made on first use, closed with the others). */
