@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { repoRoot } from '../ticker/targets.js';
 import { type ChatPlan, ChatLoad, type Seeded, seedChat } from './chat-load.js';
 import { type Cluster, type PrivateRedis, dropPrefix, killAll, startCluster, startRedis } from './cluster.js';
-import { type Snapshot, commandDelta, commandStats, delta, scrape } from './metrics.js';
+import { type Snapshot, commandDelta, commandStats, delta, pubsubChannels, scrape } from './metrics.js';
 import { TickerLoad, createInstruments } from './ticker-load.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -58,35 +58,25 @@ function benchRoot(): string {
 
 const scrapeAll = (cluster: Cluster) => Promise.all(cluster.instances.map((instance) => scrape(instance.url)));
 
-/** Pub/sub channels of the run's prefix and how many subscriptions they have (instances per channel, summed). */
-async function pubsub(redis: PrivateRedis, prefix: string): Promise<{ channels: number; subscriptions: number }> {
-  const channels = (await redis.client.call('PUBSUB', 'CHANNELS', `${prefix}*`)) as string[];
-  if (channels.length === 0) return { channels: 0, subscriptions: 0 };
-  const numsub = (await redis.client.call('PUBSUB', 'NUMSUB', ...channels)) as (string | number)[];
-  let subscriptions = 0;
-  for (let i = 1; i < numsub.length; i += 2) subscriptions += Number(numsub[i]);
-  return { channels: channels.length, subscriptions };
-}
-
 async function chatPhase(cluster: Cluster, redis: PrivateRedis, k: number, seeded: Seeded) {
   const urls = cluster.instances.map((instance) => instance.url);
   const load = new ChatLoad(seeded, k, urls);
   try {
     await load.connect();
     await sleep(SETTLE_MS); // presence signals of the connects are out of the window
-    const idle0 = await commandStats(redis.client);
+    const idle0 = await commandStats(redis);
     await sleep(IDLE_MS);
-    const idle = commandDelta(idle0, await commandStats(redis.client));
+    const idle = commandDelta(idle0, await commandStats(redis));
     const idlePerSec = idle.total / (IDLE_MS / 1000);
 
     const before = await scrapeAll(cluster);
-    const cmd0 = await commandStats(redis.client);
+    const cmd0 = await commandStats(redis);
     const t0 = Date.now();
     const sendMs = await load.send(CHAT);
     const expected = load.expectedDeliveries(CHAT);
     await load.drain(expected, 20_000, 300);
     const after = await scrapeAll(cluster);
-    const commands = commandDelta(cmd0, await commandStats(redis.client));
+    const commands = commandDelta(cmd0, await commandStats(redis));
     const phaseMs = Date.now() - t0;
 
     const shares = load.shares(CHAT);
@@ -155,15 +145,15 @@ async function tickerPhase(cluster: Cluster, redis: PrivateRedis) {
   try {
     await load.connect();
     await sleep(500);
-    const channels = await pubsub(redis, cluster.prefix);
+    const channels = await pubsubChannels(redis, cluster.prefix);
     const before: Snapshot[] = await scrapeAll(cluster);
-    const cmd0 = await commandStats(redis.client);
+    const cmd0 = await commandStats(redis);
     const published = await load.publish(TICKER.batches, TICKER.batchesPerSec);
     const expected = TICKER.batches * TICKER.symbols;
     await load.drain(expected, 15_000);
     await sleep(300); // any frame beyond the expected ones shows in the counters too
     const after = await scrapeAll(cluster);
-    const commands = commandDelta(cmd0, await commandStats(redis.client));
+    const commands = commandDelta(cmd0, await commandStats(redis));
     const instances = cluster.instances.map((instance, i) => {
       const d = delta(before[i], after[i]);
       const held = load.heldBy(i);
@@ -215,7 +205,7 @@ async function runK(root: string, redis: PrivateRedis, runId: string, k: number)
   const started = Date.now();
   let seeded: Seeded | undefined;
   // Instruments and chat users are made while the other instances boot: none of it is measured.
-  const cluster = await startCluster(root, k, name, prefix, redis.url, async (first) => {
+  const cluster = await startCluster(root, k, name, prefix, redis.env, async (first) => {
     [seeded] = await Promise.all([seedChat(first.databaseUrl, CHAT), createInstruments(first.url, TICKER.symbols)]);
   });
   try {
@@ -237,7 +227,7 @@ async function runK(root: string, redis: PrivateRedis, runId: string, k: number)
     return { k, durationS: Math.round((Date.now() - started) / 1000), chat, ticker };
   } finally {
     await cluster.stop();
-    await dropPrefix(redis.client, prefix).catch(() => undefined);
+    await dropPrefix(redis, prefix).catch(() => undefined);
   }
 }
 
