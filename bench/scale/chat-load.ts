@@ -3,8 +3,11 @@
  * database (half in direct pairs, half in groups of five), user i's socket on instance i mod K, a
  * fixed plan of messages (message j from user j mod U) at a steady rate, and what came back: every
  * `message:new` per user (by id, so repeats show), every `message:receipt`. From the plan and the
- * placement it works out each instance's share of the traffic.
+ * placement it works out each instance's share of the traffic. Also a closed loop (every user sends
+ * again as soon as its send is acked) for a saturated throughput, and latency samples: send → ack at
+ * the sender, send → `message:new` at each recipient (same process, one clock).
  */
+import { performance } from 'node:perf_hooks';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { type Socket, io } from 'socket.io-client';
@@ -115,6 +118,13 @@ export class ChatLoad {
   acked = 0;
   ackErrors = 0;
   firstError?: string;
+  /** Deliveries the sends so far call for: each message to every other member of its conversation. */
+  expectedFromSent = 0;
+  /** performance.now() of send n (its body is `m<n>`, its clientMsgId `scale-<n>`, unique over the load). */
+  private readonly sentAt: number[] = [];
+  /** Since the last resetSamples(): send → message:new at a recipient, and send → ack, in ms. */
+  deliveryMs: number[] = [];
+  ackMs: number[] = [];
 
   constructor(
     private readonly seeded: Seeded,
@@ -137,13 +147,20 @@ export class ChatLoad {
           timeout: 20_000,
         });
         const conn: Conn = { user, socket, received: new Set() };
-        socket.on('message:new', (payload: { message: { id: string; senderId: string | null } }, ack?: () => void) => {
-          ack?.();
-          const message = payload?.message;
-          if (!message || message.senderId === user.id) return;
-          if (conn.received.has(message.id)) this.repeats++;
-          else conn.received.add(message.id);
-        });
+        socket.on(
+          'message:new',
+          (payload: { message: { id: string; senderId: string | null; body: string } }, ack?: () => void) => {
+            ack?.();
+            const message = payload?.message;
+            if (!message || message.senderId === user.id) return;
+            if (conn.received.has(message.id)) this.repeats++;
+            else {
+              conn.received.add(message.id);
+              const at = this.sentAt[Number(message.body?.slice(1))];
+              if (at !== undefined) this.deliveryMs.push(performance.now() - at);
+            }
+          },
+        );
         socket.on(
           'message:receipt',
           (r: { conversationId: string; userId: string; deliveredSeq: number; readSeq: number }) => {
@@ -172,6 +189,11 @@ export class ChatLoad {
     this.conns.sort((a, b) => a.user.index - b.user.index);
   }
 
+  /** Sockets connected. */
+  get connected(): number {
+    return this.conns.length;
+  }
+
   /** Sends the plan at its rate: message j from user j mod U, to that user's conversation. */
   async send(plan: ChatPlan): Promise<number> {
     const started = Date.now();
@@ -184,22 +206,51 @@ export class ChatLoad {
     return Date.now() - started;
   }
 
+  /**
+   * Closed loop for `durationMs`: each connected user keeps `perUser` sends in flight, sending the
+   * next as soon as one is acked. Returns the acks that came in while it ran (`ackedInWindow`) and the
+   * window's length; sends still in flight at its end are acked later (drain).
+   */
+  async sendClosedLoop(durationMs: number, perUser: number): Promise<{ ackedInWindow: number; ms: number }> {
+    const started = performance.now();
+    const acked0 = this.acked + this.ackErrors;
+    let open = true;
+    const loop = (conn: Conn) => {
+      if (open) this.sendFrom(conn, () => loop(conn));
+    };
+    for (const conn of this.conns) for (let i = 0; i < perUser; i++) loop(conn);
+    await sleep(durationMs);
+    open = false;
+    const ms = performance.now() - started;
+    return { ackedInWindow: this.acked + this.ackErrors - acked0, ms };
+  }
+
+  /** Forgets the latency samples taken so far. */
+  resetSamples(): void {
+    this.deliveryMs = [];
+    this.ackMs = [];
+  }
+
   private sendOne(j: number): void {
-    const conn = this.conns[j % this.conns.length];
-    this.sent++;
+    this.sendFrom(this.conns[j % this.conns.length]);
+  }
+
+  private sendFrom(conn: Conn, then?: () => void): void {
+    const n = this.sent++;
+    const conversation = this.seeded.conversations[conn.user.conversation];
+    this.expectedFromSent += conversation.members.length - 1;
+    this.sentAt[n] = performance.now();
     conn.socket.emit(
       'message:send',
-      {
-        conversationId: this.seeded.conversations[conn.user.conversation].id,
-        body: `m${j}`,
-        clientMsgId: `scale-${j}`,
-      },
+      { conversationId: conversation.id, body: `m${n}`, clientMsgId: `scale-${n}` },
       (ack: { ok: boolean; error?: { code: string; message: string } }) => {
+        this.ackMs.push(performance.now() - this.sentAt[n]);
         if (ack?.ok) this.acked++;
         else {
           this.ackErrors++;
           this.firstError ??= ack?.error ? `${ack.error.code}: ${ack.error.message}` : 'no ack body';
         }
+        then?.();
       },
     );
   }

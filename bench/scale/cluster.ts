@@ -1,7 +1,8 @@
 /**
  * The processes of one scale run: a private redis-server (so that `INFO commandstats` counts our
- * instances only, not the other jobs on the shared Redis) and K `node dist/main.js` instances on one
- * fresh database and key prefix. Everything listens on 127.0.0.1 and is stopped by the driver.
+ * instances only, not the other jobs on the shared Redis; a private Redis Cluster is in
+ * redis-cluster.ts) and K `node dist/main.js` instances on one fresh database and key prefix.
+ * Everything listens on 127.0.0.1, is tracked here and is stopped by the driver (killAll when it dies).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,7 +20,8 @@ export function killAll(): void {
   for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-function track(command: string, args: string[], env: Record<string, string>): ChildProcess & { tail(): string } {
+/** Spawns a child the driver must not leave behind; `tail()` is the last 3,000 characters of its output. */
+export function track(command: string, args: string[], env: Record<string, string>): ChildProcess & { tail(): string } {
   const child = spawn(command, args, {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -34,10 +36,45 @@ function track(command: string, args: string[], env: Record<string, string>): Ch
   return child;
 }
 
+/**
+ * Counts what an app instance logs (it runs with LOG_LEVEL=warn, so every line is a warning or an
+ * error): pino JSON lines by their `msg`, anything else by its first 160 characters.
+ */
+function countLines(child: ChildProcess): () => Record<string, number> {
+  const counts = new Map<string, number>();
+  const partial = { stdout: '', stderr: '' };
+  const on = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    const lines = (partial[stream] + chunk.toString()).split('\n');
+    partial[stream] = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      let text = line.slice(0, 160);
+      try {
+        const entry = JSON.parse(line) as { level?: number; msg?: unknown };
+        if (typeof entry.msg === 'string') text = `${entry.level ?? '?'} ${entry.msg.slice(0, 160)}`;
+      } catch {
+        // not JSON: counted as it is
+      }
+      counts.set(text, (counts.get(text) ?? 0) + 1);
+    }
+  };
+  child.stdout!.on('data', on('stdout'));
+  child.stderr!.on('data', on('stderr'));
+  return () => Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
+}
+
 export interface PrivateRedis {
+  /** One node (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES). */
+  mode: 'single' | 'cluster';
+  /** What it is, for the log: the URL, or the masters' addresses. */
   url: string;
-  /** The driver's own connection: INFO commandstats, PUBSUB and SCAN, nothing on the measured path. */
-  client: Redis;
+  /** The environment that points an app instance at it. */
+  env: Record<string, string>;
+  /**
+   * The driver's own connections, one per node (per master on a cluster): INFO commandstats,
+   * PUBSUB and SCAN, nothing on the measured path.
+   */
+  nodes: Redis[];
   /** Whether it is a private server (else the shared one, whose command counts include other jobs). */
   private: boolean;
   stop(): Promise<void>;
@@ -49,7 +86,14 @@ export async function startRedis(): Promise<PrivateRedis> {
   if (!binary || process.env.BENCH_REDIS_URL) {
     const url = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
     const client = new Redis(url, { maxRetriesPerRequest: 2 });
-    return { url, client, private: false, stop: async () => void client.disconnect() };
+    return {
+      mode: 'single',
+      url,
+      env: { REDIS_URL: url },
+      nodes: [client],
+      private: false,
+      stop: async () => void client.disconnect(),
+    };
   }
   const port = await freePort();
   const child = track(
@@ -65,8 +109,10 @@ export async function startRedis(): Promise<PrivateRedis> {
   });
   const stop = stopper(child);
   return {
+    mode: 'single',
     url,
-    client,
+    env: { REDIS_URL: url },
+    nodes: [client],
     private: true,
     stop: async () => {
       client.disconnect();
@@ -81,6 +127,10 @@ export interface Instance {
   url: string;
   port: number;
   pid: number;
+  /** The last 3,000 characters of its stdout and stderr (LOG_LEVEL=warn: warnings and errors). */
+  tail(): string;
+  /** Every line it logged so far, counted by message (`<pino level> <msg>`), most frequent first. */
+  logged(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -92,15 +142,16 @@ export interface Cluster {
 }
 
 /**
- * K instances on database `name` (created and migrated by the first) and key prefix `prefix`;
- * `meanwhile` (seeding) runs against the first while the others boot.
+ * K instances on database `name` (created and migrated by the first) and key prefix `prefix`, with
+ * `redisEnv` (PrivateRedis.env) saying which Redis; `meanwhile` (seeding) runs against the first
+ * while the others boot.
  */
 export async function startCluster(
   root: string,
   k: number,
   name: string,
   prefix: string,
-  redisUrl: string,
+  redisEnv: Record<string, string>,
   meanwhile: (first: { url: string; databaseUrl: string }) => Promise<void>,
 ): Promise<Cluster> {
   const databaseUrl = benchDatabaseUrl(name);
@@ -118,7 +169,7 @@ export async function startCluster(
       HOST: '127.0.0.1',
       DATABASE_URL: databaseUrl,
       DATABASE_POOL_SIZE: '5',
-      REDIS_URL: redisUrl,
+      ...redisEnv,
       REDIS_KEY_PREFIX: prefix,
       ADMIN_API_KEY,
       JWT_SECRET,
@@ -131,7 +182,16 @@ export async function startCluster(
       CHAT_PRESENCE_TTL_SECONDS: '3600',
       INSTANCE_ID: id,
     });
-    const instance = { index, id, url: `http://127.0.0.1:${port}`, port, pid: child.pid!, stop: stopper(child) };
+    const instance: Instance = {
+      index,
+      id,
+      url: `http://127.0.0.1:${port}`,
+      port,
+      pid: child.pid!,
+      tail: child.tail,
+      logged: countLines(child),
+      stop: stopper(child),
+    };
     instances.push(instance);
     await waitReady(port, child, child.tail, `instance ${id}`);
   };
@@ -150,12 +210,17 @@ export async function startCluster(
   return { instances, databaseUrl, prefix, stop: stopAll };
 }
 
-/** Removes the keys of one run's prefix (streams, presence, queues). */
-export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+/** Removes the keys of one run's prefix (streams, presence, queues), node by node (one key per UNLINK on a cluster). */
+export async function dropPrefix(redis: PrivateRedis, prefix: string): Promise<void> {
+  for (const node of redis.nodes) {
+    let cursor = '0';
+    do {
+      // Hash-tagged keys on a cluster start with `{` + the prefix.
+      const [next, keys] = await node.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length === 0) continue;
+      if (redis.mode === 'single') await node.del(...keys);
+      else await Promise.all(keys.map((key) => node.unlink(key)));
+    } while (cursor !== '0');
+  }
 }

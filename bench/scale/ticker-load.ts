@@ -2,7 +2,10 @@
  * The ticker half of the scale load: 1,000 instruments made through the admin API, SSE subscribers
  * of `/ticker/stream?symbols=…` (instance i's subscribers hold the symbols s with s mod K = i, ten per
  * subscription, so the cluster holds each symbol exactly once), and tick batches that each cover
- * every symbol, POSTed to instance 0. Counts `event: tick` frames per subscriber as they arrive.
+ * every symbol, POSTed to instance 0. Counts `event: tick` frames per subscriber as they arrive, and
+ * samples publish → frame latency: each tick's `ts` is the driver's Date.now() as its POST leaves,
+ * read back from the frame's data when it arrives (same process, one clock). A closed-loop publisher
+ * (a few POSTs in flight, round-robin over the instances) gives a saturated rate.
  */
 import { type ClientRequest, request } from 'node:http';
 import { ADMIN_API_KEY } from './cluster.js';
@@ -45,6 +48,10 @@ interface Subscriber {
 export class TickerLoad {
   readonly subscribers: Subscriber[] = [];
   dropped = 0;
+  /** Since the last resetSamples(): publish (the tick's `ts`) → its frame at the subscriber, in ms. */
+  latencyMs: number[] = [];
+  /** Batches POSTed so far: batch b's prices are 100 + b + s / 1000, so every batch is a new price. */
+  private batch = 0;
   private closing = false;
 
   constructor(
@@ -86,7 +93,13 @@ export class TickerLoad {
           res.on('data', (chunk: string) => {
             const frames = (tail + chunk).split('\n\n');
             tail = frames.pop() ?? '';
-            for (const frame of frames) if (/^event: ?tick$/m.test(frame)) sub.ticks++;
+            const now = Date.now();
+            for (const frame of frames) {
+              if (!/^event: ?tick$/m.test(frame)) continue;
+              sub.ticks++;
+              const ts = /"ts":(\d+)/.exec(frame);
+              if (ts) this.latencyMs.push(now - Number(ts[1]));
+            }
           });
           res.on('close', () => {
             if (!this.closing) this.dropped++;
@@ -109,19 +122,55 @@ export class TickerLoad {
     for (let b = 0; b < batches; b++) {
       const wait = started + (b * 1000) / perSec - Date.now();
       if (wait > 0) await sleep(wait);
-      const ts = Date.now();
-      const ticks = Array.from({ length: this.symbols }, (_, s) => ({
-        symbol: symbolName(s),
-        price: 100 + b + s / 1000,
-        size: 1 + (s % 10),
-        ts,
-      }));
-      const res = await post(this.urls[0], '/admin/ticker/ticks', { ticks });
-      if (res.status < 200 || res.status >= 300)
-        throw new Error(`POST /admin/ticker/ticks → ${res.status} ${res.text}`);
-      accepted += (JSON.parse(res.text) as { accepted: number }).accepted;
+      accepted += await this.postBatch(this.urls[0]);
     }
     return { accepted, ms: Date.now() - started };
+  }
+
+  /**
+   * Closed loop for `durationMs`: `inFlight` POSTs of one tick per symbol, each followed at once by the
+   * next, round-robin over the instances. `framesInWindow` are the tick frames that reached the
+   * subscribers while it ran; `ms` is the window (until the last POST in flight answered).
+   */
+  async publishClosedLoop(
+    durationMs: number,
+    inFlight: number,
+  ): Promise<{ accepted: number; batches: number; framesInWindow: number; ms: number }> {
+    const started = Date.now();
+    const frames0 = this.received();
+    let accepted = 0;
+    let batches = 0;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (Date.now() - started < durationMs) {
+          const ok = await this.postBatch(this.urls[next++ % this.urls.length]);
+          accepted += ok; // after the await: `accepted += await …` would add to a stale value
+          batches++;
+        }
+      }),
+    );
+    return { accepted, batches, framesInWindow: this.received() - frames0, ms: Date.now() - started };
+  }
+
+  /** One tick per symbol, stamped with the time the POST leaves; resolves to the ticks accepted. */
+  private async postBatch(url: string): Promise<number> {
+    const b = this.batch++;
+    const ts = Date.now();
+    const ticks = Array.from({ length: this.symbols }, (_, s) => ({
+      symbol: symbolName(s),
+      price: 100 + b + s / 1000,
+      size: 1 + (s % 10),
+      ts,
+    }));
+    const res = await post(url, '/admin/ticker/ticks', { ticks });
+    if (res.status < 200 || res.status >= 300) throw new Error(`POST /admin/ticker/ticks → ${res.status} ${res.text}`);
+    return (JSON.parse(res.text) as { accepted: number }).accepted;
+  }
+
+  /** Forgets the latency samples taken so far. */
+  resetSamples(): void {
+    this.latencyMs = [];
   }
 
   received(): number {
