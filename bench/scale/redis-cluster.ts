@@ -105,7 +105,8 @@ export async function startRedisCluster(masters = 3): Promise<PrivateRedis> {
       url: addresses.join(','),
       // Nothing listens on port 1: an instance that used REDIS_URL in Cluster mode would fail, not
       // quietly talk to the shared Redis beside the cluster.
-      env: { REDIS_CLUSTER_NODES: addresses.join(','), REDIS_URL: 'redis://127.0.0.1:1' },
+      // FEED_SHARDS = the masters: each feed's logs spread over them (one log would sit on one master).
+      env: { REDIS_CLUSTER_NODES: addresses.join(','), REDIS_URL: 'redis://127.0.0.1:1', FEED_SHARDS: String(masters) },
       nodes,
       private: true,
       stop,

@@ -28,13 +28,20 @@ export interface RedisClusterSet {
 export async function redisCluster(masters = 3): Promise<RedisClusterSet> {
   const dir = mkdtempSync(join(tmpdir(), 'lf-cluster-'));
   const ports: number[] = [];
-  for (let i = 0; i < masters; i++) ports.push(await freePort());
+  // Each node's cluster bus on a free port of its own: the default, port + 10,000, can pass 65,535.
+  const busPorts = new Map<number, number>();
+  for (let i = 0; i < masters; i++) {
+    const port = await freePort();
+    ports.push(port);
+    busPorts.set(port, await freePort());
+  }
   const procs = new Map<number, ChildProcess>();
   const start = async (port: number) => {
     const nodeDir = join(dir, String(port));
     mkdirSync(nodeDir, { recursive: true });
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--save', '', '--appendonly', 'no'];
     args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000');
+    args.push('--cluster-port', String(busPorts.get(port)));
     procs.set(port, spawn('redis-server', args, { stdio: 'ignore' }));
     await until(() => portOpen(port), 10_000, `redis-server on ${port} did not start`);
   };
