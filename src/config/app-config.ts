@@ -3,7 +3,7 @@
  * One namespace per concern; inject `AppConfig` and read `config.redis.url`, fully typed.
  * A malformed or missing value stops the boot with a message naming the variable.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, type Env, EnvReader } from './env.js';
 
@@ -39,6 +39,15 @@ function loadAll(env: Env) {
     if (value.length < minLength) r.problems.push(`${name} must be at least ${minLength} characters`);
     return value;
   };
+
+  // Generated (development) or required (production) in this order: the messages name them so.
+  const adminApiKey = secret('ADMIN_API_KEY', 16);
+  const jwtSecret = secret('JWT_SECRET', 32);
+  const sentinelsRaw = r.list('REDIS_SENTINELS');
+  const feedTokenSecret = r.optionalString('FEED_TOKEN_SECRET');
+  if (feedTokenSecret !== undefined && feedTokenSecret.length < 32) {
+    r.problems.push('FEED_TOKEN_SECRET must be at least 32 characters');
+  }
 
   const config = {
     app: {
@@ -85,7 +94,7 @@ function loadAll(env: Env) {
       /** Cluster mode when set: seed nodes of a Redis Cluster (≥ 7, for sharded pub/sub). */
       clusterNodes: hostPorts(r, 'REDIS_CLUSTER_NODES', r.list('REDIS_CLUSTER_NODES')),
       /** Sentinel mode when set: the sentinels to ask for the current master of `sentinelName`. */
-      sentinels: hostPorts(r, 'REDIS_SENTINELS', r.list('REDIS_SENTINELS')),
+      sentinels: hostPorts(r, 'REDIS_SENTINELS', sentinelsRaw),
       sentinelName: r.string('REDIS_SENTINEL_NAME', 'mymaster'),
       /** The sentinels' own password (`requirepass` in sentinel.conf), if any. */
       sentinelPassword: r.optionalString('REDIS_SENTINEL_PASSWORD'),
@@ -98,11 +107,24 @@ function loadAll(env: Env) {
        * be 10 s; past this the caller gets an error (a 503 on the HTTP path) instead.
        */
       commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', 2_000, 100, 60_000),
+      /**
+       * Replicas a feed publish must reach (Redis WAIT) before it is acknowledged; default 1 in
+       * Sentinel mode, so a failover loses no acknowledged tick or score event, else 0.
+       */
+      waitReplicas: r.int('REDIS_WAIT_REPLICAS', sentinelsRaw.length > 0 ? 1 : 0, 0, 10),
     },
     auth: {
-      adminApiKey: secret('ADMIN_API_KEY', 16),
-      jwtSecret: secret('JWT_SECRET', 32),
+      adminApiKey,
+      jwtSecret,
       jwtTtlSeconds: r.int('JWT_TTL_SECONDS', 86_400, 60, 30 * 86_400),
+      /**
+       * HS256 secret of feed tokens (shared with backends that mint their own). Unset: derived from
+       * JWT_SECRET, distinct from it, so only this app mints them.
+       */
+      feedTokenSecret:
+        feedTokenSecret ?? createHmac('sha256', jwtSecret).update('livefeed feed tokens').digest('base64url'),
+      /** How long before a stream's token expires it gets `event: refresh`; it is closed this long after expiry. */
+      feedTokenGraceSeconds: r.int('FEED_TOKEN_GRACE_SECONDS', 30, 1, 3_600),
     },
     outbox: {
       pollIntervalMs: r.int('OUTBOX_POLL_INTERVAL_MS', 1_000, 50, 60_000),

@@ -13,7 +13,8 @@ export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.
  * Postgres server without rebuilding each other's template.
  */
 export const TEMPLATE_DB = `livefeed_tpl_${createHash('sha256')
-  .update(migrations.map((m) => m.name).join(','))
+  // Names and code: a migration edited before it was committed gets a template of its own.
+  .update(migrations.map((m) => `${m.name}:${m.toString()}`).join(','))
   .digest('hex')
   .slice(0, 10)}`;
 

@@ -14,7 +14,7 @@ import { FeedFanout, type FanoutHooks } from './feed-fanout.js';
 import { type FeedKeys, type NewFeedEvent, feedKeys, publishBatch } from './feed-publish.js';
 import { type ChannelRedis, TopicChannels } from './topic-channels.js';
 
-export type LogRedis = ChannelRedis & Pick<RedisService, 'publisher' | 'publishCommand'>;
+export type LogRedis = ChannelRedis & Pick<RedisService, 'publisher' | 'publishCommand' | 'confirmWrites'>;
 
 export interface FeedLogOptions {
   /** The log's key base (a hash tag on a cluster). */
@@ -57,8 +57,11 @@ export class FeedLog {
     return this.fanout.listenerCount;
   }
 
-  publish(events: NewFeedEvent[], once?: string): Promise<string> {
-    return publishBatch(this.redis, this.keys, this.definition, events, once);
+  /** Publishes, and resolves once the write is where it survives a failover (RedisService.confirmWrites). */
+  async publish(events: NewFeedEvent[], once?: string): Promise<string> {
+    const epoch = await publishBatch(this.redis, this.keys, this.definition, events, once);
+    await this.redis.confirmWrites();
+    return epoch;
   }
 
   /** Local listener for these topics of this log (undefined: all of them); resolves once Redis confirmed the channels. */

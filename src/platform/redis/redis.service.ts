@@ -95,6 +95,10 @@ export class RedisService implements OnApplicationShutdown {
   readonly publishCommand: 'PUBLISH' | 'SPUBLISH';
   private readonly target: RedisTarget;
   private bull?: RedisClient;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
+  private connectedReplicas = 0;
+  private replicaTimer?: NodeJS.Timeout;
   private readonly baseOptions: RedisOptions;
   private readonly reconnects?: Counter<'connection'>;
   private readonly failovers?: Counter;
@@ -112,6 +116,8 @@ export class RedisService implements OnApplicationShutdown {
       config.redis.clusterNodes.length > 0 ? 'cluster' : config.redis.sentinels.length > 0 ? 'sentinel' : 'single';
     this.publishCommand = this.mode === 'cluster' ? 'SPUBLISH' : 'PUBLISH';
     this.target = config.redis;
+    this.waitReplicas = config.redis.waitReplicas;
+    this.waitTimeoutMs = Math.min(1_000, config.redis.commandTimeoutMs);
     this.baseOptions = { maxRetriesPerRequest: 2, connectTimeout: 2_000 };
     this.reconnects = metrics?.counter('redis_reconnects_total', 'Redis connections ready again after a loss', [
       'connection',
@@ -124,6 +130,11 @@ export class RedisService implements OnApplicationShutdown {
     this.command = this.connect('command', { commandTimeout: config.redis.commandTimeoutMs });
     this.publisher = this.connect('publisher', { commandTimeout: config.redis.commandTimeoutMs });
     this.subscriber = this.connect('subscriber', { maxRetriesPerRequest: null }, 'subscriber');
+    if (this.waitReplicas > 0 && this.mode !== 'cluster') {
+      this.publisher.on('ready', () => void this.refreshReplicas());
+      this.replicaTimer = setInterval(() => void this.refreshReplicas(), 1_000);
+      this.replicaTimer.unref();
+    }
     this.command.on('ready', () => {
       const address = this.address();
       if (this.master !== undefined && address !== this.master) this.failovers?.inc();
@@ -172,6 +183,33 @@ export class RedisService implements OnApplicationShutdown {
       else groups.set(slot, [item]);
     }
     return [...groups.values()];
+  }
+
+  /**
+   * After a write on `publisher` that must survive a failover: waits until the master's replicas
+   * have it (WAIT, on the same connection, so it covers that write) — REDIS_WAIT_REPLICAS of them,
+   * or as many as are connected (a master whose replica is gone, e.g. just after a failover, keeps
+   * taking writes) — else throws (the caller answers 503 or retries). Nothing to wait for on a
+   * cluster or with REDIS_WAIT_REPLICAS=0.
+   */
+  async confirmWrites(): Promise<void> {
+    const wanted = Math.min(this.waitReplicas, this.connectedReplicas);
+    if (wanted === 0 || this.publisher instanceof Cluster) return;
+    const acked = Number(await this.publisher.call('WAIT', wanted, this.waitTimeoutMs));
+    if (acked < wanted) {
+      throw new Error(`the write reached ${acked} of ${wanted} Redis replicas in ${this.waitTimeoutMs} ms`);
+    }
+  }
+
+  /** How many replicas the publisher's master has connected (INFO replication), refreshed every second. */
+  private async refreshReplicas(): Promise<void> {
+    if (this.publisher instanceof Cluster) return;
+    try {
+      const info = await this.publisher.info('replication');
+      this.connectedReplicas = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+    } catch {
+      // unreachable: confirmWrites fails on its own, the next refresh tries again
+    }
   }
 
   publish(channel: string, message: string): Promise<number> {
@@ -374,6 +412,7 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.replicaTimer);
     await Promise.all(
       [this.command, this.publisher, this.subscriber, ...(this.bull ? [this.bull] : [])].map((client) =>
         client.quit().catch(() => client.disconnect()),
