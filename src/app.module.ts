@@ -18,9 +18,11 @@ import { RedisModule } from './platform/redis/redis.module.js';
 import { ScoresModule } from './scores/scores.module.js';
 import { TickerModule } from './ticker/ticker.module.js';
 import { UsersModule } from './users/users.module.js';
+import { EntitlementsModule } from './entitlements/entitlements.module.js';
 
 export const FEATURE_MODULES = [
   UsersModule,
+  EntitlementsModule,
   TickerModule,
   ScoresModule,
   ChatModule,

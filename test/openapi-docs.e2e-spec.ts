@@ -210,8 +210,11 @@ describe('OpenAPI document and README (e2e)', () => {
     const { token } = await send('POST', '/admin/users/{id}/tokens', { id: alice.id });
     const asAlice = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 
-    await send('POST', '/admin/ticker/instruments');
+    const instrument = await send('POST', '/admin/ticker/instruments');
     await send('POST', '/admin/ticker/ticks');
+    await send('PATCH', '/admin/ticker/instruments/{symbol}', { symbol: instrument.symbol });
+    await send('PUT', '/admin/entitlements/{plan}', { plan: 'free' });
+    await send('POST', '/feeds/tokens', {}, {}, asAlice);
 
     const match = await send('POST', '/admin/scores/matches');
     expect(match.status).toBe('scheduled');

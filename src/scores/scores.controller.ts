@@ -2,7 +2,8 @@ import { Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Query, Req, R
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FeedPollResponseDto, SSE_CONTENT } from '#src/platform/realtime/feed-response.dto.js';
-import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
+import type { TopicCatalog } from '#src/entitlements/feed-access.service.js';
+import { FeedGate, type GatedFeed } from '#src/entitlements/feed-gate.js';
 import { MatchesQueryDto, ScoresPollQueryDto, ScoresStreamQueryDto } from './dto/scores.dto.js';
 import { MatchDetailDto, MatchPageDto } from './dto/scores-responses.dto.js';
 import { ScoresService } from './scores.service.js';
@@ -12,8 +13,15 @@ import { ScoresService } from './scores.service.js';
 export class ScoresController {
   constructor(
     private readonly scores: ScoresService,
-    private readonly realtime: RealtimeService,
+    private readonly gate: FeedGate,
   ) {}
+
+  /** Matches have no tiers; a feed token's grants or the plan's mode are what limit them. */
+  private readonly catalog: TopicCatalog = { tierOf: () => 'basic', all: () => [] };
+
+  private get gated(): GatedFeed {
+    return { name: 'scores', feed: this.scores.feed, catalog: this.catalog };
+  }
 
   @Get('matches')
   @ApiOperation({ summary: 'List matches (by start time)' })
@@ -49,11 +57,9 @@ export class ScoresController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    const topics = await this.scores.parseMatchIds(query.matches);
-    await this.realtime.stream(request, reply, this.scores.feed, {
-      topics,
+    await this.gate.stream(request, reply, this.gated, await this.scores.parseMatchIds(query.matches), {
       lastEventId: lastEventId ?? query.lastEventId,
-      snapshot: () => this.scores.snapshot(topics),
+      snapshot: (topics) => this.scores.snapshot(topics),
     });
   }
 
@@ -62,8 +68,12 @@ export class ScoresController {
   @ApiOperation({ summary: 'Score events since a cursor (long poll, ≤ 30 s)', description: 'As /ticker/poll.' })
   @ApiOkResponse({ type: FeedPollResponseDto })
   @HttpCode(200)
-  async poll(@Query() query: ScoresPollQueryDto, @Res({ passthrough: true }) reply: FastifyReply) {
+  async poll(
+    @Query() query: ScoresPollQueryDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const topics = await this.scores.parseMatchIds(query.matches);
-    return this.realtime.poll(reply, this.scores.feed, topics, query.cursor, query.timeoutMs);
+    return this.gate.poll(request, reply, this.gated, topics, query.cursor, query.timeoutMs);
   }
 }

@@ -275,7 +275,7 @@ export class ScoresService implements OnModuleInit {
   }
 
   /** The current state of the requested matches (or of every current match), for `event: snapshot`. */
-  async snapshot(ids: Set<string> | undefined): Promise<{ matches: MatchView[] }> {
+  async snapshot(ids: ReadonlySet<string> | undefined): Promise<{ matches: MatchView[] }> {
     const rows = ids
       ? await this.matches.find({ where: { id: In([...ids]) }, order: { startsAt: 'ASC', id: 'ASC' } })
       : await this.matches.find({

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBody,
@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { AdminOnly } from '#src/platform/auth/decorators.js';
-import { CreateInstrumentDto } from './dto/create-instrument.dto.js';
+import { CreateInstrumentDto, UpdateInstrumentDto } from './dto/create-instrument.dto.js';
 import { PublishTicksDto } from './dto/publish-ticks.dto.js';
 import { InstrumentDto, TicksAcceptedDto } from './dto/ticker-responses.dto.js';
 import { TickerService } from './ticker.service.js';
@@ -24,6 +24,18 @@ export class AdminTickerController {
   @ApiCreatedResponse({ type: InstrumentDto })
   create(@Body() dto: CreateInstrumentDto) {
     return this.ticker.createInstrument(dto);
+  }
+
+  /** Changes the tier (open streams of plans no longer entitled to it get `event: revoked`). */
+  @Patch('instruments/:symbol')
+  @ApiOperation({ summary: "Change an instrument's tier" })
+  @ApiBody({
+    type: UpdateInstrumentDto,
+    examples: { premium: { summary: 'make it premium', value: { tier: 'premium' } } },
+  })
+  @ApiOkResponse({ type: InstrumentDto })
+  update(@Param('symbol') symbol: string, @Body() dto: UpdateInstrumentDto) {
+    return this.ticker.setTier(symbol, dto.tier);
   }
 
   /** Deactivates (the instrument's history stays). */

@@ -17,6 +17,10 @@ export class Instrument {
   @Column({ type: 'boolean', default: true })
   active: boolean;
 
+  /** `premium` instruments are for plans whose entitlement names that tier. */
+  @Column({ type: 'varchar', length: 16, default: 'basic' })
+  tier: 'basic' | 'premium';
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

@@ -3,7 +3,7 @@ import { ApiNotModifiedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTa
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ifNoneMatchHits } from '#src/platform/http/conditional.js';
 import { FeedPollResponseDto, SSE_CONTENT } from '#src/platform/realtime/feed-response.dto.js';
-import { RealtimeService } from '#src/platform/realtime/realtime.service.js';
+import { FeedGate, type GatedFeed } from '#src/entitlements/feed-gate.js';
 import { PollQueryDto, QuotesQueryDto, StreamQueryDto } from './dto/feed-query.dto.js';
 import { InstrumentDto, QuotesResponseDto } from './dto/ticker-responses.dto.js';
 import { TickerService } from './ticker.service.js';
@@ -13,8 +13,12 @@ import { TickerService } from './ticker.service.js';
 export class TickerController {
   constructor(
     private readonly ticker: TickerService,
-    private readonly realtime: RealtimeService,
+    private readonly gate: FeedGate,
   ) {}
+
+  private get gated(): GatedFeed {
+    return { name: 'ticker', feed: this.ticker.feed, catalog: this.ticker.catalog };
+  }
 
   @Get('instruments')
   @ApiOperation({ summary: 'Active instruments' })
@@ -34,9 +38,11 @@ export class TickerController {
   async quotes(
     @Query() query: QuotesQueryDto,
     @Headers('if-none-match') ifNoneMatch: string | undefined,
+    @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    const { quotes, cursor, etag } = await this.ticker.quotes(await this.ticker.parseSymbols(query.symbols));
+    const topics = await this.gate.topics(request, this.gated, await this.ticker.parseSymbols(query.symbols));
+    const { quotes, cursor, etag } = await this.ticker.quotes(topics);
     reply.header('etag', etag).header('cache-control', 'no-cache');
     if (ifNoneMatchHits(ifNoneMatch, etag)) return reply.status(304).send();
     return reply.send({ quotes, cursor });
@@ -57,11 +63,9 @@ export class TickerController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    const topics = await this.ticker.parseSymbols(query.symbols);
-    await this.realtime.stream(request, reply, this.ticker.feed, {
-      topics,
+    await this.gate.stream(request, reply, this.gated, await this.ticker.parseSymbols(query.symbols), {
       lastEventId: lastEventId ?? query.lastEventId,
-      snapshot: async () => ({ quotes: (await this.ticker.quotes(topics)).quotes }),
+      snapshot: async (topics) => ({ quotes: (await this.ticker.quotes(topics)).quotes }),
     });
   }
 
@@ -73,8 +77,12 @@ export class TickerController {
   })
   @ApiOkResponse({ type: FeedPollResponseDto })
   @HttpCode(200)
-  async poll(@Query() query: PollQueryDto, @Res({ passthrough: true }) reply: FastifyReply) {
+  async poll(
+    @Query() query: PollQueryDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const topics = await this.ticker.parseSymbols(query.symbols);
-    return this.realtime.poll(reply, this.ticker.feed, topics, query.cursor, query.timeoutMs);
+    return this.gate.poll(request, reply, this.gated, topics, query.cursor, query.timeoutMs);
   }
 }

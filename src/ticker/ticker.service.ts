@@ -7,6 +7,7 @@ import {
   ConflictException,
   Injectable,
   NotFoundException,
+  type OnModuleDestroy,
   type OnModuleInit,
   UnprocessableEntityException,
 } from '@nestjs/common';
@@ -21,6 +22,7 @@ import type { CreateInstrumentDto } from './dto/create-instrument.dto.js';
 import type { TickDto } from './dto/publish-ticks.dto.js';
 import { Instrument } from './instrument.entity.js';
 import { MAX_EPOCH_MS } from '#src/platform/http/fields.js';
+import type { TopicCatalog } from '#src/entitlements/feed-access.service.js';
 
 export interface Quote {
   symbol: string;
@@ -30,10 +32,20 @@ export interface Quote {
 }
 
 @Injectable()
-export class TickerService implements OnModuleInit {
+export class TickerService implements OnModuleInit, OnModuleDestroy {
   feed: Feed;
   private active = new Set<string>();
+  /** Premium instruments (the rest are basic), for feed access by plan. */
+  private premium = new Set<string>();
   private reloading?: Promise<void>;
+  private reloadTimer?: NodeJS.Timeout;
+  private readonly tierListeners = new Set<() => void>();
+  /** The ticker's topics and their tiers, for feed access (entitlements/feed-access.service.ts). */
+  readonly catalog: TopicCatalog = {
+    tierOf: (symbol) => (this.premium.has(symbol) ? 'premium' : 'basic'),
+    all: () => this.active,
+    onChange: (listener) => this.tierListeners.add(listener),
+  };
 
   constructor(
     @InjectRepository(Instrument) private readonly instruments: Repository<Instrument>,
@@ -49,17 +61,40 @@ export class TickerService implements OnModuleInit {
       keepLatest: true,
     });
     await this.reloadSymbols();
+    // Another instance's instrument and tier changes arrive within a second.
+    this.reloadTimer = setInterval(() => void this.reloadSymbols().catch(() => undefined), 1_000);
+    this.reloadTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.reloadTimer);
   }
 
   /** Concurrent misses share one reload. */
   private reloadSymbols(): Promise<void> {
     this.reloading ??= this.instruments
-      .find({ where: { active: true }, select: { symbol: true } })
-      .then((rows) => {
-        this.active = new Set(rows.map((row) => row.symbol));
-      })
+      .find({ where: { active: true }, select: { symbol: true, tier: true } })
+      .then((rows) => this.applyInstruments(rows))
       .finally(() => (this.reloading = undefined));
     return this.reloading;
+  }
+
+  private applyInstruments(rows: Pick<Instrument, 'symbol' | 'tier'>[]): void {
+    this.active = new Set(rows.map((row) => row.symbol));
+    const premium = new Set(rows.filter((row) => row.tier === 'premium').map((row) => row.symbol));
+    const changed = premium.size !== this.premium.size || [...premium].some((symbol) => !this.premium.has(symbol));
+    this.premium = premium;
+    if (changed) for (const listener of this.tierListeners) listener();
+  }
+
+  /** Changes an instrument's tier (premium instruments are for plans entitled to them). */
+  async setTier(symbol: string, tier: 'basic' | 'premium'): Promise<Instrument> {
+    const instrument = await this.instruments.findOneBy({ symbol: symbol.toUpperCase(), active: true });
+    if (!instrument) throw new NotFoundException(`instrument ${symbol} not found`);
+    instrument.tier = tier;
+    const saved = await this.instruments.save(instrument);
+    await this.reloadSymbols();
+    return saved;
   }
 
   /** Known-active check; an unknown symbol reloads the cache (another instance may have added it). */
@@ -77,10 +112,24 @@ export class TickerService implements OnModuleInit {
     if (existing?.active) throw new ConflictException(`instrument ${dto.symbol} exists`);
     const saved = await this.instruments.save(
       existing
-        ? Object.assign(existing, { name: dto.name, currency: dto.currency ?? existing.currency, active: true })
-        : this.instruments.create({ symbol: dto.symbol, name: dto.name, currency: dto.currency ?? 'USD' }),
+        ? Object.assign(existing, {
+            name: dto.name,
+            currency: dto.currency ?? existing.currency,
+            tier: dto.tier ?? existing.tier,
+            active: true,
+          })
+        : this.instruments.create({
+            symbol: dto.symbol,
+            name: dto.name,
+            currency: dto.currency ?? 'USD',
+            tier: dto.tier ?? 'basic',
+          }),
     );
     this.active.add(saved.symbol);
+    if (saved.tier === 'premium' && !this.premium.has(saved.symbol)) {
+      this.premium.add(saved.symbol);
+      for (const listener of this.tierListeners) listener();
+    }
     return saved;
   }
 
@@ -141,7 +190,7 @@ export class TickerService implements OnModuleInit {
   }
 
   /** Latest quote per symbol, the feed cursor, and an ETag over the quotes' ids. */
-  async quotes(symbols?: Set<string>): Promise<{ quotes: Quote[]; cursor: string; etag: string }> {
+  async quotes(symbols?: ReadonlySet<string>): Promise<{ quotes: Quote[]; cursor: string; etag: string }> {
     const [latest, cursor] = await Promise.all([
       this.feed.latest(symbols ? [...symbols] : undefined),
       this.feed.current(),

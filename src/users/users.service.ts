@@ -1,6 +1,6 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { EntityManager, Repository } from 'typeorm';
+import { type EntityManager, In, type Repository } from 'typeorm';
 import { TokenService } from '#src/platform/auth/token.service.js';
 import { type Page, type PageQueryDto, page } from '#src/platform/http/page.js';
 import type { CreateUserDto } from './dto/create-user.dto.js';
@@ -49,6 +49,13 @@ export class UsersService {
     const user =
       (await this.users.findOne({ where: { name }, order: { createdAt: 'ASC' } })) ?? (await this.create({ name }));
     return { ...(await this.tokens.mint(user.id)), user };
+  }
+
+  /** The plans of these users, with when each row last changed (feed access follows plan changes with it). */
+  async plansOf(ids: string[]): Promise<Map<string, { plan: Plan; updatedAt: Date }>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.users.find({ where: { id: In(ids) }, select: { id: true, plan: true, updatedAt: true } });
+    return new Map(rows.map((row) => [row.id, { plan: row.plan, updatedAt: row.updatedAt }]));
   }
 
   /** Changes a user's plan inside the caller's transaction (used by billing webhooks). */

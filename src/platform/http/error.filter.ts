@@ -8,6 +8,8 @@ export interface ErrorBody {
   message: string;
   /** Health checks: which dependency is down. */
   details?: unknown;
+  /** Feed access: the topics refused (a 403). */
+  topics?: string[];
 }
 
 /** Turns any thrown value into an `ErrorBody`; `message` is one readable string. */
@@ -23,7 +25,13 @@ export function toErrorBody(exception: unknown): ErrorBody {
       return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, details };
     }
     const message = Array.isArray(raw) ? raw.join('; ') : typeof raw === 'string' ? raw : exception.message;
-    return { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message };
+    const topics = typeof response === 'object' ? (response as { topics?: unknown }).topics : undefined;
+    return {
+      statusCode: status,
+      error: STATUS_CODES[status] ?? 'Error',
+      message,
+      ...(Array.isArray(topics) ? { topics: topics as string[] } : {}),
+    };
   }
   // Fastify's own errors (body too large, bad JSON, wrong content type) carry a 4xx statusCode.
   const status = (exception as { statusCode?: unknown } | null)?.statusCode;

@@ -27,6 +27,19 @@ export interface StreamOptions {
   lastEventId?: string;
   /** What a new (or reset) client gets first: `event: snapshot`. */
   snapshot: () => Promise<unknown>;
+  /** Once the stream is open: the handle its access control keeps (feed access by plan). */
+  onOpen?: (stream: OpenStream) => void;
+  /** When the stream ends, however it ends. */
+  onClose?: () => void;
+}
+
+/** An open SSE stream, for what watches its rights. */
+export interface OpenStream {
+  /** Stops the stream's events of these topics and tells the client (`event: revoked`); closes it when none remain. */
+  revoke(topics: string[], reason: string): void;
+  /** The topics it serves now (undefined: all of the feed's, less the revoked ones). */
+  topics(): ReadonlySet<string> | undefined;
+  close(): void;
 }
 
 /** Live events that arrive while a stream replays are held; past this the client is asked to resume. */
@@ -202,7 +215,10 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     // Hold live events until the starting point is sent, then pass on only newer ones.
     let held: FeedEvent[] | undefined = [];
     let position: StreamPosition | undefined;
+    let revoked: Set<string> | undefined;
+    let serving = options.topics;
     const deliver = (event: FeedEvent) => {
+      if (revoked?.has(event.topic)) return;
       const seen = position!.accept(event);
       if (seen === 'new') connection.send(event);
       // Its log was lost (a new epoch): end the stream, the client resumes into a reset and a snapshot.
@@ -224,6 +240,22 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       held = undefined;
       this.connections.delete(connection);
       this.openGauge.dec(labels);
+      options.onClose?.();
+    });
+    options.onOpen?.({
+      revoke: (topics, reason) => {
+        const fresh = topics.filter((topic) => !revoked?.has(topic));
+        if (fresh.length === 0) return;
+        revoked ??= new Set();
+        for (const topic of fresh) revoked.add(topic);
+        connection.sendControl('revoked', { topics: fresh, reason });
+        if (serving) {
+          serving = new Set([...serving].filter((topic) => !revoked!.has(topic)));
+          if (serving.size === 0) connection.close();
+        }
+      },
+      topics: () => serving,
+      close: () => connection.close(),
     });
 
     reply.hijack();

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 
 export const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9.\-/]{0,15}$/;
 
@@ -20,4 +20,19 @@ export class CreateInstrumentDto {
   @IsOptional()
   @Matches(/^[A-Z]{3}$/, { message: 'currency must be a 3-letter ISO code' })
   currency?: string;
+
+  @ApiPropertyOptional({
+    enum: ['basic', 'premium'],
+    default: 'basic',
+    description: 'premium: for plans entitled to it',
+  })
+  @IsOptional()
+  @IsIn(['basic', 'premium'])
+  tier?: 'basic' | 'premium';
+}
+
+export class UpdateInstrumentDto {
+  @ApiProperty({ enum: ['basic', 'premium'] })
+  @IsIn(['basic', 'premium'])
+  tier: 'basic' | 'premium';
 }

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
-import { FeedPollQueryDto, FeedStreamQueryDto } from '#src/platform/realtime/feed-query.dto.js';
+import { FeedAccessQueryDto, FeedPollQueryDto, FeedStreamQueryDto } from '#src/platform/realtime/feed-query.dto.js';
 
 export class StreamQueryDto extends FeedStreamQueryDto {
   @ApiPropertyOptional({ example: 'AAPL,MSFT', description: 'Comma-separated; none = all' })
@@ -18,7 +18,7 @@ export class PollQueryDto extends FeedPollQueryDto {
   symbols?: string;
 }
 
-export class QuotesQueryDto {
+export class QuotesQueryDto extends FeedAccessQueryDto {
   @ApiPropertyOptional({ example: 'AAPL,MSFT', description: 'none = all' })
   @IsOptional()
   @IsString()

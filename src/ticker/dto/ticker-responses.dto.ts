@@ -17,6 +17,9 @@ export class InstrumentDto {
   @ApiProperty({ description: 'false once deactivated' })
   active: boolean;
 
+  @ApiProperty({ enum: ['basic', 'premium'], description: 'premium: for plans entitled to it' })
+  tier: string;
+
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
 }

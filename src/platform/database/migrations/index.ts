@@ -6,6 +6,7 @@ import { Chat1795305606739 } from './1795305606739-Chat.js';
 import { Scores1795305704912 } from './1795305704912-Scores.js';
 import { InboundWebhooks1795305741936 } from './1795305741936-InboundWebhooks.js';
 import { OutboundWebhooks1795305931252 } from './1795305931252-OutboundWebhooks.js';
+import { Entitlements1795400000000 } from './1795400000000-Entitlements.js';
 
 export const migrations = [
   Init1795300207983,
@@ -14,4 +15,5 @@ export const migrations = [
   Scores1795305704912,
   InboundWebhooks1795305741936,
   OutboundWebhooks1795305931252,
+  Entitlements1795400000000,
 ];

@@ -1,0 +1,88 @@
+/**
+ * The one way a feed's HTTP routes serve a client under access control: decide (401 / 403), take a
+ * stream slot (429), serve through RealtimeService, and keep the open stream under watch so a plan
+ * or entitlement change revokes what is no longer allowed. Ticker and scores controllers call it.
+ */
+import { Injectable } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Feed } from '#src/platform/realtime/feed.js';
+import { RealtimeService, type StreamOptions } from '#src/platform/realtime/realtime.service.js';
+import { FeedAccessService, type TopicCatalog } from './feed-access.service.js';
+import type { FeedName } from './feed-tokens.service.js';
+
+export interface GatedFeed {
+  name: FeedName;
+  feed: Feed;
+  catalog: TopicCatalog;
+}
+
+@Injectable()
+export class FeedGate {
+  constructor(
+    private readonly access: FeedAccessService,
+    private readonly realtime: RealtimeService,
+  ) {}
+
+  /** The topics this request may have (short polls: quotes, snapshots). */
+  async topics(request: FastifyRequest, feed: GatedFeed, topics: ReadonlySet<string> | undefined) {
+    return (await this.access.authorize(request, feed.name, topics, feed.catalog)).topics;
+  }
+
+  async stream(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    feed: GatedFeed,
+    topics: ReadonlySet<string> | undefined,
+    options: Pick<StreamOptions, 'lastEventId'> & {
+      snapshot: (topics: ReadonlySet<string> | undefined) => Promise<unknown>;
+    },
+  ): Promise<void> {
+    const grant = await this.access.authorize(request, feed.name, topics, feed.catalog);
+    const release = await this.access.openSlot(grant.viewer, feed.name);
+    let unwatch: (() => void) | undefined;
+    try {
+      await this.realtime.stream(request, reply, feed.feed, {
+        topics: grant.topics,
+        lastEventId: options.lastEventId,
+        snapshot: () => options.snapshot(grant.topics),
+        onOpen: (open) => {
+          unwatch = this.access.watch({
+            viewer: grant.viewer,
+            feed: feed.name,
+            catalog: feed.catalog,
+            revoke: (revoked, reason) => open.revoke(revoked, reason),
+            topics: () => open.topics(),
+            end: () => open.close(),
+          });
+        },
+        onClose: () => {
+          unwatch?.();
+          release();
+        },
+      });
+    } catch (error) {
+      unwatch?.();
+      release();
+      throw error;
+    }
+  }
+
+  async poll(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    feed: GatedFeed,
+    topics: ReadonlySet<string> | undefined,
+    cursor: string | undefined,
+    timeoutMs: number,
+  ) {
+    const grant = await this.access.authorize(request, feed.name, topics, feed.catalog);
+    // A held poll is an open stream while it waits.
+    const release =
+      cursor !== undefined && timeoutMs > 0 ? await this.access.openSlot(grant.viewer, feed.name) : undefined;
+    try {
+      return await this.realtime.poll(reply, feed.feed, grant.topics, cursor, timeoutMs);
+    } finally {
+      release?.();
+    }
+  }
+}

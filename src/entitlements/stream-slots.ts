@@ -1,0 +1,68 @@
+/**
+ * Open streams per viewer across instances, for `maxStreams`: a sorted set per viewer in Redis
+ * (member: this instance and a stream number, score: when the entry lapses), refreshed while the
+ * stream is open, so a crashed instance's streams stop counting within SLOT_TTL_MS. Taking a slot
+ * is one script call that drops lapsed entries, counts, and adds if there is room.
+ */
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { AppConfig } from '#src/config/app-config.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
+
+const SLOT_TTL_MS = 30_000;
+
+const TAKE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1`;
+
+interface SlotCommands {
+  streamSlotTake(key: string, now: number, expires: number, max: number, member: string, ttl: number): Promise<number>;
+}
+
+@Injectable()
+export class StreamSlots implements OnModuleDestroy {
+  private next = 0;
+  /** This instance's slots: member → Redis key. */
+  private readonly held = new Map<string, string>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly config: AppConfig,
+  ) {
+    redis.command.defineCommand('streamSlotTake', { numberOfKeys: 1, lua: TAKE });
+    this.timer = setInterval(() => void this.refresh(), SLOT_TTL_MS / 3);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /** A slot of `max` for `viewer`, and the function that gives it back; undefined when all are taken. */
+  async take(viewer: string, max: number): Promise<(() => void) | undefined> {
+    const key = this.redis.key(`streams:${viewer}`);
+    const member = `${this.config.app.instanceId}:${++this.next}`;
+    const now = Date.now();
+    const commands = this.redis.command as unknown as SlotCommands;
+    const taken = await commands.streamSlotTake(key, now, now + SLOT_TTL_MS, max, member, SLOT_TTL_MS * 2);
+    if (taken !== 1) return undefined;
+    this.held.set(member, key);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held.delete(member);
+      this.redis.command.zrem(key, member).catch(() => undefined);
+    };
+  }
+
+  private async refresh(): Promise<void> {
+    const expires = Date.now() + SLOT_TTL_MS;
+    await Promise.all(
+      [...this.held].map(([member, key]) => this.redis.command.zadd(key, 'XX', expires, member).catch(() => 0)),
+    );
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * Feed access by plan (issue 18), two instances: the refusals (401 with no credentials where
+ * anonymous may read nothing, 403 naming the topics a plan or a feed token does not allow, 429
+ * past `maxStreams` across instances) on SSE, long poll and short poll; a premium instrument
+ * refused to free and served to pro; a feed token narrowing a team plan; entitlement and plan
+ * changes reaching open streams on every instance (`event: revoked`), a plan change through a
+ * Stripe-signed webhook on the real inbound path.
+ */
+import { type SseClient, openSse } from './helpers/sse-client.js';
+import { send, signStripe, stripeEvent } from './helpers/inbound-signing.js';
+import { bearer } from './helpers/socket-chat.js';
+import { type TestApp, type TestEnv, api, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
+
+const STRIPE = 'whsec_feed_access_test_secret';
+const OPEN_ANONYMOUS = {
+  ticker: { mode: 'realtime', tiers: ['basic'] },
+  scores: { mode: 'realtime' },
+  maxStreams: 100_000,
+};
+
+describe('feed access by plan (e2e, two instances)', () => {
+  let env: TestEnv;
+  let a: TestApp;
+  let b: TestApp;
+  const streams: SseClient[] = [];
+  const users: Record<string, { id: string; token: string }> = {};
+  let match: string;
+
+  beforeAll(async () => {
+    env = await createTestEnv({ STRIPE_WEBHOOK_SECRETS: STRIPE });
+    [a, b] = [await startTestApp(env), await startTestApp(env)];
+    for (const [symbol, tier] of [
+      ['AAPL', 'basic'],
+      ['MSFT', 'basic'],
+      ['GOLD', 'premium'],
+    ]) {
+      expect((await api(a.url, 'POST', '/admin/ticker/instruments', { symbol, name: symbol, tier })).status).toBe(201);
+    }
+    for (const plan of ['free', 'pro', 'team']) {
+      const user = await api(a.url, 'POST', '/admin/users', { name: `${plan} user`, plan });
+      const token = await api(a.url, 'POST', `/admin/users/${user.body.id}/tokens`, {});
+      users[plan] = { id: user.body.id, token: token.body.token };
+    }
+    const created = await api(a.url, 'POST', '/admin/scores/matches', {
+      sport: 'football',
+      homeTeam: 'H',
+      awayTeam: 'A',
+      startsAt: new Date().toISOString(),
+    });
+    match = created.body.id;
+  }, 60_000);
+  afterAll(async () => {
+    for (const stream of streams) stream.close();
+    await Promise.all([a?.close(), b?.close()]);
+    await env?.cleanup();
+  });
+
+  const sse = async (url: string, headers: Record<string, string> = {}) => {
+    const client = await openSse(url, headers);
+    streams.push(client);
+    return client;
+  };
+  const auth = (plan: string) => ({ authorization: `Bearer ${users[plan].token}` });
+  const get = (app: TestApp, path: string, headers: Record<string, string> = {}) =>
+    api(app.url, 'GET', path, undefined, headers);
+  const tick = async (symbol: string, price: number) =>
+    expect((await api(a.url, 'POST', '/admin/ticker/ticks', { ticks: [{ symbol, price }] })).status).toBe(202);
+  const ticks = (client: SseClient, symbol?: string) =>
+    client.frames.filter((f) => f.event === 'tick' && (!symbol || f.data.symbol === symbol)).map((f) => f.data.price);
+  /** Set on A; resolves once B applies it too (it polls the table every second). */
+  const setEntitlement = async (plan: string, body: any) => {
+    const res = await api(a.url, 'PUT', `/admin/entitlements/${plan}`, body);
+    expect(res.status).toBe(200);
+    await waitFor(async () => {
+      const onB = (await api(b.url, 'GET', '/admin/entitlements')).body.items.find((e: any) => e.plan === plan);
+      return onB.maxStreams === body.maxStreams && onB.ticker.mode === body.ticker.mode;
+    }, 2_000); // the contract: on every instance within 2 s
+    return res.body;
+  };
+
+  it('entitlements: listed per plan; a bad one is a 422 naming each field, and changes nothing', async () => {
+    const list = await api(a.url, 'GET', '/admin/entitlements');
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((e: any) => e.plan)).toEqual(['anonymous', 'free', 'pro', 'team']);
+    expect(list.body.items.find((e: any) => e.plan === 'free').ticker.tiers).toEqual(['basic']);
+    const bad = await api(a.url, 'PUT', '/admin/entitlements/free', {
+      ticker: { mode: 'sometimes', tiers: ['gold'] },
+      scores: { mode: 'realtime', delaySeconds: 5 },
+      maxStreams: -1,
+    });
+    expect(bad.status).toBe(422);
+    for (const field of ['ticker.mode', 'ticker.tiers[0]', 'scores.delaySeconds', 'maxStreams']) {
+      expect(bad.body.message).toContain(field);
+    }
+    expect((await api(a.url, 'PUT', '/admin/entitlements/gold', OPEN_ANONYMOUS)).status).toBe(422);
+    expect((await api(a.url, 'GET', '/admin/entitlements')).body).toEqual(list.body);
+  });
+
+  it('a premium instrument is refused to free (403 naming it, on every transport) and served to pro', async () => {
+    for (const path of [
+      '/ticker/stream?symbols=AAPL,GOLD',
+      '/ticker/poll?symbols=AAPL,GOLD',
+      '/ticker/quotes?symbols=GOLD',
+    ]) {
+      const res = await get(b, path, auth('free'));
+      expect(res.status).toBe(403);
+      expect(res.body.topics).toEqual(['GOLD']);
+      expect(res.body.message).toContain('GOLD');
+    }
+    const free = await sse(`${b.url}/ticker/stream`, auth('free')); // everything: the basic ones only
+    const pro = await sse(`${b.url}/ticker/stream?symbols=GOLD`, auth('pro'));
+    await Promise.all([free, pro].map((c) => c.waitFor((f) => f.some((x) => x.event === 'snapshot'))));
+    await tick('GOLD', 1);
+    await tick('AAPL', 2);
+    await pro.waitFor(() => ticks(pro, 'GOLD').includes(1));
+    await free.waitFor(() => ticks(free, 'AAPL').includes(2));
+    expect(ticks(free, 'GOLD')).toEqual([]);
+    free.close();
+    pro.close();
+  });
+
+  it('a feed token narrows a team plan: AAPL served (header or ?token=), MSFT and scores refused', async () => {
+    const minted = await api(a.url, 'POST', '/feeds/tokens', { feeds: { ticker: ['AAPL'] } }, bearer(users.team.token));
+    expect(minted.status).toBe(200);
+    const token = minted.body.token as string;
+    const client = await sse(`${b.url}/ticker/stream?symbols=AAPL&token=${encodeURIComponent(token)}`);
+    expect(client.status).toBe(200);
+    const msft = await get(b, '/ticker/stream?symbols=MSFT', { authorization: `Bearer ${token}` });
+    expect(msft.status).toBe(403);
+    expect(msft.body.topics).toEqual(['MSFT']);
+    expect((await get(a, `/scores/poll?matches=${match}`, { authorization: `Bearer ${token}` })).status).toBe(403);
+    // A token signed with another secret, or garbage: 401.
+    expect((await get(a, '/ticker/quotes', { authorization: 'Bearer not.a.token' })).status).toBe(401);
+    client.close();
+  });
+
+  it('maxStreams counts open streams and held polls across instances: 429 past it, a slot back when one closes', async () => {
+    await setEntitlement('free', {
+      ticker: { mode: 'realtime', tiers: ['basic'] },
+      scores: { mode: 'realtime' },
+      maxStreams: 1,
+    });
+    const first = await sse(`${a.url}/ticker/stream?symbols=AAPL`, auth('free'));
+    expect(first.status).toBe(200);
+    const second = await get(b, '/ticker/stream?symbols=AAPL', auth('free'));
+    expect(second.status).toBe(429);
+    const cursor = (await get(b, '/ticker/poll?symbols=AAPL', auth('free'))).body.cursor; // no cursor: answers at once
+    expect(
+      (await get(b, `/ticker/poll?symbols=AAPL&timeoutMs=1000&cursor=${encodeURIComponent(cursor)}`, auth('free')))
+        .status,
+    ).toBe(429);
+    expect((await get(b, `/scores/stream?matches=${match}`, auth('free'))).status).toBe(429);
+    first.close();
+    await waitFor(
+      async () =>
+        (await get(b, `/ticker/poll?symbols=AAPL&timeoutMs=10&cursor=${encodeURIComponent(cursor)}`, auth('free')))
+          .status === 200,
+      5_000,
+    );
+    await setEntitlement('free', {
+      ticker: { mode: 'realtime', tiers: ['basic'] },
+      scores: { mode: 'realtime' },
+      maxStreams: 5,
+    });
+  });
+
+  it('anonymous closed by the operator: 401 on every transport within 2 s on the other instance; its open streams are ended', async () => {
+    const open = await sse(`${b.url}/ticker/stream?symbols=AAPL`);
+    await open.waitFor((f) => f.some((x) => x.event === 'snapshot'));
+    await setEntitlement('anonymous', { ticker: { mode: 'none', tiers: [] }, scores: { mode: 'none' }, maxStreams: 0 });
+    await open.waitFor((f) => f.some((x) => x.event === 'revoked'), 3_000);
+    expect(open.frames.find((f) => f.event === 'revoked')!.data.topics).toEqual(['AAPL']);
+    await waitFor(async () => (await get(b, '/ticker/quotes')).status === 401, 3_000);
+    for (const path of [
+      '/ticker/stream',
+      '/ticker/poll',
+      '/ticker/quotes',
+      '/scores/stream',
+      `/scores/poll?matches=${match}`,
+    ]) {
+      const res = await get(b, path);
+      expect(res.status).toBe(401);
+    }
+    // A signed-in user still reads.
+    expect((await get(b, '/ticker/quotes?symbols=AAPL', auth('free'))).status).toBe(200);
+    await setEntitlement('anonymous', OPEN_ANONYMOUS);
+  });
+
+  it('a Stripe-signed downgrade to free revokes the premium symbols on an open pro stream within 2 s; the rest go on', async () => {
+    const client = await sse(`${b.url}/ticker/stream?symbols=AAPL,GOLD`, auth('pro'));
+    await client.waitFor((f) => f.some((x) => x.event === 'snapshot'));
+    await tick('GOLD', 10);
+    await client.waitFor(() => ticks(client, 'GOLD').includes(10));
+    const downgrade = stripeEvent('customer.subscription.updated', {
+      id: 'sub_pro',
+      object: 'subscription',
+      status: 'active',
+      metadata: { userId: users.pro.id },
+      items: { data: [{ price: { lookup_key: 'free' } }] },
+    });
+    const sentAt = Date.now();
+    expect((await send(a.url, signStripe(JSON.stringify(downgrade), STRIPE))).status).toBe(200);
+    await client.waitFor((f) => f.some((x) => x.event === 'revoked'), 5_000);
+    // From the webhook's 2xx to the revocation on the other instance (processing included).
+    expect(Date.now() - sentAt).toBeLessThan(4_000);
+    expect(client.frames.find((f) => f.event === 'revoked')!.data).toEqual({
+      topics: ['GOLD'],
+      reason: 'not allowed on the free plan',
+    });
+    await tick('GOLD', 11);
+    await tick('AAPL', 12);
+    await client.waitFor(() => ticks(client, 'AAPL').includes(12));
+    expect(ticks(client, 'GOLD')).toEqual([10]);
+    expect((await get(a, '/ticker/quotes?symbols=GOLD', auth('pro'))).status).toBe(403);
+  });
+});
