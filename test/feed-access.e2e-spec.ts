@@ -213,4 +213,94 @@ describe('feed access by plan (e2e, two instances)', () => {
     expect(ticks(client, 'GOLD')).toEqual([10]);
     expect((await get(a, '/ticker/quotes?symbols=GOLD', auth('pro'))).status).toBe(403);
   });
+
+  const FREE_REALTIME = { ticker: { mode: 'realtime', tiers: ['basic'] }, scores: { mode: 'realtime' }, maxStreams: 5 };
+  const FREE_DELAYED = {
+    ticker: { mode: 'delayed', delaySeconds: 2, tiers: ['basic'] },
+    scores: { mode: 'realtime' },
+    maxStreams: 5,
+  };
+  /** Ticks of a stream with when each arrived. */
+  const timed = (client: SseClient) => {
+    const seen: { id: string; price: number; at: number }[] = [];
+    const scan = () => {
+      for (const f of client.frames.slice(seen.length ? undefined : 0)) {
+        if (f.event !== 'tick' || seen.some((s) => s.id === f.id)) continue;
+        seen.push({ id: f.id!, price: f.data.price, at: Date.now() });
+      }
+    };
+    const timer = setInterval(scan, 10);
+    return {
+      seen,
+      stop: () => {
+        clearInterval(timer);
+        scan();
+      },
+    };
+  };
+
+  it('delayed: a free stream gets each tick delaySeconds after a realtime one, with the same ids, and resumes with Last-Event-ID', async () => {
+    await setEntitlement('free', FREE_DELAYED);
+    // (The pro user is on free since the downgrade above: team is the realtime reference.)
+    const realtime = await sse(`${a.url}/ticker/stream?symbols=MSFT`, auth('team'));
+    const delayed = await sse(`${b.url}/ticker/stream?symbols=MSFT`, auth('free'));
+    await Promise.all([realtime, delayed].map((c) => c.waitFor((f) => f.some((x) => x.event === 'snapshot'))));
+    const [live, late] = [timed(realtime), timed(delayed)];
+    for (let price = 101; price <= 104; price++) {
+      await tick('MSFT', price);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await delayed.waitFor(() => ticks(delayed).length === 4, 6_000);
+    live.stop();
+    late.stop();
+    expect(late.seen.map((s) => s.id)).toEqual(live.seen.map((s) => s.id));
+    expect(late.seen.map((s) => s.price)).toEqual([101, 102, 103, 104]);
+    for (let i = 0; i < 4; i++) {
+      const lag = late.seen[i].at - live.seen[i].at;
+      expect(lag).toBeGreaterThan(1_000);
+      expect(lag).toBeLessThan(3_000);
+    }
+    // Resume from the second tick's id, on the other instance: the third and fourth, still delayed-served, once.
+    delayed.close();
+    const again = await sse(`${a.url}/ticker/stream?symbols=MSFT`, {
+      ...auth('free'),
+      'last-event-id': late.seen[1].id,
+    });
+    await again.waitFor(() => ticks(again).length === 2, 5_000);
+    expect(again.frames.filter((f) => f.event === 'tick').map((f) => f.id)).toEqual([late.seen[2].id, late.seen[3].id]);
+    expect(again.frames.some((f) => f.event === 'reset' || f.event === 'snapshot')).toBe(false);
+    again.close();
+    realtime.close();
+  });
+
+  it('a Stripe-signed upgrade turns an open delayed stream realtime within 2 s, with no gap or repeat in ids', async () => {
+    const upgrade = await api(a.url, 'POST', '/admin/users', { name: 'upgrading', plan: 'free' });
+    const token = (await api(a.url, 'POST', `/admin/users/${upgrade.body.id}/tokens`, {})).body.token as string;
+    const watcher = await sse(`${a.url}/ticker/stream?symbols=MSFT`, auth('team'));
+    const client = await sse(`${b.url}/ticker/stream?symbols=MSFT`, { authorization: `Bearer ${token}` });
+    await Promise.all([watcher, client].map((c) => c.waitFor((f) => f.some((x) => x.event === 'snapshot'))));
+    for (let price = 201; price <= 203; price++) await tick('MSFT', price); // still 2 s behind for the client
+    const event = stripeEvent('checkout.session.completed', {
+      id: 'cs_upgrade',
+      object: 'checkout.session',
+      client_reference_id: upgrade.body.id,
+      metadata: { plan: 'pro' },
+    });
+    expect((await send(a.url, signStripe(JSON.stringify(event), STRIPE))).status).toBe(200);
+    // Realtime within 2 s of the webhook: a tick published then arrives at once.
+    await waitFor(async () => (await api(a.url, 'GET', `/admin/users/${upgrade.body.id}`)).body.plan === 'pro', 3_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_200)); // the instances' plan poll (every second)
+    const before = Date.now();
+    await tick('MSFT', 204);
+    await client.waitFor(() => ticks(client).includes(204), 1_000);
+    expect(Date.now() - before).toBeLessThan(1_000);
+    await watcher.waitFor(() => ticks(watcher).includes(204));
+    // Every tick once, in order, the same ids as the realtime watcher's.
+    const ids = (c: SseClient) => c.frames.filter((f) => f.event === 'tick').map((f) => f.id);
+    expect(ticks(client)).toEqual([201, 202, 203, 204]);
+    expect(ids(client)).toEqual(ids(watcher));
+    client.close();
+    watcher.close();
+    await setEntitlement('free', FREE_REALTIME);
+  });
 });

@@ -5,9 +5,6 @@ import { ACCESS_PLANS, type AccessPlan, parseEntitlement } from './entitlement.j
 import { EntitlementsService } from './entitlements.service.js';
 import { EntitlementBodyDto, EntitlementDto, EntitlementListDto } from './dto/entitlement.dto.js';
 
-/** Modes of the contract that this build does not serve yet (refused rather than served as realtime). */
-const NOT_YET = new Set(['delayed', 'conflated']);
-
 @ApiTags('admin: entitlements')
 @AdminOnly()
 @Controller('admin/entitlements')
@@ -26,7 +23,7 @@ export class AdminEntitlementsController {
   @ApiOperation({
     summary: "Set a plan's entitlement",
     description:
-      'Takes effect on every instance within about a second, open streams included: topics no longer allowed get `event: revoked`. Modes `delayed` and `conflated` are not served by this build yet (422).',
+      'Takes effect on every instance within about a second, open streams included: topics no longer allowed get `event: revoked`. Scores mode `delayed` is not served by this build yet (422).',
   })
   @ApiBody({
     type: EntitlementBodyDto,
@@ -44,12 +41,8 @@ export class AdminEntitlementsController {
       throw new UnprocessableEntityException(`plan must be one of ${ACCESS_PLANS.join(', ')}`);
     }
     const { value, problems } = parseEntitlement(plan as AccessPlan, body);
-    if (value) {
-      if (NOT_YET.has(value.ticker.mode))
-        problems.push(`ticker.mode ${value.ticker.mode} is not available in this build`);
-      if (NOT_YET.has(value.scores.mode))
-        problems.push(`scores.mode ${value.scores.mode} is not available in this build`);
-    }
+    // Refused rather than served live: a delayed score snapshot (the state as of then) is not built yet.
+    if (value?.scores.mode === 'delayed') problems.push('scores.mode delayed is not available in this build');
     if (!value || problems.length > 0) throw new UnprocessableEntityException(problems.join('; '));
     return this.entitlements.set(value);
   }

@@ -26,6 +26,7 @@ import type { Counter } from 'prom-client';
 import { AppConfig } from '#src/config/app-config.js';
 import { TokenService, bearerToken } from '#src/platform/auth/token.service.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
+import { LIVE, type StreamPolicy } from '#src/platform/realtime/feed-stream.js';
 import { UsersService } from '#src/users/users.service.js';
 import type { AccessPlan, Entitlement, Tier } from './entitlement.js';
 import { ENTITLEMENT_REFRESH_MS, EntitlementsService } from './entitlements.service.js';
@@ -58,6 +59,8 @@ export interface Grant {
   viewer: Viewer;
   /** The topics to serve: the requested ones, or (asked for all, but not all allowed) the allowed ones. */
   topics: ReadonlySet<string> | undefined;
+  /** How the plan is served: live, delayed or conflated. */
+  policy: StreamPolicy;
 }
 
 /** An open stream that follows its viewer's rights. */
@@ -69,6 +72,8 @@ export interface WatchedStream {
   revoke(topics: string[], reason: string): void;
   /** The topics it serves now. */
   topics(): ReadonlySet<string> | undefined;
+  /** Serves it live, delayed or conflated from now on (a plan change). */
+  setPolicy(policy: StreamPolicy): void;
   /** Ends it (nothing of the feed is allowed any more). */
   end(): void;
 }
@@ -167,7 +172,20 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
         topics: decision.refused,
       });
     }
-    return { viewer, topics: decision.topics };
+    return { viewer, topics: decision.topics, policy: this.policyOf(viewer.plan, feed) };
+  }
+
+  /** The delivery a plan gets on a feed. */
+  private policyOf(plan: AccessPlan, feed: FeedName): StreamPolicy {
+    const entitlement = this.entitlements.get(plan);
+    if (feed === 'scores') {
+      const { mode, delaySeconds } = entitlement.scores;
+      return mode === 'delayed' ? { delayMs: (delaySeconds ?? 0) * 1000 } : LIVE;
+    }
+    const { mode, delaySeconds, maxPerSecond } = entitlement.ticker;
+    if (mode === 'delayed') return { delayMs: (delaySeconds ?? 0) * 1000 };
+    if (mode === 'conflated') return { delayMs: 0, maxPerSecond };
+    return LIVE;
   }
 
   /** The topics allowed of those asked for, or the refused ones (`none`: the plan allows nothing of the feed). */
@@ -256,10 +274,11 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
     for (const stream of this.watched) this.review(stream);
   }
 
-  /** Revokes what a stream may no longer read. */
+  /** Revokes what a stream may no longer read, and serves the rest as its plan says now. */
   private review(stream: WatchedStream): void {
     const entitlement = this.entitlements.get(stream.viewer.plan);
     const mode = stream.feed === 'ticker' ? entitlement.ticker.mode : entitlement.scores.mode;
+    if (mode !== 'none') stream.setPolicy(this.policyOf(stream.viewer.plan, stream.feed));
     const topics = stream.topics();
     const serving = topics ?? new Set(stream.catalog.all());
     const revoked =

@@ -23,9 +23,10 @@ export class FeedGate {
     private readonly realtime: RealtimeService,
   ) {}
 
-  /** The topics this request may have (short polls: quotes, snapshots). */
+  /** The topics this request may have, and how far behind it is served (short polls: quotes). */
   async topics(request: FastifyRequest, feed: GatedFeed, topics: ReadonlySet<string> | undefined) {
-    return (await this.access.authorize(request, feed.name, topics, feed.catalog)).topics;
+    const grant = await this.access.authorize(request, feed.name, topics, feed.catalog);
+    return { topics: grant.topics, delayMs: grant.policy.delayMs };
   }
 
   async stream(
@@ -34,7 +35,7 @@ export class FeedGate {
     feed: GatedFeed,
     topics: ReadonlySet<string> | undefined,
     options: Pick<StreamOptions, 'lastEventId'> & {
-      snapshot: (topics: ReadonlySet<string> | undefined) => Promise<unknown>;
+      snapshot: (topics: ReadonlySet<string> | undefined, asOfMs?: number) => Promise<unknown>;
     },
   ): Promise<void> {
     const grant = await this.access.authorize(request, feed.name, topics, feed.catalog);
@@ -44,7 +45,8 @@ export class FeedGate {
       await this.realtime.stream(request, reply, feed.feed, {
         topics: grant.topics,
         lastEventId: options.lastEventId,
-        snapshot: () => options.snapshot(grant.topics),
+        snapshot: (asOfMs) => options.snapshot(grant.topics, asOfMs),
+        policy: grant.policy,
         onOpen: (open) => {
           unwatch = this.access.watch({
             viewer: grant.viewer,
@@ -52,6 +54,7 @@ export class FeedGate {
             catalog: feed.catalog,
             revoke: (revoked, reason) => open.revoke(revoked, reason),
             topics: () => open.topics(),
+            setPolicy: (policy) => open.setPolicy(policy),
             end: () => open.close(),
           });
         },
@@ -80,7 +83,7 @@ export class FeedGate {
     const release =
       cursor !== undefined && timeoutMs > 0 ? await this.access.openSlot(grant.viewer, feed.name) : undefined;
     try {
-      return await this.realtime.poll(reply, feed.feed, grant.topics, cursor, timeoutMs);
+      return await this.realtime.poll(reply, feed.feed, grant.topics, cursor, timeoutMs, grant.policy.delayMs);
     } finally {
       release?.();
     }

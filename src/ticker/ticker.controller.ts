@@ -41,8 +41,12 @@ export class TickerController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ) {
-    const topics = await this.gate.topics(request, this.gated, await this.ticker.parseSymbols(query.symbols));
-    const { quotes, cursor, etag } = await this.ticker.quotes(topics);
+    const { topics, delayMs } = await this.gate.topics(
+      request,
+      this.gated,
+      await this.ticker.parseSymbols(query.symbols),
+    );
+    const { quotes, cursor, etag } = await this.ticker.quotes(topics, delayMs > 0 ? Date.now() - delayMs : undefined);
     reply.header('etag', etag).header('cache-control', 'no-cache');
     if (ifNoneMatchHits(ifNoneMatch, etag)) return reply.status(304).send();
     return reply.send({ quotes, cursor });
@@ -65,7 +69,7 @@ export class TickerController {
   ) {
     await this.gate.stream(request, reply, this.gated, await this.ticker.parseSymbols(query.symbols), {
       lastEventId: lastEventId ?? query.lastEventId,
-      snapshot: async (topics) => ({ quotes: (await this.ticker.quotes(topics)).quotes }),
+      snapshot: async (topics, asOfMs) => ({ quotes: (await this.ticker.quotes(topics, asOfMs)).quotes }),
     });
   }
 

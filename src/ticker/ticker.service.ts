@@ -190,10 +190,16 @@ export class TickerService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Latest quote per symbol, the feed cursor, and an ETag over the quotes' ids. */
-  async quotes(symbols?: ReadonlySet<string>): Promise<{ quotes: Quote[]; cursor: string; etag: string }> {
+  /** The latest quotes, or (`asOfMs`, a delayed plan) the quotes as they were then, read from the log. */
+  async quotes(
+    symbols?: ReadonlySet<string>,
+    asOfMs?: number,
+  ): Promise<{ quotes: Quote[]; cursor: string; etag: string }> {
     const [latest, cursor] = await Promise.all([
-      this.feed.latest(symbols ? [...symbols] : undefined),
-      this.feed.current(),
+      asOfMs === undefined
+        ? this.feed.latest(symbols ? [...symbols] : undefined)
+        : this.feed.latestAsOf(symbols, asOfMs),
+      asOfMs === undefined ? this.feed.current() : this.feed.positionAt(asOfMs).then((p) => p.cursor),
     ]);
     latest.sort((a, b) => a.topic.localeCompare(b.topic));
     const etag = `"${createHash('sha1')

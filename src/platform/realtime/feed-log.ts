@@ -128,14 +128,19 @@ export class FeedLog {
     }
   }
 
-  /** Entries after `afterId`, filtered by topic, reading at most `scan` entries. */
+  /**
+   * Entries after `afterId`, filtered by topic, reading at most `scan` entries, and none published
+   * after `untilMs` if given (a delayed stream: entry ids are the log's publish times).
+   */
   async readAfter(
     afterId: string,
     topics: ReadonlySet<string> | undefined,
     epoch: string,
     scan = 1_000,
+    untilMs?: number,
   ): Promise<{ events: FeedEvent[]; lastId: string }> {
-    const entries = (await this.redis.command.xrange(this.keys.stream, `(${afterId}`, '+', 'COUNT', scan)) as [
+    const end = untilMs === undefined ? '+' : String(Math.max(0, Math.floor(untilMs)));
+    const entries = (await this.redis.command.xrange(this.keys.stream, `(${afterId}`, end, 'COUNT', scan)) as [
       string,
       string[],
     ][];
@@ -147,6 +152,48 @@ export class FeedLog {
       events.push(new FeedEvent(this.shard, epoch, id, f.t, f.k, f.d, Number(f.p)));
     }
     return { events, lastId: entries.length > 0 ? entries[entries.length - 1][0] : afterId };
+  }
+
+  /** Its position as of `asOfMs`: the last entry published then or before (a delayed stream's start). */
+  async positionAt(asOfMs: number): Promise<Position> {
+    const { epoch } = await this.current();
+    const [last] = (await this.redis.command.xrevrange(
+      this.keys.stream,
+      String(Math.max(0, Math.floor(asOfMs))),
+      '-',
+      'COUNT',
+      1,
+    )) as [string, string[]][];
+    return { epoch, id: last?.[0] ?? '0-0' };
+  }
+
+  /**
+   * The latest event data per topic as of `asOfMs`, from the log (scanning back at most `scan`
+   * entries): the state a delayed stream starts from. Topics with no entry in that range are absent.
+   */
+  async latestAsOf(
+    topics: ReadonlySet<string> | undefined,
+    asOfMs: number,
+    scan = 10_000,
+  ): Promise<{ topic: string; id: string; data: string }[]> {
+    const found = new Map<string, { topic: string; id: string; data: string }>();
+    let end = String(Math.max(0, Math.floor(asOfMs)));
+    for (let read = 0; read < scan;) {
+      const page = (await this.redis.command.xrevrange(this.keys.stream, end, '-', 'COUNT', 500)) as [
+        string,
+        string[],
+      ][];
+      for (const [id, fields] of page) {
+        const f: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+        if ((topics && !topics.has(f.k)) || found.has(f.k)) continue;
+        found.set(f.k, { topic: f.k, id, data: f.d });
+      }
+      read += page.length;
+      if (page.length < 500 || (topics && found.size === topics.size)) break;
+      end = `(${page[page.length - 1][0]}`;
+    }
+    return [...found.values()];
   }
 
   /** Latest event data per topic (feeds with `keepLatest`). */

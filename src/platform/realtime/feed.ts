@@ -13,6 +13,9 @@ import type { NewFeedEvent } from './feed-publish.js';
 
 export type { NewFeedEvent } from './feed-publish.js';
 
+/** How often a delayed long poll re-reads its logs while it waits. */
+const DELAYED_POLL_MS = 200;
+
 /** A cursor check: the stream's position if every log of its topics can replay from it. */
 export type CursorCheck = { ok: true; position: StreamPosition } | { ok: false; reason: string };
 
@@ -183,6 +186,14 @@ export class Feed {
     return { ok: true, position: new StreamPosition(positions) };
   }
 
+  /** Whether a log of these topics has another epoch than the position's (it lost its data). */
+  async epochChanged(position: StreamPosition, topics: ReadonlySet<string> | undefined): Promise<boolean> {
+    const epochs = await Promise.all(
+      this.involved(topics).map(async ([log]) => [log.shard, (await log.current()).epoch] as const),
+    );
+    return epochs.some(([shard, epoch]) => epoch !== position.epochOf(shard));
+  }
+
   /** A position at the newest entries of every log. */
   async startingNow(): Promise<StreamPosition> {
     return new StreamPosition(await this.currentPositions());
@@ -198,11 +209,12 @@ export class Feed {
     position: StreamPosition,
     topics: ReadonlySet<string> | undefined,
     scan = 1_000,
+    untilMs?: number,
   ): Promise<{ events: FeedEvent[]; ends: [number, string][]; more: boolean }> {
     const reads = await Promise.all(
       this.involved(topics).map(async ([log, own]) => {
         const from = position.idOf(log.shard);
-        const read = await log.readAfter(from, own, position.epochOf(log.shard), scan);
+        const read = await log.readAfter(from, own, position.epochOf(log.shard), scan, untilMs);
         return { ...read, shard: log.shard, more: read.lastId !== from };
       }),
     );
@@ -211,6 +223,17 @@ export class Feed {
       ends: reads.map((read) => [read.shard, read.lastId]),
       more: reads.some((read) => read.more),
     };
+  }
+
+  /** A position at the last entries published at `asOfMs` or before, in every log (a delayed stream's start). */
+  async positionAt(asOfMs: number): Promise<StreamPosition> {
+    return new StreamPosition(await Promise.all(this.logs.map((log) => log.positionAt(asOfMs))));
+  }
+
+  /** Latest event data per topic as of `asOfMs`, from the logs (a delayed snapshot). */
+  async latestAsOf(topics: ReadonlySet<string> | undefined, asOfMs: number) {
+    const rows = await Promise.all(this.involved(topics).map(([log, own]) => log.latestAsOf(own, asOfMs)));
+    return rows.flat();
   }
 
   /** Latest event data per topic (feeds with `keepLatest`), from every log holding one of them. */
@@ -229,8 +252,15 @@ export class Feed {
     cursor: string | undefined,
     timeoutMs: number,
     signal?: AbortSignal,
+    /** A delayed plan: only entries published this long ago or earlier. */
+    delayMs = 0,
   ): Promise<PollResult> {
-    if (cursor === undefined) return { events: [], cursor: await this.current() };
+    if (cursor === undefined) {
+      return {
+        events: [],
+        cursor: delayMs > 0 ? (await this.positionAt(Date.now() - delayMs)).cursor : await this.current(),
+      };
+    }
     const check = await this.check(cursor, topics);
     if (!check.ok) {
       const now = await this.current();
@@ -243,13 +273,19 @@ export class Feed {
       woken = true;
       wake();
     };
-    const subscription = this.subscribe({ topics, onEvent: wakeUp, onGap: wakeUp });
+    // Live: the fan-out wakes the poll. Delayed: entries come due by time, so it re-reads every DELAYED_POLL_MS.
+    const subscription = delayMs > 0 ? undefined : this.subscribe({ topics, onEvent: wakeUp, onGap: wakeUp });
     try {
-      await subscription.ready; // Redis delivers these topics here: no wake-up is missed from now on
+      await subscription?.ready; // Redis delivers these topics here: no wake-up is missed from now on
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         woken = false;
-        const { events, ends } = await this.readAfter(position, topics);
+        const { events, ends } = await this.readAfter(
+          position,
+          topics,
+          1_000,
+          delayMs > 0 ? Date.now() - delayMs : undefined,
+        );
         if (events.length > 0) {
           // Each event's id: the cursor just after it.
           const out = events.map((event) => {
@@ -264,7 +300,7 @@ export class Feed {
         if (left <= 0 || signal?.aborted) return { events: [], cursor: position.cursor };
         if (!woken) {
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, left);
+            const timer = setTimeout(resolve, delayMs > 0 ? Math.min(left, DELAYED_POLL_MS) : left);
             const done = () => {
               clearTimeout(timer);
               signal?.removeEventListener('abort', done);
@@ -277,7 +313,7 @@ export class Feed {
         }
       }
     } finally {
-      subscription.unsubscribe();
+      subscription?.unsubscribe();
     }
   }
 }

@@ -16,17 +16,19 @@ import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
-import type { StreamPosition } from './cursor.js';
 import { Feed } from './feed.js';
-import type { FeedDefinition, FeedEvent } from './feed-event.js';
+import type { FeedDefinition } from './feed-event.js';
+import { FeedStream, LIVE, type StreamPolicy } from './feed-stream.js';
 import { SseConnection, type SseOptions, type SseStats } from './sse-connection.js';
 
 export interface StreamOptions {
   topics?: ReadonlySet<string>;
   /** `Last-Event-ID` header, or the `lastEventId` query on first connect. */
   lastEventId?: string;
-  /** What a new (or reset) client gets first: `event: snapshot`. */
-  snapshot: () => Promise<unknown>;
+  /** What a new (or reset) client gets first: `event: snapshot` (as of `asOfMs` for a delayed stream). */
+  snapshot: (asOfMs?: number) => Promise<unknown>;
+  /** How the stream delivers (default live); `OpenStream.setPolicy` changes it while open. */
+  policy?: StreamPolicy;
   /** Once the stream is open: the handle its access control keeps (feed access by plan). */
   onOpen?: (stream: OpenStream) => void;
   /** When the stream ends, however it ends. */
@@ -39,11 +41,12 @@ export interface OpenStream {
   revoke(topics: string[], reason: string): void;
   /** The topics it serves now (undefined: all of the feed's, less the revoked ones). */
   topics(): ReadonlySet<string> | undefined;
+  /** A new delivery policy, from the current position (no gap, no repeat). */
+  setPolicy(policy: StreamPolicy): void;
+  /** A control event (not a feed event: no id). */
+  sendControl(type: string, data: unknown): void;
   close(): void;
 }
-
-/** Live events that arrive while a stream replays are held; past this the client is asked to resume. */
-const MAX_HELD_DURING_REPLAY = 50_000;
 
 @Injectable()
 export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown {
@@ -206,87 +209,36 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     }
   }
 
-  /** Serves an SSE stream: snapshot or replay, then live, with no gap and no duplicate. */
+  /** Serves an SSE stream: snapshot or replay, then live (or delayed), with no gap and no duplicate (feed-stream.ts). */
   async stream(request: FastifyRequest, reply: FastifyReply, feed: Feed, options: StreamOptions): Promise<void> {
     this.assertCapacity(reply);
     const labels = { feed: feed.name };
     const connection = new SseConnection(reply.raw, this.feedState.get(feed.name)!.sseOptions);
-
-    // Hold live events until the starting point is sent, then pass on only newer ones.
-    let held: FeedEvent[] | undefined = [];
-    let position: StreamPosition | undefined;
-    let revoked: Set<string> | undefined;
-    let serving = options.topics;
-    const deliver = (event: FeedEvent) => {
-      if (revoked?.has(event.topic)) return;
-      const seen = position!.accept(event);
-      if (seen === 'new') connection.send(event);
-      // Its log was lost (a new epoch): end the stream, the client resumes into a reset and a snapshot.
-      else if (seen === 'epoch') connection.close();
-    };
-    const subscription = feed.subscribe({
-      topics: options.topics,
-      onEvent: (event) => {
-        if (!held) return deliver(event);
-        held.push(event);
-        if (held.length > MAX_HELD_DURING_REPLAY) connection.close();
-      },
-      onGap: () => connection.close(), // the client resumes from its Last-Event-ID
-    });
+    const stream = new FeedStream(
+      feed,
+      connection,
+      options.topics,
+      options.policy ?? LIVE,
+      (asOf) => options.snapshot(asOf),
+      this.logger,
+    );
     this.connections.add(connection);
     this.openGauge.inc(labels);
     connection.onClose(() => {
-      subscription.unsubscribe();
-      held = undefined;
       this.connections.delete(connection);
       this.openGauge.dec(labels);
       options.onClose?.();
     });
     options.onOpen?.({
-      revoke: (topics, reason) => {
-        const fresh = topics.filter((topic) => !revoked?.has(topic));
-        if (fresh.length === 0) return;
-        revoked ??= new Set();
-        for (const topic of fresh) revoked.add(topic);
-        connection.sendControl('revoked', { topics: fresh, reason });
-        if (serving) {
-          serving = new Set([...serving].filter((topic) => !revoked!.has(topic)));
-          if (serving.size === 0) connection.close();
-        }
-      },
-      topics: () => serving,
+      revoke: (topics, reason) => stream.revoke(topics, reason),
+      topics: () => stream.topics,
+      setPolicy: (policy) => stream.setPolicy(policy),
+      sendControl: (type, data) => connection.sendControl(type, data),
       close: () => connection.close(),
     });
-
     reply.hijack();
     connection.open(reply.getHeaders());
-    try {
-      // This instance receives the stream's topics from here on; only now read the log.
-      await subscription.ready;
-      const check =
-        options.lastEventId !== undefined ? await feed.check(options.lastEventId, options.topics) : undefined;
-      if (check?.ok) {
-        position = check.position;
-        connection.startAt(position);
-        for (;;) {
-          const { events, ends, more } = await feed.readAfter(position, options.topics);
-          await connection.replay(events);
-          for (const [shard, id] of ends) position.move(shard, id);
-          if (!more || connection.isClosed) break;
-        }
-      } else {
-        if (check) connection.sendControl('reset', { reason: check.reason });
-        position = await feed.startingNow();
-        connection.startAt(position);
-        connection.sendControl('snapshot', await options.snapshot(), position.cursor);
-      }
-      const pending = held ?? [];
-      held = undefined;
-      for (const event of pending) deliver(event);
-    } catch (error) {
-      this.logger.warn(`stream ${feed.name}: ${(error as Error).message}`);
-      connection.close(true);
-    }
+    await stream.start(options.lastEventId);
   }
 
   /** Long poll with a concurrency cap shared with SSE connections. */
@@ -296,6 +248,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     topics: ReadonlySet<string> | undefined,
     cursor: string | undefined,
     timeoutMs: number,
+    delayMs = 0,
   ) {
     this.assertCapacity(reply);
     const abort = new AbortController();
@@ -303,7 +256,8 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     reply.raw.on('close', onClose);
     this.longPolls++;
     try {
-      return await feed.poll(topics, cursor, Math.min(timeoutMs, this.config.realtime.longPollMaxMs), abort.signal);
+      const wait = Math.min(timeoutMs, this.config.realtime.longPollMaxMs);
+      return await feed.poll(topics, cursor, wait, abort.signal, delayMs);
     } finally {
       this.longPolls--;
       reply.raw.off('close', onClose);

@@ -1,0 +1,266 @@
+/**
+ * One SSE stream of a feed, from its starting point (a snapshot, or a replay after Last-Event-ID)
+ * on, under a delivery policy that may change while it is open:
+ *  - live: the feed's fan-out, events held while the starting point is read, then only newer ones;
+ *  - delayed: the same log read `delayMs` behind its newest entries (entry ids are the log's own
+ *    publish times), with the same ids and resume, no second pipeline; the snapshot is the state
+ *    as of that point;
+ *  - conflated: live, at most `maxPerSecond` events per topic, the latest of a topic winning.
+ * Switching keeps the position: delayed → live replays from it to now and joins the fan-out,
+ * live → delayed waits until the delayed point passes it. Either way no gap and no repeat. Topics
+ * can be revoked (`event: revoked`); an event of a new epoch ends the stream (its log was lost: the
+ * client resumes into `reset` + snapshot).
+ */
+import type { Logger } from '@nestjs/common';
+import type { StreamPosition } from './cursor.js';
+import type { Feed, FeedSubscription } from './feed.js';
+import type { FeedEvent } from './feed-event.js';
+import type { SseConnection } from './sse-connection.js';
+
+export interface StreamPolicy {
+  /** Deliver this long after publish (0: live). */
+  delayMs: number;
+  /** Live, at most this many events per topic per second (undefined: all). */
+  maxPerSecond?: number;
+}
+
+export const LIVE: StreamPolicy = { delayMs: 0 };
+
+/** Live events that arrive while a stream replays are held; past this the client is asked to resume. */
+const MAX_HELD_DURING_REPLAY = 50_000;
+/** How often a delayed stream reads its log, and how often it checks the log's epoch. */
+const DELAYED_POLL_MS = 200;
+const EPOCH_CHECK_EVERY = 10;
+
+export class FeedStream {
+  private position?: StreamPosition;
+  private subscription?: FeedSubscription;
+  private held?: FeedEvent[];
+  private revoked?: Set<string>;
+  private serving: ReadonlySet<string> | undefined;
+  private pump?: NodeJS.Timeout;
+  private pumping = false;
+  private polls = 0;
+  /** Conflated delivery: when each topic was last sent, and what waits for its turn. */
+  private lastSent?: Map<string, number>;
+  private waiting?: Map<string, { event: FeedEvent; timer: NodeJS.Timeout }>;
+  /** Serializes policy switches (each may read the log). */
+  private switching: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly feed: Feed,
+    private readonly connection: SseConnection,
+    topics: ReadonlySet<string> | undefined,
+    private policy: StreamPolicy,
+    private readonly snapshot: (asOfMs: number | undefined) => Promise<unknown>,
+    private readonly logger: Logger,
+  ) {
+    this.serving = topics;
+    connection.onClose(() => this.stop());
+  }
+
+  get topics(): ReadonlySet<string> | undefined {
+    return this.serving;
+  }
+
+  /** Sends the starting point, then keeps the stream going under its policy. */
+  async start(lastEventId: string | undefined): Promise<void> {
+    try {
+      if (this.policy.delayMs === 0) this.listen(); // hear the fan-out before reading the log
+      await this.subscription?.ready;
+      const check = lastEventId !== undefined ? await this.feed.check(lastEventId, this.serving) : undefined;
+      if (check?.ok) {
+        this.position = check.position;
+        this.connection.startAt(this.position);
+        if (this.policy.delayMs === 0) await this.replay();
+      } else {
+        if (check) this.connection.sendControl('reset', { reason: check.reason });
+        const asOf = this.policy.delayMs > 0 ? Date.now() - this.policy.delayMs : undefined;
+        this.position = asOf === undefined ? await this.feed.startingNow() : await this.feed.positionAt(asOf);
+        this.connection.startAt(this.position);
+        this.connection.sendControl('snapshot', await this.snapshot(asOf), this.position.cursor);
+      }
+      if (this.policy.delayMs === 0) this.release();
+      else this.startPump();
+    } catch (error) {
+      this.logger.warn(`stream ${this.feed.name}: ${(error as Error).message}`);
+      this.connection.close(true);
+    }
+  }
+
+  /** A new policy for the open stream (a plan change): takes effect from the current position. */
+  setPolicy(policy: StreamPolicy): void {
+    const before = this.policy;
+    this.policy = policy;
+    if (before.delayMs === policy.delayMs) return; // conflation applies to the next events by itself
+    this.switching = this.switching
+      .then(() => this.switchTo(policy))
+      .catch((error: Error) => {
+        this.logger.warn(`stream ${this.feed.name}: ${error.message}`);
+        this.connection.close(true);
+      });
+  }
+
+  private async switchTo(policy: StreamPolicy): Promise<void> {
+    if (this.connection.isClosed || !this.position || this.policy !== policy) return;
+    if (policy.delayMs > 0) {
+      // Live → delayed: stop hearing the fan-out; the delayed reads resume past what was sent.
+      this.unlisten();
+      this.flushConflated();
+      this.startPump();
+      return;
+    }
+    // Delayed → live: hear the fan-out, read the log from the position to now, then go live.
+    this.stopPump();
+    while (this.pumping) await new Promise((resolve) => setTimeout(resolve, 5));
+    this.listen();
+    await this.subscription!.ready;
+    await this.replay();
+    this.release();
+  }
+
+  /** Stops the stream's events of these topics and tells the client; closes it when none remain. */
+  revoke(topics: string[], reason: string): void {
+    const fresh = topics.filter((topic) => !this.revoked?.has(topic));
+    if (fresh.length === 0) return;
+    this.revoked ??= new Set();
+    for (const topic of fresh) this.revoked.add(topic);
+    this.connection.sendControl('revoked', { topics: fresh, reason });
+    if (this.serving) {
+      this.serving = new Set([...this.serving].filter((topic) => !this.revoked!.has(topic)));
+      if (this.serving.size === 0) this.connection.close();
+    }
+  }
+
+  private listen(): void {
+    this.held = [];
+    this.subscription = this.feed.subscribe({
+      topics: this.serving,
+      onEvent: (event) => {
+        if (!this.held) return this.deliver(event);
+        this.held.push(event);
+        if (this.held.length > MAX_HELD_DURING_REPLAY) this.connection.close();
+      },
+      onGap: () => this.connection.close(), // the client resumes from its Last-Event-ID
+    });
+  }
+
+  private unlisten(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    this.held = undefined;
+  }
+
+  /** Reads the log from the position to its end, with backpressure. */
+  private async replay(): Promise<void> {
+    const position = this.position!;
+    for (;;) {
+      const { events, ends, more } = await this.feed.readAfter(position, this.serving);
+      await this.connection.replay(events.filter((event) => !this.revoked?.has(event.topic)));
+      for (const [shard, id] of ends) position.move(shard, id);
+      if (!more || this.connection.isClosed) return;
+    }
+  }
+
+  /** The starting point is sent: what the fan-out brought meanwhile goes out if it is newer. */
+  private release(): void {
+    const pending = this.held ?? [];
+    this.held = undefined;
+    for (const event of pending) this.deliver(event);
+  }
+
+  private deliver(event: FeedEvent): void {
+    if (this.revoked?.has(event.topic)) return;
+    const seen = this.position!.accept(event);
+    if (seen === 'epoch') {
+      this.connection.close(); // its log was lost: the client resumes into a reset and a snapshot
+      return;
+    }
+    if (seen === 'old') return;
+    if (this.policy.maxPerSecond) this.conflated(event, 1_000 / this.policy.maxPerSecond);
+    else this.connection.send(event);
+  }
+
+  /** At most one event per topic per interval; a newer one replaces the one waiting. */
+  private conflated(event: FeedEvent, intervalMs: number): void {
+    const lastSent = (this.lastSent ??= new Map());
+    const waiting = (this.waiting ??= new Map());
+    const due = (lastSent.get(event.topic) ?? 0) + intervalMs;
+    const queued = waiting.get(event.topic);
+    if (queued) {
+      queued.event = event;
+      return;
+    }
+    const now = Date.now();
+    if (now >= due) {
+      lastSent.set(event.topic, now);
+      this.connection.send(event);
+      return;
+    }
+    const timer = setTimeout(() => {
+      const entry = waiting.get(event.topic);
+      waiting.delete(event.topic);
+      if (!entry || this.connection.isClosed) return;
+      lastSent.set(event.topic, Date.now());
+      this.connection.send(entry.event);
+    }, due - now);
+    timer.unref();
+    waiting.set(event.topic, { event, timer });
+  }
+
+  private flushConflated(): void {
+    if (!this.waiting) return;
+    for (const { event, timer } of this.waiting.values()) {
+      clearTimeout(timer);
+      this.connection.send(event);
+    }
+    this.waiting.clear();
+  }
+
+  private startPump(): void {
+    this.stopPump();
+    const tick = async () => {
+      if (this.connection.isClosed || this.policy.delayMs === 0) return;
+      this.pumping = true;
+      try {
+        await this.readDelayed();
+      } catch (error) {
+        this.logger.warn(`delayed stream ${this.feed.name}: ${(error as Error).message}`);
+      } finally {
+        this.pumping = false;
+      }
+      if (!this.connection.isClosed && this.policy.delayMs > 0 && this.pump !== undefined) {
+        this.pump = setTimeout(() => void tick(), DELAYED_POLL_MS);
+      }
+    };
+    this.pump = setTimeout(() => void tick(), 0);
+  }
+
+  private stopPump(): void {
+    clearTimeout(this.pump);
+    this.pump = undefined;
+  }
+
+  /** Sends what the log has up to `delayMs` ago, past the position. */
+  private async readDelayed(): Promise<void> {
+    const position = this.position!;
+    if (++this.polls % EPOCH_CHECK_EVERY === 0 && (await this.feed.epochChanged(position, this.serving))) {
+      this.connection.close(); // a lost log (new epoch): the client resumes into a reset
+      return;
+    }
+    for (;;) {
+      const cutoff = Date.now() - this.policy.delayMs;
+      const { events, ends, more } = await this.feed.readAfter(position, this.serving, 1_000, cutoff);
+      if (this.connection.isClosed || this.policy.delayMs === 0) return;
+      await this.connection.replay(events.filter((event) => !this.revoked?.has(event.topic)));
+      for (const [shard, id] of ends) position.move(shard, id);
+      if (!more) return;
+    }
+  }
+
+  private stop(): void {
+    this.stopPump();
+    this.unlisten();
+    if (this.waiting) for (const { timer } of this.waiting.values()) clearTimeout(timer);
+  }
+}
