@@ -6,12 +6,23 @@
  * changes reaching open streams on every instance (`event: revoked`), a plan change through a
  * Stripe-signed webhook on the real inbound path.
  */
+import { SignJWT } from 'jose';
 import { type SseClient, openSse } from './helpers/sse-client.js';
 import { send, signStripe, stripeEvent } from './helpers/inbound-signing.js';
 import { bearer } from './helpers/socket-chat.js';
 import { type TestApp, type TestEnv, api, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
 
 const STRIPE = 'whsec_feed_access_test_secret';
+const FEED_TOKEN_SECRET = 'feed-token-secret-of-the-test-0123456789';
+
+/** A feed token as another backend holding FEED_TOKEN_SECRET would mint it. */
+async function feedToken(sub: string, feeds: Record<string, string[]>, expiresInSeconds: number) {
+  return new SignJWT({ feeds })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(sub)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + expiresInSeconds)
+    .sign(new TextEncoder().encode(FEED_TOKEN_SECRET));
+}
 const OPEN_ANONYMOUS = {
   ticker: { mode: 'realtime', tiers: ['basic'] },
   scores: { mode: 'realtime' },
@@ -27,7 +38,11 @@ describe('feed access by plan (e2e, two instances)', () => {
   let match: string;
 
   beforeAll(async () => {
-    env = await createTestEnv({ STRIPE_WEBHOOK_SECRETS: STRIPE });
+    env = await createTestEnv({
+      STRIPE_WEBHOOK_SECRETS: STRIPE,
+      FEED_TOKEN_SECRET,
+      FEED_TOKEN_GRACE_SECONDS: '1',
+    });
     [a, b] = [await startTestApp(env), await startTestApp(env)];
     for (const [symbol, tier] of [
       ['AAPL', 'basic'],
@@ -303,4 +318,29 @@ describe('feed access by plan (e2e, two instances)', () => {
     watcher.close();
     await setEntitlement('free', FREE_REALTIME);
   });
+
+  it('a token about to expire: event refresh, then the close; resuming with a new token and Last-Event-ID loses nothing', async () => {
+    const short = await feedToken(users.team.id, { ticker: ['AAPL'] }, 3);
+    const client = await sse(`${b.url}/ticker/stream?symbols=AAPL&token=${encodeURIComponent(short)}`);
+    await client.waitFor((f) => f.some((x) => x.event === 'snapshot'));
+    await tick('AAPL', 301);
+    await client.waitFor(() => ticks(client).includes(301));
+    await client.waitFor((f) => f.some((x) => x.event === 'refresh'), 4_000);
+    const refresh = client.frames.find((f) => f.event === 'refresh')!;
+    expect(Date.parse(refresh.data.expiresAt)).toBeGreaterThan(Date.now() - 1_000);
+    await new Promise<void>((resolve) => client.response.once('end', () => resolve()));
+    await tick('AAPL', 302); // while the client is away
+    const last = client.frames.filter((f) => f.event === 'tick').at(-1)!.id!;
+    const fresh = await feedToken(users.team.id, { ticker: ['AAPL'] }, 60);
+    const again = await sse(`${a.url}/ticker/stream?symbols=AAPL`, {
+      authorization: `Bearer ${fresh}`,
+      'last-event-id': last,
+    });
+    await again.waitFor(() => ticks(again).includes(302));
+    expect(ticks(again)).toEqual([302]);
+    expect(again.frames.some((f) => f.event === 'reset' || f.event === 'snapshot')).toBe(false);
+    // An expired one is refused.
+    expect((await get(a, '/ticker/quotes?symbols=AAPL', { authorization: `Bearer ${short}` })).status).toBe(401);
+    again.close();
+  }, 20_000);
 });

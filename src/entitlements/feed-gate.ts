@@ -6,7 +6,8 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Feed } from '#src/platform/realtime/feed.js';
-import { RealtimeService, type StreamOptions } from '#src/platform/realtime/realtime.service.js';
+import { AppConfig } from '#src/config/app-config.js';
+import { type OpenStream, RealtimeService, type StreamOptions } from '#src/platform/realtime/realtime.service.js';
 import { FeedAccessService, type TopicCatalog } from './feed-access.service.js';
 import type { FeedName } from './feed-tokens.service.js';
 
@@ -21,6 +22,7 @@ export class FeedGate {
   constructor(
     private readonly access: FeedAccessService,
     private readonly realtime: RealtimeService,
+    private readonly config: AppConfig,
   ) {}
 
   /** The topics this request may have, and how far behind it is served (short polls: quotes). */
@@ -48,7 +50,8 @@ export class FeedGate {
         snapshot: (asOfMs) => options.snapshot(grant.topics, asOfMs),
         policy: grant.policy,
         onOpen: (open) => {
-          unwatch = this.access.watch({
+          const expiry = this.expiry(grant.viewer.expiresAt, open);
+          const stopWatching = this.access.watch({
             viewer: grant.viewer,
             feed: feed.name,
             catalog: feed.catalog,
@@ -57,6 +60,10 @@ export class FeedGate {
             setPolicy: (policy) => open.setPolicy(policy),
             end: () => open.close(),
           });
+          unwatch = () => {
+            expiry();
+            stopWatching();
+          };
         },
         onClose: () => {
           unwatch?.();
@@ -68,6 +75,27 @@ export class FeedGate {
       release();
       throw error;
     }
+  }
+
+  /**
+   * A stream whose token expires: `event: refresh` FEED_TOKEN_GRACE_SECONDS before, and the close
+   * that long after (the client resumes with a new token and the same Last-Event-ID).
+   */
+  private expiry(expiresAt: number | undefined, open: OpenStream): () => void {
+    if (expiresAt === undefined) return () => undefined;
+    const grace = this.config.auth.feedTokenGraceSeconds * 1000;
+    const at = expiresAt * 1000;
+    const warn = setTimeout(
+      () => open.sendControl('refresh', { expiresAt: new Date(at).toISOString() }),
+      Math.max(0, at - grace - Date.now()),
+    );
+    const end = setTimeout(() => open.close(), Math.max(0, at + grace - Date.now()));
+    warn.unref();
+    end.unref();
+    return () => {
+      clearTimeout(warn);
+      clearTimeout(end);
+    };
   }
 
   async poll(
