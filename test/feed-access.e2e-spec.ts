@@ -260,6 +260,11 @@ describe('feed access by plan (e2e, two instances)', () => {
     const realtime = await sse(`${a.url}/ticker/stream?symbols=MSFT`, auth('team'));
     const delayed = await sse(`${b.url}/ticker/stream?symbols=MSFT`, auth('free'));
     await Promise.all([realtime, delayed].map((c) => c.waitFor((f) => f.some((x) => x.event === 'snapshot'))));
+    // Metrics: streams by plan and mode, refusals by reason.
+    expect((await get(b, '/ticker/quotes?symbols=GOLD', auth('free'))).status).toBe(403);
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    expect(metrics).toMatch(/^feed_streams_by_plan\{feed="ticker",plan="free",mode="delayed"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^feed_access_refusals_total\{feed="ticker",reason="topic"\} [1-9]/m);
     const [live, late] = [timed(realtime), timed(delayed)];
     for (let price = 101; price <= 104; price++) {
       await tick('MSFT', price);

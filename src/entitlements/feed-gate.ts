@@ -6,7 +6,10 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Feed } from '#src/platform/realtime/feed.js';
+import type { Gauge } from 'prom-client';
 import { AppConfig } from '#src/config/app-config.js';
+import { MetricsService } from '#src/platform/observability/metrics.service.js';
+import type { StreamPolicy } from '#src/platform/realtime/feed-stream.js';
 import { type OpenStream, RealtimeService, type StreamOptions } from '#src/platform/realtime/realtime.service.js';
 import { FeedAccessService, type TopicCatalog } from './feed-access.service.js';
 import type { FeedName } from './feed-tokens.service.js';
@@ -19,11 +22,20 @@ export interface GatedFeed {
 
 @Injectable()
 export class FeedGate {
+  private readonly open: Gauge<'feed' | 'plan' | 'mode'>;
+
   constructor(
     private readonly access: FeedAccessService,
     private readonly realtime: RealtimeService,
     private readonly config: AppConfig,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    this.open = metrics.gauge(
+      'feed_streams_by_plan',
+      'Open SSE streams on this instance, by feed, plan and delivery mode',
+      ['feed', 'plan', 'mode'],
+    );
+  }
 
   /** The topics this request may have, and how far behind it is served (short polls: quotes). */
   async topics(request: FastifyRequest, feed: GatedFeed, topics: ReadonlySet<string> | undefined) {
@@ -41,7 +53,17 @@ export class FeedGate {
     },
   ): Promise<void> {
     const grant = await this.access.authorize(request, feed.name, topics, feed.catalog);
-    const release = await this.access.openSlot(grant.viewer, feed.name);
+    const giveBack = await this.access.openSlot(grant.viewer, feed.name);
+    // The gauge follows the stream's plan and mode as they change.
+    let labels = { feed: feed.name, plan: grant.viewer.plan, mode: modeOf(grant.policy) };
+    this.open.inc(labels);
+    let closed = false;
+    const release = () => {
+      if (closed) return;
+      closed = true;
+      this.open.dec(labels);
+      giveBack();
+    };
     let unwatch: (() => void) | undefined;
     try {
       await this.realtime.stream(request, reply, feed.feed, {
@@ -57,7 +79,14 @@ export class FeedGate {
             catalog: feed.catalog,
             revoke: (revoked, reason) => open.revoke(revoked, reason),
             topics: () => open.topics(),
-            setPolicy: (policy) => open.setPolicy(policy),
+            setPolicy: (policy) => {
+              const next = { feed: feed.name, plan: grant.viewer.plan, mode: modeOf(policy) };
+              if (!closed && (next.plan !== labels.plan || next.mode !== labels.mode)) {
+                this.open.dec(labels);
+                this.open.inc((labels = next));
+              }
+              open.setPolicy(policy);
+            },
             end: () => open.close(),
           });
           unwatch = () => {
@@ -116,4 +145,9 @@ export class FeedGate {
       release?.();
     }
   }
+}
+
+function modeOf(policy: StreamPolicy): 'realtime' | 'delayed' | 'conflated' {
+  if (policy.delayMs > 0) return 'delayed';
+  return policy.maxPerSecond ? 'conflated' : 'realtime';
 }
