@@ -203,16 +203,21 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
       const refused = [...topics].filter((topic) => !allowed(topic));
       return refused.length > 0 ? { refused } : { topics };
     }
-    const unrestricted =
-      (feed === 'scores' || entitlement.ticker.tiers.length === 2) &&
-      (!viewer.grants || viewer.grants[feed]?.includes('*'));
-    if (unrestricted) return { topics: undefined };
-    // Asked for everything but not allowed everything: what is allowed of what the token grants,
-    // or of the feed's topics.
     const granted = viewer.grants?.[feed];
-    const candidates = granted && !granted.includes('*') ? granted : [...catalog.all()];
-    const all = candidates.filter(allowed);
-    return all.length > 0 ? { topics: new Set(all) } : { refused: [feed] };
+    const narrowed = granted !== undefined && !granted.includes('*');
+    if (viewer.grants && !granted) return { refused: [feed] };
+    if (!narrowed) {
+      // Everything, if everything there is now is allowed (a topic of a refused tier that appears
+      // later is revoked then: the catalog's onChange reviews open streams).
+      if (feed === 'scores' || entitlement.ticker.tiers.length === 2) return { topics: undefined };
+      const all = [...catalog.all()];
+      const allowedNow = all.filter(allowed);
+      if (allowedNow.length === all.length) return { topics: undefined };
+      return allowedNow.length > 0 ? { topics: new Set(allowedNow) } : { refused: [feed] };
+    }
+    // A feed token naming its topics: those of them the plan allows.
+    const mine = granted.filter(allowed);
+    return mine.length > 0 ? { topics: new Set(mine) } : { refused: [feed] };
   }
 
   /** Takes one of the viewer's `maxStreams` slots for an open stream or held poll (429 past it). */

@@ -147,7 +147,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     // published that this instance never heard of. Every open stream may have a gap, so end them
     // all; each client resumes from its Last-Event-ID (replay from the log, or `reset` if Redis
     // lost the log), which has no gap. Clients spread their reconnects by the `retry:` hint.
-    this.redis.onResubscribed(() => {
+    this.redis.onSubscriberBack(() => {
       for (const feed of this.feeds.values()) feed.reannounce();
       if (this.connections.size === 0) return;
       this.logger.warn(`Redis subscriber reconnected: ending ${this.connections.size} streams so they resume`);

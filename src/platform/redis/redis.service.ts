@@ -107,6 +107,7 @@ export class RedisService implements OnApplicationShutdown {
   /** Channel → its listeners on the shared `subscriber` connection. */
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
   private readonly resubscribedListeners = new Set<() => void>();
+  private readonly reconnectedListeners = new Set<() => void>();
   /** Channel → its SUBSCRIBE while Redis has not confirmed it. */
   private readonly subscribing = new Map<string, Promise<unknown>>();
 
@@ -146,7 +147,9 @@ export class RedisService implements OnApplicationShutdown {
         subscribedBefore = true;
         return;
       }
-      // ioredis re-subscribes right after 'ready': a PING behind those SUBSCRIBEs answers once they took.
+      // Before ioredis re-subscribes (right after 'ready'): no message of the new connection yet.
+      for (const listener of this.reconnectedListeners) listener();
+      // A PING behind those SUBSCRIBEs answers once they took.
       setImmediate(() => {
         const confirmed = this.subscriber instanceof Cluster ? Promise.resolve() : this.subscriber.ping();
         confirmed.then(
@@ -327,6 +330,15 @@ export class RedisService implements OnApplicationShutdown {
    */
   onResubscribed(listener: () => void): void {
     this.resubscribedListeners.add(listener);
+  }
+
+  /**
+   * Calls `listener` synchronously when the subscriber connection is back after a loss, before its
+   * subscriptions are restored, so before any message arrives on it (feeds end their streams there:
+   * a message heard now, after others were missed, would be a gap no cursor shows).
+   */
+  onSubscriberBack(listener: () => void): void {
+    this.reconnectedListeners.add(listener);
   }
 
   /**
