@@ -165,6 +165,8 @@ export async function startCluster(
     const id = `${name}-${index}`;
     const child = track(process.execPath, [join(root, 'dist', 'main.js')], {
       NODE_ENV: 'production',
+      // Feed clients read without credentials (feed access by plan: the anonymous plan reads everything).
+      FEED_ANONYMOUS_ACCESS: 'all',
       PORT: String(port),
       HOST: '127.0.0.1',
       DATABASE_URL: databaseUrl,

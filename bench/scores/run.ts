@@ -108,6 +108,8 @@ async function startOurs(root: string, redisPrefix: string): Promise<Server> {
     [join(root, 'dist', 'main.js')],
     {
       NODE_ENV: 'production',
+      // Feed clients read without credentials (feed access by plan: the anonymous plan reads everything).
+      FEED_ANONYMOUS_ACCESS: 'all',
       PORT: String(port),
       HOST: '127.0.0.1',
       DATABASE_URL: `${PG_URL}/${DATABASES.ours}`,

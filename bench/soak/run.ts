@@ -150,6 +150,8 @@ async function startInstance(repo: string, i: number): Promise<Instance> {
     env: {
       ...process.env,
       NODE_ENV: 'production',
+      // Feed clients read without credentials (feed access by plan: the anonymous plan reads everything).
+      FEED_ANONYMOUS_ACCESS: 'all',
       PORT: String(port),
       HOST: '127.0.0.1',
       INSTANCE_ID: `soak-${i}`,

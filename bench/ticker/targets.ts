@@ -171,6 +171,8 @@ async function startOurs(root: string, symbols: readonly string[]): Promise<Runn
   const env = {
     ...process.env,
     NODE_ENV: 'production',
+    // Feed clients read without credentials (feed access by plan: the anonymous plan reads everything).
+    FEED_ANONYMOUS_ACCESS: 'all',
     PORT: String(port),
     HOST: '127.0.0.1',
     DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/livefeed_bench',

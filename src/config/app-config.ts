@@ -44,6 +44,7 @@ function loadAll(env: Env) {
   const adminApiKey = secret('ADMIN_API_KEY', 16);
   const jwtSecret = secret('JWT_SECRET', 32);
   const sentinelsRaw = r.list('REDIS_SENTINELS');
+  const anonymousDefault = production && !r.bool('DEMO_MODE', false) ? 'none' : 'basic';
   const feedTokenSecret = r.optionalString('FEED_TOKEN_SECRET');
   if (feedTokenSecret !== undefined && feedTokenSecret.length < 32) {
     r.problems.push('FEED_TOKEN_SECRET must be at least 32 characters');
@@ -123,6 +124,11 @@ function loadAll(env: Env) {
        */
       feedTokenSecret:
         feedTokenSecret ?? createHmac('sha256', jwtSecret).update('livefeed feed tokens').digest('base64url'),
+      /**
+       * What a client without credentials may read, until an operator sets the anonymous plan's
+       * entitlement: nothing in production (unless DEMO_MODE), basic instruments and scores otherwise.
+       */
+      anonymousAccess: r.oneOf('FEED_ANONYMOUS_ACCESS', ['none', 'basic', 'all'] as const, anonymousDefault),
       /** How long before a stream's token expires it gets `event: refresh`; it is closed this long after expiry. */
       feedTokenGraceSeconds: r.int('FEED_TOKEN_GRACE_SECONDS', 30, 1, 3_600),
     },

@@ -1,8 +1,9 @@
 /**
  * What a plan may read from the feeds (the contract of issue 18): per feed a delivery mode and,
  * for the ticker, the instrument tiers; and how many streams a user may hold open at once.
- * Defaults per plan come from here (anonymous is closed in production unless DEMO_MODE); an
- * operator overrides them with `PUT /admin/entitlements/:plan` (the `entitlements` table).
+ * Defaults per plan come from here (what anonymous reads from FEED_ANONYMOUS_ACCESS: nothing in
+ * production unless DEMO_MODE); an operator overrides them with `PUT /admin/entitlements/:plan`
+ * (the `entitlements` table).
  */
 import { PLANS as USER_PLANS } from '#src/users/user.entity.js';
 
@@ -33,13 +34,14 @@ const everything = (plan: AccessPlan, maxStreams: number): Entitlement => ({
   maxStreams,
 });
 
-/** The built-in entitlements: anonymous open outside production (and in demo mode), closed in production. */
-export function defaultEntitlements(options: { production: boolean; demoMode: boolean }): Entitlement[] {
-  const anonymousOpen = !options.production || options.demoMode;
+/** The built-in entitlements; what anonymous reads is FEED_ANONYMOUS_ACCESS. */
+export function defaultEntitlements(anonymous: 'none' | 'basic' | 'all'): Entitlement[] {
   return [
-    anonymousOpen
-      ? { ...everything('anonymous', 100_000), ticker: { mode: 'realtime', tiers: ['basic'] } }
-      : { plan: 'anonymous', ticker: { mode: 'none', tiers: [] }, scores: { mode: 'none' }, maxStreams: 0 },
+    anonymous === 'none'
+      ? { plan: 'anonymous', ticker: { mode: 'none', tiers: [] }, scores: { mode: 'none' }, maxStreams: 0 }
+      : anonymous === 'all'
+        ? everything('anonymous', 100_000)
+        : { ...everything('anonymous', 100_000), ticker: { mode: 'realtime', tiers: ['basic'] } },
     { plan: 'free', ticker: { mode: 'realtime', tiers: ['basic'] }, scores: { mode: 'realtime' }, maxStreams: 5 },
     everything('pro', 20),
     everything('team', 100),

@@ -27,10 +27,7 @@ export class EntitlementsService implements OnModuleInit, OnModuleDestroy {
     @InjectRepository(EntitlementRow) private readonly rows: Repository<EntitlementRow>,
     config: AppConfig,
   ) {
-    const production = config.app.nodeEnv === 'production';
-    this.defaults = new Map(
-      defaultEntitlements({ production, demoMode: config.app.demoMode }).map((e) => [e.plan, e] as const),
-    );
+    this.defaults = new Map(defaultEntitlements(config.auth.anonymousAccess).map((e) => [e.plan, e] as const));
     this.current = new Map(this.defaults);
   }
 
