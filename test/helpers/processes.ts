@@ -235,3 +235,27 @@ export async function privatePostgres(): Promise<PostgresProcess> {
   await instance.start();
   return instance;
 }
+
+/** SIGTERM to each process still running (SIGKILL after 3 s), resolved once all have exited. */
+export async function stopProcesses(procs: Iterable<ChildProcess>): Promise<void> {
+  await Promise.all(
+    [...procs].map(async (proc) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+/** Polls `check` every 100 ms until it is true (a throw counts as false), or throws `message` after `timeoutMs`. */
+export async function until(check: () => Promise<boolean>, timeoutMs: number, message: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(message);
+}

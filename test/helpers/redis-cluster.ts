@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort, portOpen } from './processes.js';
+import { freePort, portOpen, stopProcesses, until } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -87,16 +87,7 @@ export async function redisCluster(masters = 3): Promise<RedisClusterSet> {
       await until(clusterOk, 20_000, 'the cluster did not recover after the restart');
     },
     async stop() {
-      await Promise.all(
-        [...procs.values()].map(async (proc) => {
-          if (proc.exitCode !== null || proc.signalCode !== null) return;
-          const exited = new Promise((resolve) => proc.once('exit', resolve));
-          proc.kill('SIGTERM');
-          const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000);
-          await exited;
-          clearTimeout(timer);
-        }),
-      );
+      await stopProcesses(procs.values());
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -116,13 +107,4 @@ export async function redisCluster(masters = 3): Promise<RedisClusterSet> {
     throw error;
   }
   return set;
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, message: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(message);
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { type HeldPort, holdPort } from './port-guard.js';
-import { freePort, portOpen } from './processes.js';
+import { freePort, portOpen, stopProcesses, until } from './processes.js';
 
 export const SENTINEL_NAME = 'mymaster';
 const SENTINELS = 3;
@@ -144,16 +144,7 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
     async stop() {
       for (const client of clients) client.disconnect();
       await Promise.all(held.splice(0).map((port) => port.release()));
-      await Promise.all(
-        [...procs.values()].map(async (proc) => {
-          if (proc.exitCode !== null || proc.signalCode !== null) return;
-          const exited = new Promise((resolve) => proc.once('exit', resolve));
-          proc.kill('SIGTERM');
-          const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000);
-          await exited;
-          clearTimeout(timer);
-        }),
-      );
+      await stopProcesses(procs.values());
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -184,13 +175,4 @@ export async function redisSentinel(): Promise<RedisSentinelSet> {
     throw error;
   }
   return set;
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, message: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(message);
 }

@@ -36,18 +36,9 @@ export class EntitlementBodyDto {
   maxStreams: number;
 }
 
-export class EntitlementDto {
+export class EntitlementDto extends EntitlementBodyDto {
   @ApiProperty({ enum: ACCESS_PLANS, example: 'free' })
   plan: string;
-
-  @ApiProperty({ type: TickerEntitlementDto })
-  ticker: TickerEntitlementDto;
-
-  @ApiProperty({ type: ScoresEntitlementDto })
-  scores: ScoresEntitlementDto;
-
-  @ApiProperty({ example: 5, description: 'SSE streams and held long polls open at once, across instances' })
-  maxStreams: number;
 }
 
 export class EntitlementListDto {
