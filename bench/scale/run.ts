@@ -21,7 +21,8 @@
  * to saturation: chat messages acked/s, send → message:new p50/p99 at the fixed rate, ticker events/s
  * delivered, publish → frame p50/p99 at the fixed rate, Redis commands per chat message (summed over
  * the masters), and cluster ÷ single for each.
- * Writes bench/results/scale.json (BENCH_OUT; the modes under `redisModes`) and prints markdown tables.
+ * Writes bench/results/scale.json (BENCH_OUT; QUICK: bench/results/tmp/scale.json; the modes under
+ * `redisModes`) and prints markdown tables.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -661,7 +662,9 @@ async function main(): Promise<void> {
     goals: goals(runs),
     ...(redisModes ? { redisModes } : {}),
   };
-  const out = process.env.BENCH_OUT ?? join(root, 'bench', 'results', 'scale.json');
+  // A QUICK run is a smoke test: it writes beside the committed results (git-ignored), not over them.
+  const out =
+    process.env.BENCH_OUT ?? join(root, 'bench', 'results', ...(QUICK ? ['tmp', 'scale.json'] : ['scale.json']));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   if (runs.length > 0) {
