@@ -173,6 +173,11 @@ export class ChatRouter implements OnModuleDestroy {
     if (part.messages) this.outgoing.messages.push(...part.messages);
     if (part.signals) this.outgoing.signals.push(...part.signals);
     if (part.joins) this.outgoing.joins.push(...part.joins);
+    this.flushIn(LINGER_MS);
+  }
+
+  /** Routes what is queued after `ms`, unless a flush is already scheduled. */
+  private flushIn(ms: number): void {
     if (this.scheduled) return;
     this.scheduled = true;
     setTimeout(() => {
@@ -180,7 +185,7 @@ export class ChatRouter implements OnModuleDestroy {
       const batch = this.outgoing;
       this.outgoing = emptyFanout();
       void this.route(batch);
-    }, LINGER_MS);
+    }, ms).unref();
   }
 
   /** Channel → what goes on it: conversation-wide items on the conversation, the rest per user. */
@@ -242,13 +247,6 @@ export class ChatRouter implements OnModuleDestroy {
       signals: [...batch.signals, ...this.outgoing.signals],
       joins: [...batch.joins, ...this.outgoing.joins],
     };
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setTimeout(() => {
-      this.scheduled = false;
-      const next = this.outgoing;
-      this.outgoing = emptyFanout();
-      void this.route(next);
-    }, RETRY_MS).unref();
+    this.flushIn(RETRY_MS);
   }
 }

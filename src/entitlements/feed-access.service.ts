@@ -84,8 +84,8 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
   private readonly refusals: Counter<'feed' | 'reason'>;
   private readonly watched = new Set<WatchedStream>();
   private readonly catalogs = new Set<TopicCatalog>();
-  /** Plans of users with open streams here, with when each was read. */
-  private readonly plans = new Map<string, { plan: AccessPlan; updatedAt: number }>();
+  /** Plans of users with open streams here, with how many streams each has. */
+  private readonly plans = new Map<string, { plan: AccessPlan; streams: number }>();
   private timer?: NodeJS.Timeout;
   private unwatchEntitlements?: () => void;
 
@@ -139,8 +139,7 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
   private async planOf(userId: string): Promise<AccessPlan | undefined> {
     const known = this.plans.get(userId);
     if (known) return known.plan;
-    const row = (await this.users.plansOf([userId])).get(userId);
-    return row?.plan;
+    return (await this.users.plansOf([userId])).get(userId);
   }
 
   /**
@@ -242,13 +241,19 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
       stream.catalog.onChange?.(() => this.reviewAll());
     }
     this.watched.add(stream);
-    if (stream.viewer.userId && !this.plans.has(stream.viewer.userId)) {
-      this.plans.set(stream.viewer.userId, { plan: stream.viewer.plan, updatedAt: 0 });
+    const userId = stream.viewer.userId;
+    if (userId) {
+      const known = this.plans.get(userId);
+      if (known) known.streams++;
+      else this.plans.set(userId, { plan: stream.viewer.plan, streams: 1 });
     }
+    let watching = true;
     return () => {
+      if (!watching) return;
+      watching = false;
       this.watched.delete(stream);
-      const userId = stream.viewer.userId;
-      if (userId && ![...this.watched].some((s) => s.viewer.userId === userId)) this.plans.delete(userId);
+      const known = userId ? this.plans.get(userId) : undefined;
+      if (known && --known.streams === 0) this.plans.delete(userId!);
     };
   }
 
@@ -258,10 +263,10 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
     try {
       const rows = await this.users.plansOf([...this.plans.keys()]);
       const changed = new Set<string>();
-      for (const [userId, row] of rows) {
+      for (const [userId, plan] of rows) {
         const known = this.plans.get(userId);
-        if (!known || known.plan === row.plan) continue;
-        this.plans.set(userId, { plan: row.plan, updatedAt: row.updatedAt.getTime() });
+        if (!known || known.plan === plan) continue;
+        known.plan = plan;
         changed.add(userId);
       }
       if (changed.size === 0) return;

@@ -41,7 +41,7 @@ export class FeedTokensController {
     if (!Number.isSafeInteger(ttl) || (ttl as number) < 60 || (ttl as number) > 86_400) {
       throw new UnprocessableEntityException('ttlSeconds must be an integer from 60 to 86400');
     }
-    const plan = (await this.users.plansOf([user.id])).get(user.id)?.plan ?? 'free';
+    const plan = (await this.users.plansOf([user.id])).get(user.id) ?? 'free';
     const entitlement = this.entitlements.get(plan);
     const open = {
       ticker: entitlement.ticker.mode !== 'none',

@@ -51,11 +51,11 @@ export class UsersService {
     return { ...(await this.tokens.mint(user.id)), user };
   }
 
-  /** The plans of these users, with when each row last changed (feed access follows plan changes with it). */
-  async plansOf(ids: string[]): Promise<Map<string, { plan: Plan; updatedAt: Date }>> {
+  /** The plans of these users (feed access reads them at a stream's open and follows changes). */
+  async plansOf(ids: string[]): Promise<Map<string, Plan>> {
     if (ids.length === 0) return new Map();
-    const rows = await this.users.find({ where: { id: In(ids) }, select: { id: true, plan: true, updatedAt: true } });
-    return new Map(rows.map((row) => [row.id, { plan: row.plan, updatedAt: row.updatedAt }]));
+    const rows = await this.users.find({ where: { id: In(ids) }, select: { id: true, plan: true } });
+    return new Map(rows.map((row) => [row.id, row.plan]));
   }
 
   /** Changes a user's plan inside the caller's transaction (used by billing webhooks). */

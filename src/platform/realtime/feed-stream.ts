@@ -151,14 +151,19 @@ export class FeedStream {
     this.held = undefined;
   }
 
-  /** Reads the log from the position to its end, with backpressure. */
-  private async replay(): Promise<void> {
+  /**
+   * Sends the log from the position on, with backpressure: to its end, or (`delayed`) up to
+   * `delayMs` ago, stopping if the stream has gone live meanwhile.
+   */
+  private async replay(delayed = false): Promise<void> {
     const position = this.position!;
     for (;;) {
-      const { events, ends, more } = await this.feed.readAfter(position, this.serving);
+      const until = delayed ? Date.now() - this.policy.delayMs : undefined;
+      const { events, ends, more } = await this.feed.readAfter(position, this.serving, 1_000, until);
+      if (this.connection.isClosed || (delayed && this.policy.delayMs === 0)) return;
       await this.connection.replay(events.filter((event) => !this.revoked?.has(event.topic)));
       for (const [shard, id] of ends) position.move(shard, id);
-      if (!more || this.connection.isClosed) return;
+      if (!more) return;
     }
   }
 
@@ -241,21 +246,13 @@ export class FeedStream {
     this.pump = undefined;
   }
 
-  /** Sends what the log has up to `delayMs` ago, past the position. */
+  /** Sends what the log has up to `delayMs` ago, past the position (and ends the stream if a log was lost). */
   private async readDelayed(): Promise<void> {
-    const position = this.position!;
-    if (++this.polls % EPOCH_CHECK_EVERY === 0 && (await this.feed.epochChanged(position, this.serving))) {
+    if (++this.polls % EPOCH_CHECK_EVERY === 0 && (await this.feed.epochChanged(this.position!, this.serving))) {
       this.connection.close(); // a lost log (new epoch): the client resumes into a reset
       return;
     }
-    for (;;) {
-      const cutoff = Date.now() - this.policy.delayMs;
-      const { events, ends, more } = await this.feed.readAfter(position, this.serving, 1_000, cutoff);
-      if (this.connection.isClosed || this.policy.delayMs === 0) return;
-      await this.connection.replay(events.filter((event) => !this.revoked?.has(event.topic)));
-      for (const [shard, id] of ends) position.move(shard, id);
-      if (!more) return;
-    }
+    await this.replay(true);
   }
 
   private stop(): void {

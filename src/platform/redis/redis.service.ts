@@ -245,7 +245,7 @@ export class RedisService implements OnApplicationShutdown {
       if (list) list.push(channel);
       else byNode.set(node, [channel]);
     }
-    const masters = new Map(command.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+    const masters = mastersOf(command);
     await Promise.all(
       [...byNode].map(async ([node, list]) => {
         const client = masters.get(node);
@@ -375,10 +375,9 @@ export class RedisService implements OnApplicationShutdown {
   /** Each master of the cluster and whether it answered a PING within `timeoutMs` (readiness). */
   async clusterNodes(timeoutMs = 1_000): Promise<Record<string, 'up' | 'down'>> {
     if (!(this.command instanceof Cluster)) return {};
-    const seen = new Map<string, Redis>();
-    for (const node of this.command.nodes('master')) seen.set(`${node.options.host}:${node.options.port}`, node);
+    const seen = new Map<string, Redis | undefined>(mastersOf(this.command));
     // Masters the slot map names but the client lost (a node that went away) are down.
-    for (const owners of this.command.slots) if (owners?.[0] && !seen.has(owners[0])) seen.set(owners[0], undefined!);
+    for (const owners of this.command.slots) if (owners?.[0] && !seen.has(owners[0])) seen.set(owners[0], undefined);
     const entries = await Promise.all(
       [...seen].map(async ([address, node]) => {
         if (!node) return [address, 'down'] as const;
@@ -431,4 +430,9 @@ export class RedisService implements OnApplicationShutdown {
       ),
     );
   }
+}
+
+/** A cluster's connected masters by `host:port`, the form its slot map names them in. */
+function mastersOf(cluster: Cluster): Map<string, Redis> {
+  return new Map(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
 }
