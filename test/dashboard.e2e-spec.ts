@@ -1,7 +1,9 @@
 /**
  * The dashboard in a real browser (Chromium through playwright-core) against the real app in demo
  * mode: served at `/` with a strict CSP, prices and scores live over SSE, resume after a drop, and
- * the long poll when SSE is blocked. The chat and the README's screenshot: dashboard-chat.e2e-spec.ts.
+ * the long poll when SSE is blocked, and the signed-in user's plan with its "delayed" badge and the
+ * demo plan switch through a signed Stripe webhook. The chat and the README's screenshot:
+ * dashboard-chat.e2e-spec.ts.
  */
 import { jest } from '@jest/globals';
 import type { Browser, BrowserContext } from 'playwright-core';
@@ -244,5 +246,80 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     expect(await feedState(p, 'ticker')).toBe('fallback');
     // The only errors are Chromium's reports of the blocked stream requests.
     expect(errors.filter((error) => !/net::ERR_FAILED|stream/.test(error))).toEqual([]);
+  });
+
+  it('shows the plan and a "delayed 15 min" badge; the demo plan switch goes through the signed Stripe webhook to the open stream', async () => {
+    const free = (ticker: object) => ({ ticker, scores: { mode: 'realtime' }, maxStreams: 5 });
+    const put = await api(
+      app.url,
+      'PUT',
+      '/admin/entitlements/free',
+      free({ mode: 'delayed', delaySeconds: 900, tiers: ['basic', 'premium'] }),
+    );
+    expect(put.status).toBe(200);
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    contexts.push(context);
+    const tickerStreams: string[] = [];
+    const webhooks: string[] = [];
+    context.on('request', (request) => {
+      if (request.url().includes('/ticker/stream')) tickerStreams.push(request.url());
+      if (request.url().endsWith('/webhooks/stripe')) webhooks.push(request.headers()['stripe-signature'] ?? '');
+    });
+    const { page: p, errors } = await openPage(context, app.url);
+    const field = p.getByLabel('Your name');
+    await field.fill('Plan Switcher');
+    await field.press('Enter');
+    await p.locator('#plan-name', { hasText: 'free' }).waitFor({ timeout: 20_000 });
+    await p.locator('#ticker-badge', { hasText: 'delayed 15 min' }).waitFor();
+    expect(await p.locator('#scores-badge').isHidden()).toBe(true);
+    // The feeds read as the user now: a feed token on the stream's URL, never the user's own JWT.
+    await waitFor(
+      async () => (await feedState(p, 'ticker')) === 'connected' && tickerStreams.some((u) => u.includes('token=')),
+      20_000,
+    );
+    const streamsBefore = tickerStreams.length;
+    const userToken = (await p.evaluate('JSON.parse(sessionStorage.getItem("livefeed.session")).token')) as string;
+    expect(tickerStreams.some((url) => url.includes(userToken))).toBe(false);
+    // Delayed from where the anonymous stream was: nothing moves for 15 minutes, though the demo ticks at 30/s.
+    const held = await prices(p);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await prices(p)).toEqual(held);
+
+    await p.getByLabel('Switch plan (demo, via a signed Stripe webhook)').selectOption('pro');
+    await p.getByRole('button', { name: 'Switch', exact: true }).click();
+    await p.locator('#plan-name', { hasText: 'pro' }).waitFor({ timeout: 15_000 });
+    expect(await p.locator('#ticker-badge').isHidden()).toBe(true);
+    // The open stream went realtime by itself: prices move again, on the same connection.
+    await waitFor(async () => {
+      const now = await prices(p);
+      return Object.keys(now).filter((symbol) => now[symbol] !== held[symbol]).length >= 6;
+    }, 10_000);
+    expect(tickerStreams.length).toBe(streamsBefore);
+    // Through the real inbound route: a Stripe-signed request, stored and processed.
+    expect(webhooks).toHaveLength(1);
+    expect(webhooks[0]).toMatch(/^t=\d+,v1=[0-9a-f]{64}/);
+    const me = await api(app.url, 'GET', '/auth/me', undefined, { authorization: `Bearer ${userToken}` });
+    expect(me.body.plan).toBe('pro');
+    const inbound = await api(
+      app.url,
+      'GET',
+      '/admin/webhooks/inbound?provider=stripe&type=customer.subscription.updated',
+    );
+    expect(inbound.body.items).toEqual([expect.objectContaining({ status: 'processed' })]);
+    // The signing route: the caller's own user, a known plan, signed in (outside demo mode: a 404, feed-access spec).
+    const sign = (body: object, token?: string) =>
+      api(app.url, 'POST', '/demo/stripe/subscription', body, {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      });
+    const signed = await sign({ plan: 'team' }, userToken);
+    expect(signed.status).toBe(200);
+    expect(JSON.parse(signed.body.payload).data.object.metadata).toEqual({ userId: me.body.id, plan: 'team' });
+    expect((await sign({ plan: 'gold' }, userToken)).status).toBe(400);
+    expect((await sign({ plan: 'team' })).status).toBe(401);
+    expect(errors).toEqual([]);
+    expect(
+      (await api(app.url, 'PUT', '/admin/entitlements/free', free({ mode: 'realtime', tiers: ['basic'] }))).status,
+    ).toBe(200);
   });
 });

@@ -6,6 +6,7 @@
  * changes reaching open streams on every instance (`event: revoked`), a plan change through a
  * Stripe-signed webhook on the real inbound path.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { SignJWT } from 'jose';
 import { type SseClient, openSse } from './helpers/sse-client.js';
 import { send, signStripe, stripeEvent } from './helpers/inbound-signing.js';
@@ -88,10 +89,28 @@ describe('feed access by plan (e2e, two instances)', () => {
     expect(res.status).toBe(200);
     await waitFor(async () => {
       const onB = (await api(b.url, 'GET', '/admin/entitlements')).body.items.find((e: any) => e.plan === plan);
-      return onB.maxStreams === body.maxStreams && onB.ticker.mode === body.ticker.mode;
+      return isDeepStrictEqual({ ...onB, plan: undefined }, { ...body, plan: undefined });
     }, 2_000); // the contract: on every instance within 2 s
     return res.body;
   };
+
+  it('GET /feeds/access says what my plan reads; the demo plan switch does not exist outside demo mode', async () => {
+    const access = await get(a, '/feeds/access', auth('team'));
+    expect(access.status).toBe(200);
+    expect(access.body).toMatchObject({ plan: 'team', ticker: { mode: 'realtime' }, scores: { mode: 'realtime' } });
+    expect((await get(a, '/feeds/access')).status).toBe(401);
+    expect(
+      (
+        await api(
+          a.url,
+          'POST',
+          '/demo/stripe/subscription',
+          { plan: 'pro' },
+          { ...auth('free'), 'content-type': 'application/json' },
+        )
+      ).status,
+    ).toBe(404);
+  });
 
   it('entitlements: listed per plan; a bad one is a 422 naming each field, and changes nothing', async () => {
     const list = await api(a.url, 'GET', '/admin/entitlements');
@@ -235,12 +254,12 @@ describe('feed access by plan (e2e, two instances)', () => {
     scores: { mode: 'realtime' },
     maxStreams: 5,
   };
-  /** Ticks of a stream with when each arrived. */
-  const timed = (client: SseClient) => {
+  /** Ticks (or another event) of a stream with when each arrived. */
+  const timed = (client: SseClient, event = 'tick') => {
     const seen: { id: string; price: number; at: number }[] = [];
     const scan = () => {
       for (const f of client.frames.slice(seen.length ? undefined : 0)) {
-        if (f.event !== 'tick' || seen.some((s) => s.id === f.id)) continue;
+        if (f.event !== event || seen.some((s) => s.id === f.id)) continue;
         seen.push({ id: f.id!, price: f.data.price, at: Date.now() });
       }
     };
@@ -291,6 +310,58 @@ describe('feed access by plan (e2e, two instances)', () => {
     expect(again.frames.some((f) => f.event === 'reset' || f.event === 'snapshot')).toBe(false);
     again.close();
     realtime.close();
+  });
+
+  it('delayed scores: the snapshot is the match as of delaySeconds ago, then each score delaySeconds after realtime, same ids', async () => {
+    await setEntitlement('free', { ...FREE_DELAYED, scores: { mode: 'delayed', delaySeconds: 2 } });
+    const created = await api(a.url, 'POST', '/admin/scores/matches', {
+      sport: 'football',
+      homeTeam: 'Early',
+      awayTeam: 'Late',
+      startsAt: new Date().toISOString(),
+    });
+    const id = created.body.id as string;
+    const post = async (body: object) =>
+      expect((await api(a.url, 'POST', `/admin/scores/matches/${id}/events`, body)).status).toBe(201);
+    const realtime = await sse(`${a.url}/scores/stream?matches=${id}`, auth('team'));
+    await realtime.waitFor((f) => f.some((x) => x.event === 'snapshot'));
+    const scores = (client: SseClient) => client.frames.filter((f) => f.event === 'score');
+    const live = timed(realtime, 'score');
+    await post({ kind: 'kickoff' });
+    await post({ kind: 'score', team: 'home' });
+    await realtime.waitFor(() => scores(realtime).length === 2);
+    // Opened now (on the other instance), a free stream sees the match as it was 2 s ago: not started.
+    const delayed = await sse(`${b.url}/scores/stream?matches=${id}`, auth('free'));
+    await delayed.waitFor((f) => f.some((x) => x.event === 'snapshot'));
+    const snapshot = delayed.frames.find((f) => f.event === 'snapshot')!.data.matches[0];
+    expect(snapshot).toMatchObject({ id, status: 'scheduled', home: 0, away: 0, seq: 0 });
+    const late = timed(delayed, 'score');
+    await post({ kind: 'score', team: 'away' });
+    await realtime.waitFor(() => scores(realtime).length === 3);
+    await delayed.waitFor(() => scores(delayed).length === 3, 6_000);
+    live.stop();
+    late.stop();
+    expect(late.seen.map((s) => s.id)).toEqual(live.seen.map((s) => s.id));
+    expect(scores(delayed).map((f) => [f.data.event.seq, f.data.home, f.data.away])).toEqual([
+      [1, 0, 0],
+      [2, 1, 0],
+      [3, 1, 1],
+    ]);
+    // The first two were published before the delayed stream opened: their lag is measured from then.
+    const lag = late.seen[2].at - live.seen[2].at;
+    expect(lag).toBeGreaterThan(1_000);
+    expect(lag).toBeLessThan(3_000);
+    expect(late.seen[1].at - live.seen[1].at).toBeGreaterThan(1_000);
+    // Opened 2 s after the home goal, the snapshot holds kickoff and the home goal.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, live.seen[1].at + 2_100 - Date.now())));
+    const after = await sse(`${b.url}/scores/stream?matches=${id}`, auth('free'));
+    await after.waitFor((f) => f.some((x) => x.event === 'snapshot'));
+    const [state] = after.frames.find((f) => f.event === 'snapshot')!.data.matches;
+    expect(state.seq).toBeGreaterThanOrEqual(2);
+    expect(state).toMatchObject({ status: 'live', period: 1, home: 1 });
+    expect(state.away).toBe(state.seq === 3 ? 1 : 0);
+    for (const client of [realtime, delayed, after]) client.close();
+    await setEntitlement('free', FREE_DELAYED);
   });
 
   it('a Stripe-signed upgrade turns an open delayed stream realtime within 2 s, with no gap or repeat in ids', async () => {

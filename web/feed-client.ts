@@ -5,9 +5,14 @@
  * the same cursor, so switching between them loses nothing; from the long poll, the stream is tried
  * again every minute.
  *
+ * Both read as the page's FeedAuth says (anonymous, or a feed token: `?token=` on the stream, a
+ * header on the polls); when it changes (sign-in, a re-minted token after `event: refresh`) the
+ * feed reconnects from its cursor.
+ *
  * States: `connecting` (first attempt), `connected` (SSE open), `reconnecting` (SSE or poll retrying),
  * `fallback` (long poll working).
  */
+import type { FeedAuth } from './feed-auth.js';
 import { getJson, sleep } from './http.js';
 
 export type FeedState = 'connecting' | 'connected' | 'reconnecting' | 'fallback';
@@ -17,8 +22,9 @@ export interface FeedClientOptions<S> {
   poll: string;
   /** Event types the stream carries besides `snapshot` and `reset` (`tick`, `score`). */
   eventTypes: string[];
+  auth: FeedAuth;
   /** The state and the cursor it is valid at, for the long poll (the stream sends its own snapshot). */
-  snapshot(): Promise<{ data: S; cursor: string }>;
+  snapshot(headers: Record<string, string>): Promise<{ data: S; cursor: string }>;
   onSnapshot(data: S): void;
   onEvent(type: string, data: unknown): void;
   onState(state: FeedState): void;
@@ -50,7 +56,24 @@ export class FeedClient<S> {
 
   start(): void {
     this.setState('connecting');
+    this.options.auth.onChange(() => this.reconnect());
     this.openStream();
+  }
+
+  /** Drops the stream or poll and opens the stream again from the cursor (new credentials). */
+  private reconnect(): void {
+    this.source?.close();
+    this.source = undefined;
+    clearInterval(this.probeTimer);
+    this.mode = 'stream';
+    this.pollGeneration++;
+    this.pollAbort?.abort();
+    this.openStream();
+  }
+
+  private headers(): Record<string, string> {
+    const token = this.options.auth.token;
+    return token ? { authorization: `Bearer ${token}` } : {};
   }
 
   private setState(state: FeedState): void {
@@ -63,6 +86,8 @@ export class FeedClient<S> {
   private openStream(probe = false): void {
     const url = new URL(this.options.stream, location.href);
     if (this.cursor) url.searchParams.set('lastEventId', this.cursor);
+    const token = this.options.auth.token;
+    if (token) url.searchParams.set('token', token);
     const source = new EventSource(url);
     let failures = 0;
     let opened = false;
@@ -85,6 +110,10 @@ export class FeedClient<S> {
     listen('snapshot', (data) => this.options.onSnapshot(data as S));
     // `reset`: the feed could not resume from our id; a snapshot follows on the same stream.
     listen('reset', () => undefined);
+    // `refresh`: the token expires soon; a new one reconnects from the cursor.
+    listen('refresh', () => void this.options.auth.renew());
+    // `revoked`: those topics stop (a plan change); the rest go on.
+    listen('revoked', () => undefined);
     for (const type of this.options.eventTypes) listen(type, (data) => this.options.onEvent(type, data));
 
     source.onerror = () => {
@@ -125,7 +154,7 @@ export class FeedClient<S> {
     while (polling()) {
       try {
         if (this.cursor === undefined) {
-          const snapshot = await this.options.snapshot();
+          const snapshot = await this.options.snapshot(this.headers());
           if (!polling()) return;
           this.cursor = snapshot.cursor;
           this.options.onSnapshot(snapshot.data);
@@ -134,7 +163,10 @@ export class FeedClient<S> {
         url.searchParams.set('cursor', this.cursor);
         url.searchParams.set('timeoutMs', String(POLL_TIMEOUT_MS));
         this.pollAbort = new AbortController();
-        const result = await getJson<PollResult>(url.href, { signal: this.pollAbort.signal });
+        const result = await getJson<PollResult>(url.href, {
+          signal: this.pollAbort.signal,
+          headers: this.headers(),
+        });
         if (!polling()) return;
         let reset = false;
         for (const event of result.events) {

@@ -5,6 +5,7 @@
  * ahead) or an unknown match is fetched from `GET /scores/matches/:id`, which has the timeline.
  */
 import { byId, flash, formatTime, h, replace } from './dom.js';
+import type { FeedAuth } from './feed-auth.js';
 import { FeedClient, type FeedState } from './feed-client.js';
 import { getJson } from './http.js';
 
@@ -60,16 +61,20 @@ export class Scoreboard {
   private renderQueued = false;
   private readonly changed = new Set<string>();
 
-  constructor(private readonly onState: (state: FeedState) => void) {}
+  constructor(
+    private readonly auth: FeedAuth,
+    private readonly onState: (state: FeedState) => void,
+  ) {}
 
   start(): void {
     new FeedClient<{ matches: MatchView[] }>({
       stream: '/scores/stream',
       poll: '/scores/poll',
       eventTypes: ['score'],
-      snapshot: async () => {
+      auth: this.auth,
+      snapshot: async (headers) => {
         // Cursor first: events after it may already be in the lists, and the seq check skips them.
-        const { cursor } = await getJson<{ cursor: string }>('/scores/poll?timeoutMs=0');
+        const { cursor } = await getJson<{ cursor: string }>('/scores/poll?timeoutMs=0', { headers });
         const lists = await Promise.all(
           (['live', 'scheduled'] as const).map((status) =>
             getJson<{ items: MatchView[] }>(`/scores/matches?status=${status}&limit=100`),

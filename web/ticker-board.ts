@@ -3,6 +3,7 @@
  * saw, the last trade's size and time, and a brief green/red flash on each tick.
  */
 import { byId, flash, formatTime, h } from './dom.js';
+import type { FeedAuth } from './feed-auth.js';
 import { FeedClient, type FeedState } from './feed-client.js';
 import { getJson } from './http.js';
 
@@ -28,7 +29,10 @@ export class TickerBoard {
   private readonly names = new Map<string, string>();
   private readonly body = byId<HTMLTableSectionElement>('ticker-rows');
 
-  constructor(private readonly onState: (state: FeedState) => void) {}
+  constructor(
+    private readonly auth: FeedAuth,
+    private readonly onState: (state: FeedState) => void,
+  ) {}
 
   async start(): Promise<void> {
     try {
@@ -41,8 +45,9 @@ export class TickerBoard {
       stream: '/ticker/stream',
       poll: '/ticker/poll',
       eventTypes: ['tick'],
-      snapshot: async () => {
-        const { quotes, cursor } = await getJson<{ quotes: Quote[]; cursor: string }>('/ticker/quotes');
+      auth: this.auth,
+      snapshot: async (headers) => {
+        const { quotes, cursor } = await getJson<{ quotes: Quote[]; cursor: string }>('/ticker/quotes', { headers });
         return { data: { quotes }, cursor };
       },
       onSnapshot: ({ quotes }) => {

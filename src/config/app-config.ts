@@ -44,7 +44,13 @@ function loadAll(env: Env) {
   const adminApiKey = secret('ADMIN_API_KEY', 16);
   const jwtSecret = secret('JWT_SECRET', 32);
   const sentinelsRaw = r.list('REDIS_SENTINELS');
-  const anonymousDefault = production && !r.bool('DEMO_MODE', false) ? 'none' : 'basic';
+  const demoMode = r.bool('DEMO_MODE', false);
+  const anonymousDefault = production && !demoMode ? 'none' : 'basic';
+  // Demo mode's own Stripe signing secret (derived from JWT_SECRET, so only this app knows it): the
+  // dashboard's plan switch signs its Stripe-shaped events with it (POST /demo/stripe/subscription).
+  const stripeDemoSecret = demoMode
+    ? `whsec_${createHmac('sha256', jwtSecret).update('livefeed stripe demo').digest('base64')}`
+    : undefined;
   const feedTokenSecret = r.optionalString('FEED_TOKEN_SECRET');
   if (feedTokenSecret !== undefined && feedTokenSecret.length < 32) {
     r.problems.push('FEED_TOKEN_SECRET must be at least 32 characters');
@@ -57,7 +63,7 @@ function loadAll(env: Env) {
       port: r.int('PORT', 3000, 0, 65535),
       host: r.string('HOST', '0.0.0.0'),
       instanceId: r.string('INSTANCE_ID', `${hostname()}-${process.pid}`),
-      demoMode: r.bool('DEMO_MODE', false),
+      demoMode,
       corsOrigins: r.list('CORS_ORIGINS'),
       logLevel: r.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
       bodyLimitBytes: r.int('BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),
@@ -169,7 +175,10 @@ function loadAll(env: Env) {
       syncLimit: r.int('CHAT_SYNC_LIMIT', 1_000, 1, 10_000),
     },
     inbound: {
-      stripeSecrets: r.list('STRIPE_WEBHOOK_SECRETS'),
+      /** STRIPE_WEBHOOK_SECRETS, and in demo mode the demo secret after them. */
+      stripeSecrets: [...r.list('STRIPE_WEBHOOK_SECRETS'), ...(stripeDemoSecret ? [stripeDemoSecret] : [])],
+      /** Demo mode only: what the dashboard's plan switch signs with. */
+      stripeDemoSecret,
       githubSecrets: r.list('GITHUB_WEBHOOK_SECRETS'),
       standardSources: r.pairs('STANDARD_WEBHOOK_SOURCES'),
       stripeBodyLimitBytes: r.int('STRIPE_BODY_LIMIT_BYTES', 1_048_576, 1024, 100 * 1_048_576),

@@ -23,7 +23,7 @@ export class AdminEntitlementsController {
   @ApiOperation({
     summary: "Set a plan's entitlement",
     description:
-      'Takes effect on every instance within about a second, open streams included: topics no longer allowed get `event: revoked`. Scores mode `delayed` is not served by this build yet (422).',
+      'Takes effect on every instance within about a second, open streams included: topics no longer allowed get `event: revoked`.',
   })
   @ApiBody({
     type: EntitlementBodyDto,
@@ -41,8 +41,6 @@ export class AdminEntitlementsController {
       throw new UnprocessableEntityException(`plan must be one of ${ACCESS_PLANS.join(', ')}`);
     }
     const { value, problems } = parseEntitlement(plan as AccessPlan, body);
-    // Refused rather than served live: a delayed score snapshot (the state as of then) is not built yet.
-    if (value?.scores.mode === 'delayed') problems.push('scores.mode delayed is not available in this build');
     if (!value || problems.length > 0) throw new UnprocessableEntityException(problems.join('; '));
     return this.entitlements.set(value);
   }

@@ -1,9 +1,17 @@
-import { Body, Controller, ForbiddenException, HttpCode, Post, UnprocessableEntityException } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  ForbiddenException,
+  Get,
+  HttpCode,
+  Post,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import { ApiBody, ApiForbiddenResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, UserOnly } from '#src/platform/auth/decorators.js';
 import type { AuthUser } from '#src/platform/auth/token.service.js';
 import { UsersService } from '#src/users/users.service.js';
-import { FeedTokenDto, MintFeedTokenDto } from './dto/entitlement.dto.js';
+import { EntitlementDto, FeedTokenDto, MintFeedTokenDto } from './dto/entitlement.dto.js';
 import { EntitlementsService } from './entitlements.service.js';
 import { type FeedGrants, FeedTokensService, parseGrants } from './feed-tokens.service.js';
 
@@ -16,6 +24,19 @@ export class FeedTokensController {
     private readonly users: UsersService,
     private readonly entitlements: EntitlementsService,
   ) {}
+
+  /** What the signed-in user's plan reads now (the dashboard's plan and "delayed" badges). */
+  @Get('access')
+  @ApiOperation({
+    summary: 'What my plan may read',
+    description:
+      "The signed-in user's plan and its entitlement: per feed the mode (`realtime`, `delayed` with `delaySeconds`, `conflated` with `maxPerSecond`, `none`), the ticker's tiers, and `maxStreams`.",
+  })
+  @ApiOkResponse({ type: EntitlementDto })
+  async access(@CurrentUser() user: AuthUser) {
+    const plan = (await this.users.plansOf([user.id])).get(user.id) ?? 'free';
+    return this.entitlements.get(plan);
+  }
 
   /** A feed token for the signed-in user, limited to what their plan allows (a token narrows, never widens). */
   @Post('tokens')

@@ -12,6 +12,7 @@ import { QUEUES } from '#src/platform/queue/queue.constants.js';
 import { UsersModule } from '#src/users/users.module.js';
 import { AdminGithubBindingsController } from './admin-github-bindings.controller.js';
 import { AdminInboundController } from './admin-inbound.controller.js';
+import { DemoStripeController } from './demo-stripe.controller.js';
 import { GithubBinding } from './github-binding.entity.js';
 import { GithubBindingsService } from './github-bindings.service.js';
 import { GithubEffects } from './github.effects.js';
@@ -34,7 +35,7 @@ import { StripeEffects } from './stripe.effects.js';
     BullModule.registerQueue({ name: QUEUES.inbound }),
     UsersModule,
   ],
-  controllers: [InboundWebhooksController, AdminInboundController, AdminGithubBindingsController],
+  controllers: [InboundWebhooksController, DemoStripeController, AdminInboundController, AdminGithubBindingsController],
   providers: [
     InboundMetrics,
     InboundRoutes,

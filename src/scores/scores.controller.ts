@@ -59,8 +59,7 @@ export class ScoresController {
   ) {
     await this.gate.stream(request, reply, this.gated, await this.scores.parseMatchIds(query.matches), {
       lastEventId: lastEventId ?? query.lastEventId,
-      // Scores have no delayed mode in this build (PUT /admin/entitlements refuses it): always now.
-      snapshot: (topics) => this.scores.snapshot(topics),
+      snapshot: (topics, asOfMs) => this.scores.snapshot(topics, asOfMs),
     });
   }
 

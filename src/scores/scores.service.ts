@@ -274,8 +274,13 @@ export class ScoresService implements OnModuleInit {
     return ids;
   }
 
-  /** The current state of the requested matches (or of every current match), for `event: snapshot`. */
-  async snapshot(ids: ReadonlySet<string> | undefined): Promise<{ matches: MatchView[] }> {
+  /**
+   * The state of the requested matches (or of every current match), for `event: snapshot`: now, or
+   * (`asOfMs`, a delayed plan) as the timeline had it then, so that the delayed stream that follows
+   * carries on from it. Each match's `seq` says which feed events the snapshot already holds (an event
+   * committed before `asOfMs` but published after it comes again, with a seq the client skips).
+   */
+  async snapshot(ids: ReadonlySet<string> | undefined, asOfMs?: number): Promise<{ matches: MatchView[] }> {
     const rows = ids
       ? await this.matches.find({ where: { id: In([...ids]) }, order: { startsAt: 'ASC', id: 'ASC' } })
       : await this.matches.find({
@@ -286,6 +291,27 @@ export class ScoresService implements OnModuleInit {
           order: { startsAt: 'ASC', id: 'ASC' },
           take: SNAPSHOT_MAX_MATCHES,
         });
-    return { matches: rows.map(matchView) };
+    const views = rows.map(matchView);
+    if (asOfMs === undefined || views.length === 0) return { matches: views };
+    return { matches: await this.asOf(views, new Date(asOfMs)) };
+  }
+
+  /** Each match as its last timeline event at or before `at` left it (as scheduled if none). */
+  private async asOf(views: MatchView[], at: Date): Promise<MatchView[]> {
+    const last = await this.events
+      .createQueryBuilder('e')
+      .distinctOn(['e.match_id'])
+      .where('e.match_id IN (:...ids)', { ids: views.map((view) => view.id) })
+      .andWhere('e.created_at <= :at', { at })
+      .orderBy('e.match_id')
+      .addOrderBy('e.seq', 'DESC')
+      .getMany();
+    const byMatch = new Map(last.map((event) => [event.matchId, event]));
+    return views.map((view) => {
+      const event = byMatch.get(view.id);
+      if (!event) return { ...view, status: 'scheduled', home: 0, away: 0, period: 0, seq: 0 };
+      const status: MatchStatus = event.kind === 'final' ? 'finished' : 'live';
+      return { ...view, status, home: event.homeScore, away: event.awayScore, period: event.period, seq: event.seq };
+    });
   }
 }

@@ -27,7 +27,11 @@ export class ChatPanel {
   /** Conversation id → the newest seq already announced to screen readers. */
   private readonly announced = new Map<string, number>();
 
-  constructor(private readonly onState: (state: string, label: string) => void) {}
+  constructor(
+    private readonly onState: (state: string, label: string) => void,
+    /** Sign-in and sign-out, for the rest of the page (the feeds read as the signed-in user). */
+    private readonly onSession: (session: Session | undefined) => void,
+  ) {}
 
   async start(): Promise<void> {
     this.onState('signed-out', STATE_LABEL['signed-out']);
@@ -61,6 +65,7 @@ export class ChatPanel {
     document.addEventListener('visibilitychange', () => this.client?.markRead());
     const session = await restoreSession();
     if (session) this.begin(session);
+    else this.onSession(undefined);
   }
 
   private begin(session: Session): void {
@@ -71,6 +76,7 @@ export class ChatPanel {
       (reason) => this.end(reason),
     );
     byId('me-name').textContent = session.user.name;
+    this.onSession(session);
     this.signInForm.hidden = true;
     this.body.hidden = false;
     this.view.hidden = true;
@@ -83,6 +89,7 @@ export class ChatPanel {
     this.client?.close();
     this.client = undefined;
     signOut();
+    this.onSession(undefined);
     this.body.hidden = true;
     this.signInForm.hidden = false;
     this.error('sign-in-error', reason);
