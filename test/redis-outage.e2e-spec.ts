@@ -36,9 +36,11 @@ class RedisPublishingHandler implements OnModuleInit {
 
   async onModuleInit() {
     // Like the scores feed: an outbox handler that needs Redis to succeed.
-    this.relay.register('test-redis', ['test.publish'], async (event) => {
-      await this.redis.publisher.xadd(this.redis.key('test-log'), '*', 'seq', String(event.data.seq));
-      published.push(Number(event.data.seq));
+    this.relay.register('test-redis', ['test.publish'], async (events) => {
+      for (const event of events) {
+        await this.redis.publisher.xadd(this.redis.key('test-log'), '*', 'seq', String(event.data.seq));
+        published.push(Number(event.data.seq));
+      }
     });
     await this.redis.subscriber.subscribe(this.redis.key('test-channel'));
     this.redis.subscriber.on('message', (_channel: string, message: string) => messages.push(message));

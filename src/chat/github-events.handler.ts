@@ -24,7 +24,9 @@ export class GithubEventsHandler implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.relay.register('chat.github-system-messages', GITHUB_EVENT_TYPES, (event) => this.handle(event));
+    this.relay.register('chat.github-system-messages', GITHUB_EVENT_TYPES, async (events) => {
+      for (const event of events) await this.handle(event);
+    });
   }
 
   async handle(event: DomainEvent): Promise<void> {

@@ -140,7 +140,12 @@ function loadAll(env: Env) {
     },
     outbox: {
       pollIntervalMs: r.int('OUTBOX_POLL_INTERVAL_MS', 1_000, 50, 60_000),
+      /** Events per claim (and partition keys per claim). */
       batchSize: r.int('OUTBOX_BATCH_SIZE', 200, 1, 10_000),
+      /** Batches an instance handles at once (each of other partition keys). */
+      lanes: r.int('OUTBOX_LANES', 4, 1, 64),
+      /** How long a claimed key is the relay's (renewed while it works); a dead relay's keys free up after it. */
+      leaseMs: r.int('OUTBOX_LEASE_MS', 30_000, 1_000, 600_000),
       maxAttempts: r.int('OUTBOX_MAX_ATTEMPTS', 50, 1, 10_000),
       retentionHours: r.int('OUTBOX_RETENTION_HOURS', 72, 1, 24 * 365),
     },

@@ -109,6 +109,7 @@ export class GithubEffects implements OnModuleInit {
     const type = event.type as GithubEvent;
     record({
       type: `github.${type}`,
+      key: `github:${repository.slice(0, 190)}`,
       data: {
         deliveryId: event.externalId,
         repository,

@@ -64,15 +64,18 @@ export class StripeEffects implements OnModuleInit {
     const found = dataObject(payload);
     if (!found) return { ignored: 'no data.object' };
     const { event, object: intent } = found;
+    const customer = str(intent.customer);
+    const userId = str(intent.metadata?.userId);
     record({
       type: 'payment.succeeded',
+      key: userId ? `user:${userId.slice(0, 100)}` : customer ? `stripe:${customer.slice(0, 100)}` : '',
       data: {
         stripeEventId: event.id,
         paymentIntentId: str(intent.id),
         amount: typeof intent.amount === 'number' ? intent.amount : null,
         currency: str(intent.currency),
-        customer: str(intent.customer),
-        userId: str(intent.metadata?.userId),
+        customer,
+        userId,
       },
     });
   }
@@ -124,6 +127,7 @@ export class StripeEffects implements OnModuleInit {
     if (!user) throw new Error(`user ${userId} not found`);
     record({
       type: 'subscription.updated',
+      key: `user:${userId}`,
       data: { stripeEventId: event.id, stripeEventType: event.type, userId, plan, ...extra },
     });
   }

@@ -152,6 +152,7 @@ export class DeliveryAttemptsService {
       if (!row) return false;
       await this.outbox.record(manager, {
         type: 'endpoint.disabled',
+        key: `endpoint:${endpointId}`,
         data: { endpointId, url: row.url, reason, disabledAt: new Date(row.disabledAt).toISOString() },
       });
       return true;

@@ -5,15 +5,11 @@
  * transaction (committed without waiting for the WAL flush: outbound-db.ts says why that is safe).
  * Deliveries of active endpoints are then enqueued; a paused endpoint's are held in Postgres.
  *
- * Look-ahead. The relay hands events over one at a time and waits for each, so one round trip per
- * event would cap the whole pipeline at one event per Postgres round trip. When the intake is handed
- * event N, the same statement also takes the committed, unprocessed events after N (up to
- * LOOKAHEAD) in id order, and remembers their ids: when the relay hands those over, they are done
- * and the handler returns at once. This is safe because the statement is atomic and idempotent: if
- * this process dies, or another instance's relay hands them over, the handler runs normally, finds
- * the message (ON CONFLICT) and only re-enqueues its pending deliveries. Message ids follow event ids
- * within a statement and statements follow the relay's order, so message order is the order in which
- * the relay hands events over either way. (A batch handler API on the relay would make this simpler.)
+ * The relay hands over a batch (events of several partition keys, each key's in id order): one
+ * statement takes them all. It is idempotent: a batch handed over again (a retry, another
+ * instance after a crash) finds its messages (ON CONFLICT) and only re-enqueues their pending
+ * deliveries. Message ids follow event ids within a statement, so an endpoint gets each key's
+ * events in order.
  *
  * Enqueueing is off the relay's path: jobs go to a buffer flushed by one `addBulk` at a time. If that
  * fails (Redis down) or the process dies first, nothing is lost: the rows are committed and the
@@ -27,14 +23,7 @@ import { patternMatchSql } from './event-type-patterns.js';
 import { OutboundDb } from './outbound-db.js';
 import { OUTBOX_HANDLER } from './outbound.constants.js';
 
-/** Events taken per statement (the one handed over plus those after it). */
-const LOOKAHEAD = 500;
-/** Ids remembered as taken; past this the oldest are forgotten (and those events take the normal path). */
-const MAX_REMEMBERED = 20_000;
-
 interface IntakeRow {
-  kind: 'taken' | 'delivery';
-  eventId: string | null;
   deliveryId: string;
   endpointId: string;
   messageId: string;
@@ -43,14 +32,12 @@ interface IntakeRow {
 }
 
 /**
- * $1 = the event handed over, $2 = look-ahead. The body is `{ type, timestamp, data }` with the
+ * $1 = the events handed over (ids). The body is `{ type, timestamp, data }` with the
  * timestamp as ISO 8601 UTC with milliseconds (what `Date.toISOString()` gives).
  */
 const INTAKE_SQL = `
 WITH ev AS (
-  SELECT id, type, data, occurred_at FROM outbox_events
-  WHERE id >= $1 AND processed_at IS NULL
-  ORDER BY id LIMIT $2
+  SELECT id, type, data, occurred_at FROM outbox_events WHERE id = ANY($1::bigint[])
 ), msg AS (
   INSERT INTO webhook_messages (event_id, webhook_id, type, body, created_at)
   SELECT id, 'msg_' || replace(gen_random_uuid()::text, '-', ''), type,
@@ -70,23 +57,18 @@ WITH ev AS (
   ON CONFLICT (endpoint_id, message_id) DO NOTHING
   RETURNING id, endpoint_id, message_id
 )
-SELECT 'taken' AS kind, ev.id AS "eventId", NULL::uuid AS "deliveryId", NULL::uuid AS "endpointId",
-       NULL::bigint AS "messageId", NULL::boolean AS ordered, NULL::varchar AS status
-FROM ev
-UNION ALL
-SELECT 'delivery', NULL, d.id, d.endpoint_id, d.message_id, e.ordered, e.status
+SELECT d.id AS "deliveryId", d.endpoint_id AS "endpointId", d.message_id AS "messageId", e.ordered, e.status
 FROM d JOIN webhook_endpoints e ON e.id = d.endpoint_id
 UNION ALL
-SELECT 'delivery', NULL, d.id, d.endpoint_id, d.message_id, e.ordered, e.status
+SELECT d.id, d.endpoint_id, d.message_id, e.ordered, e.status
 FROM webhook_messages m
 JOIN webhook_deliveries d ON d.message_id = m.id AND d.status = 'pending'
 JOIN webhook_endpoints e ON e.id = d.endpoint_id
-WHERE m.event_id = $1 AND NOT EXISTS (SELECT 1 FROM msg WHERE msg.event_id = $1)`;
+WHERE m.event_id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM msg WHERE msg.event_id = m.event_id)`;
 
 @Injectable()
 export class MessageIntake implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(MessageIntake.name);
-  private readonly taken = new Set<string>();
   private buffered: IntakeRow[] = [];
   private inFlight?: Promise<void>;
   private scheduled = false;
@@ -98,24 +80,15 @@ export class MessageIntake implements OnModuleInit, BeforeApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.relay.register(OUTBOX_HANDLER, '*', (event) => this.take(event));
+    this.relay.register(OUTBOX_HANDLER, '*', (events) => this.take(events));
   }
 
-  async take(event: DomainEvent): Promise<void> {
-    if (this.taken.delete(event.id)) return; // taken by an earlier look-ahead
-    const rows = await this.db.rows<IntakeRow>(INTAKE_SQL, [event.id, LOOKAHEAD]);
-    for (const row of rows) {
-      if (row.kind === 'taken' && row.eventId !== event.id) this.remember(row.eventId!);
-    }
-    const active = rows.filter((row) => row.kind === 'delivery' && row.status === 'active');
+  async take(events: DomainEvent[]): Promise<void> {
+    const rows = await this.db.rows<IntakeRow>(INTAKE_SQL, [events.map((event) => event.id)]);
+    const active = rows.filter((row) => row.status === 'active');
     if (active.length === 0) return;
     this.buffered.push(...active);
     this.schedule();
-  }
-
-  private remember(eventId: string): void {
-    this.taken.add(eventId);
-    if (this.taken.size > MAX_REMEMBERED) this.taken.delete(this.taken.values().next().value!);
   }
 
   /** One `addBulk` in flight at a time; what arrives meanwhile goes in the next one. */

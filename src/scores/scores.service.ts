@@ -130,22 +130,27 @@ export class ScoresService implements OnModuleInit {
     });
     // Never dead-letter: while Redis is down this handler blocks (and retries) its own later
     // events, so subscribers get every score, in order, once Redis is back.
-    this.relay.register('scores.feed', Object.values(DOMAIN_EVENT_OF), (event) => this.publish(event), {
+    this.relay.register('scores.feed', Object.values(DOMAIN_EVENT_OF), (events) => this.publish(events), {
       maxAttempts: Infinity,
     });
   }
 
-  private async publish(event: DomainEvent): Promise<void> {
-    const data = event.data as unknown as ScoreEventData;
-    const frame: ScoreFrame = {
-      matchId: data.matchId,
-      home: data.home,
-      away: data.away,
-      status: data.status,
-      event: data.event,
-    };
-    // Once per outbox event: the relay's retry of a publish that ran after all is not published twice.
-    await this.feed.publish([{ type: 'score', topic: data.matchId, data: frame }], `outbox:${event.id}`);
+  /** A batch of score events in one round trip per feed log (each match's in order). */
+  private async publish(events: DomainEvent[]): Promise<void> {
+    await this.feed.publish(
+      events.map((event) => {
+        const data = event.data as unknown as ScoreEventData;
+        const frame: ScoreFrame = {
+          matchId: data.matchId,
+          home: data.home,
+          away: data.away,
+          status: data.status,
+          event: data.event,
+        };
+        // Once per outbox event: the relay's retry of a publish that ran after all is not published twice.
+        return { type: 'score', topic: data.matchId, data: frame, once: `outbox:${event.id}` };
+      }),
+    );
   }
 
   async createMatch(dto: CreateMatchDto): Promise<MatchView> {
@@ -252,7 +257,11 @@ export class ScoresService implements OnModuleInit {
         period: savedMatch.period,
         event: view,
       };
-      await this.outbox.record(manager, { type: DOMAIN_EVENT_OF[dto.kind], data: { ...data } });
+      await this.outbox.record(manager, {
+        type: DOMAIN_EVENT_OF[dto.kind],
+        key: `match:${savedMatch.id}`,
+        data: { ...data },
+      });
       return { match: matchView(savedMatch), event: view };
     });
   }

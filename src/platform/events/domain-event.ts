@@ -1,7 +1,11 @@
-/** A domain event as handlers see it. `id` is the outbox row id: unique and increasing. */
+/**
+ * A domain event as handlers see it. `id` is the outbox row id: unique and increasing. `key` is its
+ * partition key: each handler gets the events of one key in id order; different keys go in parallel.
+ */
 export interface DomainEvent<T = Record<string, unknown>> {
   id: string;
   type: string;
+  key: string;
   data: T;
   occurredAt: Date;
 }
@@ -9,9 +13,20 @@ export interface DomainEvent<T = Record<string, unknown>> {
 export interface NewDomainEvent<T = Record<string, unknown>> {
   type: string;
   data: T;
+  /**
+   * What must stay in order (a match, a conversation, a user): events of one key reach each handler
+   * in the order they were recorded, as long as their transactions commit in that order (the writer
+   * serializes them per key, e.g. with a row lock). Unkeyed events share the key ''.
+   */
+  key?: string;
 }
 
-export type DomainEventHandler = (event: DomainEvent) => Promise<void>;
+/**
+ * Handles a batch: events of one or more keys, in id order within each key. It returns once all of
+ * them are handled, or throws; the relay then retries key by key, then event by event, to find the
+ * one that fails (so a handler must be idempotent: at least once, as always).
+ */
+export type DomainEventHandler = (events: DomainEvent[]) => Promise<void>;
 
 export const OUTBOX_CHANNEL = 'outbox_events';
 

@@ -2,13 +2,14 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OutboxEvent } from './outbox-event.entity.js';
 import { OutboxHandled } from './outbox-handled.entity.js';
+import { OutboxLease } from './outbox-lease.entity.js';
 import { OutboxRelay } from './outbox.relay.js';
 import { OutboxService } from './outbox.service.js';
 
 /** Domain events: the transactional outbox and its relay. */
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([OutboxEvent, OutboxHandled])],
+  imports: [TypeOrmModule.forFeature([OutboxEvent, OutboxHandled, OutboxLease])],
   providers: [OutboxService, OutboxRelay],
   exports: [OutboxService, OutboxRelay],
 })

@@ -1,26 +1,36 @@
 /**
  * Hands committed outbox events to registered handlers: at least once, once per handler in the
- * normal case, in event order per handler.
+ * normal case, in id order per handler and partition key; different keys run in parallel, in
+ * OUTBOX_LANES lanes per instance and across instances.
  *
- * Several instances may run it. A batch runs inside one transaction that first takes a
- * transaction-scoped advisory lock, so one relay at a time delivers (which keeps order: two relays
- * splitting a batch would race their publishes), and rows are claimed `FOR UPDATE SKIP LOCKED`.
- * What a handler finished is recorded in `outbox_handled` in that same transaction. A handler that
- * fails blocks its own later events (head-of-line, so scores stay ordered) and the relay backs off;
- * after `OUTBOX_MAX_ATTEMPTS` the event is dead-lettered for that handler and logged.
+ * A lane claims, handles, then records, and holds no transaction while a handler runs:
+ *  1. Claim (one statement): take the lease (`outbox_leases`) of up to OUTBOX_BATCH_SIZE partition
+ *     keys among the oldest pending events whose key no relay holds, and read those keys' pending
+ *     events (at most OUTBOX_BATCH_SIZE in all, a prefix of each key), each with the handlers that
+ *     already finished it. A lease lasts OUTBOX_LEASE_MS and is renewed while the lane works.
+ *  2. Handle: each handler gets its events of the batch in one call. If that throws, it is called
+ *     key by key, and a key that fails again event by event: the events before the failing one
+ *     are done, the failing one is retried later, and the key's later events wait for it (for that
+ *     handler), so a failure blocks only its own key, and each key stays in order.
+ *  3. Record (one short transaction): what each handler finished (`outbox_handled`), events every
+ *     handler finished (`processed_at`), attempts and the last error of failed events; drop the
+ *     leases, or keep a failed key's lease until its backoff ends. After OUTBOX_MAX_ATTEMPTS a
+ *     failing event is dead-lettered for that handler and logged.
+ * A relay that dies between claim and record loses nothing: its leases run out and another relay
+ * runs the unrecorded handlers again (at least once). An event of a rolled-back transaction is never
+ * seen: only committed rows are read.
  *
  * Latency: LISTEN/NOTIFY wakes the relay on commit; a slow poll covers lost notifications.
  */
+import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import { Counter } from 'prom-client';
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { type DomainEvent, type DomainEventHandler, OUTBOX_CHANNEL } from './domain-event.js';
-
-const RELAY_LOCK_KEY = 7_420_001;
 
 interface Registration {
   name: string;
@@ -33,7 +43,7 @@ export interface HandlerOptions {
   /**
    * Attempts before an event is dead-lettered for this handler (default `OUTBOX_MAX_ATTEMPTS`).
    * `Infinity` for handlers that must never skip an event, such as a feed publisher waiting for
-   * Redis to come back: it keeps blocking (and retrying) its own later events instead.
+   * Redis to come back: it keeps blocking (and retrying) its own key's later events instead.
    */
   maxAttempts?: number;
 }
@@ -41,23 +51,71 @@ export interface HandlerOptions {
 interface Row {
   id: string;
   type: string;
+  key: string;
   data: Record<string, unknown>;
   occurred_at: Date;
   attempts: number;
+  done: string[];
 }
+
+/** What handling a batch came to, to be recorded. */
+interface Outcome {
+  handled: { eventId: string; handler: string; outcome: 'done' | 'dead' }[];
+  /** Failed events (not dead-lettered) and the last error. */
+  errors: Map<string, string>;
+  /** Events some handler has not finished (failed, or waiting behind a failure of its key). */
+  incomplete: Set<string>;
+  /** Keys with a failure: their lease is kept for the backoff. */
+  failedKeys: Set<string>;
+}
+
+/**
+ * $1 owner, $2 lease (ms), $3 keys / events per claim, $4 scan: how many of the oldest pending
+ * events are looked at for free keys.
+ */
+const CLAIM_SQL = `
+WITH pending AS (
+  SELECT partition_key, min(id) AS first FROM (
+    SELECT partition_key, id FROM outbox_events WHERE processed_at IS NULL ORDER BY id LIMIT $4
+  ) oldest GROUP BY partition_key
+), free AS (
+  SELECT p.partition_key, p.first FROM pending p
+  LEFT JOIN outbox_leases l ON l.partition_key = p.partition_key
+  WHERE l.partition_key IS NULL OR l.until < now()
+  ORDER BY p.first LIMIT $3
+), taken AS (
+  INSERT INTO outbox_leases AS l (partition_key, owner, until)
+  SELECT partition_key, $1, now() + make_interval(secs => $2::double precision / 1000) FROM free
+  ON CONFLICT (partition_key) DO UPDATE SET owner = excluded.owner, until = excluded.until
+    WHERE l.until < now()
+  RETURNING l.partition_key
+)
+SELECT e.id, e.type, e.partition_key AS key, e.data, e.occurred_at, e.attempts,
+       ARRAY(SELECT h.handler FROM outbox_handled h WHERE h.event_id = e.id) AS done
+FROM taken t CROSS JOIN LATERAL (
+  SELECT * FROM outbox_events e
+  WHERE e.partition_key = t.partition_key AND e.processed_at IS NULL
+  ORDER BY e.id LIMIT $3
+) e
+ORDER BY e.id LIMIT $3`;
+
+/** How long a failed key waits before its next try: 100 ms, doubling, at most 5 s. */
+const BACKOFF_SQL = `least(100 * power(2, least(failures, 6)), 5000)`;
 
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(OutboxRelay.name);
   private readonly handlers = new Map<string, Registration>();
+  /** This process's name on its leases. */
+  private readonly owner: string;
   private listener?: pg.Client;
   private pollTimer?: NodeJS.Timeout;
   private cleanupTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  /** Lanes at work; a kick while all are busy is remembered. */
+  private readonly lanes = new Set<Promise<void>>();
   private again = false;
   private stopped = true;
-  private failures = 0;
   private readonly delivered: Counter;
   private readonly failed: Counter;
 
@@ -66,6 +124,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     private readonly config: AppConfig,
     metrics: MetricsService,
   ) {
+    this.owner = `${config.app.instanceId}:${randomBytes(4).toString('hex')}`.slice(0, 200);
     this.delivered = metrics.counter('outbox_handled_total', 'Outbox events handled, by handler', ['handler']);
     this.failed = metrics.counter('outbox_handler_failures_total', 'Outbox handler failures, by handler', ['handler']);
   }
@@ -94,143 +153,186 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     clearInterval(this.pollTimer);
     clearInterval(this.cleanupTimer);
     clearTimeout(this.retryTimer);
-    await this.running;
+    await Promise.all(this.lanes);
     await this.listener?.end().catch(() => undefined);
   }
 
-  /** Ask for a drain; coalesces with one already running. */
+  /** Ask for work: starts a lane if one is free, else the next lane to finish looks again. */
   kick(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.lanes.size >= this.config.outbox.lanes) {
       this.again = true;
       return;
     }
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
+    const lane: Promise<void> = this.lane().finally(() => {
+      this.lanes.delete(lane);
       if (this.again) {
         this.again = false;
         this.kick();
       }
     });
+    this.lanes.add(lane);
   }
 
-  private async drain(): Promise<void> {
+  /** Claims and handles batches until none is left; a full batch asks for one more lane. */
+  private async lane(): Promise<void> {
     try {
       while (!this.stopped) {
-        const outcome = await this.runBatch();
-        if (outcome === 'failed') {
-          this.failures++;
-          this.scheduleRetry();
-          return;
-        }
-        this.failures = 0;
-        if (outcome !== 'more') return;
+        const { claimed, full, failed } = await this.runBatch();
+        if (failed) this.scheduleRetry();
+        if (claimed === 0) return;
+        if (full) this.kick();
       }
     } catch (error) {
-      this.failures++;
       this.logger.warn(`outbox relay: ${(error as Error).message}`);
       this.scheduleRetry();
     }
   }
 
+  /** A failed key is free again after its backoff (at most 5 s): look then. */
   private scheduleRetry(): void {
-    if (this.stopped) return;
-    clearTimeout(this.retryTimer);
-    const delay = Math.min(100 * 2 ** Math.min(this.failures, 6), 5_000);
-    this.retryTimer = setTimeout(() => this.kick(), delay);
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, 250);
   }
 
-  private async runBatch(): Promise<'empty' | 'more' | 'failed' | 'busy'> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+  private async runBatch(): Promise<{ claimed: number; full: boolean; failed: boolean }> {
+    const { batchSize, leaseMs } = this.config.outbox;
+    const rows: Row[] = await this.dataSource.query(CLAIM_SQL, [this.owner, leaseMs, batchSize, batchSize * 4]);
+    if (rows.length === 0) return { claimed: 0, full: false, failed: false };
+    const keys = [...new Set(rows.map((row) => row.key))];
+    const renew = setInterval(() => void this.renew(keys), Math.max(100, Math.floor(leaseMs / 3)));
+    let outcome: Outcome;
     try {
-      await runner.startTransaction();
-      const [{ locked }] = await runner.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [RELAY_LOCK_KEY]);
-      if (!locked) {
-        await runner.rollbackTransaction();
-        return 'busy';
-      }
-      const rows: Row[] = await runner.query(
-        `SELECT id, type, data, occurred_at, attempts FROM outbox_events
-         WHERE processed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.config.outbox.batchSize],
-      );
-      if (rows.length === 0) {
-        await runner.commitTransaction();
-        return 'empty';
-      }
-      const anyFailed = await this.deliver(runner, rows);
-      await runner.commitTransaction();
-      if (anyFailed) return 'failed';
-      return rows.length === this.config.outbox.batchSize ? 'more' : 'empty';
-    } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      throw error;
+      outcome = await this.handle(rows);
     } finally {
-      await runner.release();
+      clearInterval(renew);
+    }
+    await this.record(rows, keys, outcome);
+    return { claimed: rows.length, full: rows.length >= batchSize, failed: outcome.failedKeys.size > 0 };
+  }
+
+  private async renew(keys: string[]): Promise<void> {
+    await this.dataSource
+      .query(
+        `UPDATE outbox_leases SET until = now() + make_interval(secs => $3::double precision / 1000)
+         WHERE owner = $1 AND partition_key = ANY($2::varchar[])`,
+        [this.owner, keys, this.config.outbox.leaseMs],
+      )
+      .catch((error: Error) => this.logger.warn(`outbox lease renewal: ${error.message}`));
+  }
+
+  /** Every handler on its events of the batch, in parallel. */
+  private async handle(rows: Row[]): Promise<Outcome> {
+    const outcome: Outcome = { handled: [], errors: new Map(), incomplete: new Set(), failedKeys: new Set() };
+    await Promise.all(
+      [...this.handlers.values()].map(async (handler) => {
+        const mine = rows.filter(
+          (row) => (handler.types === '*' || handler.types.has(row.type)) && !row.done.includes(handler.name),
+        );
+        if (mine.length > 0) await this.runHandler(handler, mine, outcome);
+      }),
+    );
+    return outcome;
+  }
+
+  /** The whole list in one call; on failure key by key, and a failing key event by event. */
+  private async runHandler(handler: Registration, rows: Row[], outcome: Outcome): Promise<void> {
+    const done = (list: Row[]) => {
+      for (const row of list) outcome.handled.push({ eventId: String(row.id), handler: handler.name, outcome: 'done' });
+      this.delivered.inc({ handler: handler.name }, list.length);
+    };
+    const first = await this.attempt(handler, rows);
+    if (first === undefined) return done(rows);
+    const byKey = new Map<string, Row[]>();
+    for (const row of rows) {
+      const list = byKey.get(row.key);
+      if (list) list.push(row);
+      else byKey.set(row.key, [row]);
+    }
+    await Promise.all(
+      [...byKey.values()].map(async (list) => {
+        // A call already made is not made again: one key's is the first, one event's is its key's.
+        const whole = byKey.size === 1 ? first : await this.attempt(handler, list);
+        if (whole === undefined) return done(list);
+        for (let i = 0; i < list.length; i++) {
+          const error = list.length === 1 ? whole : await this.attempt(handler, [list[i]]);
+          if (error === undefined) done([list[i]]);
+          else if (this.failedAt(handler, list, i, error, outcome)) return;
+        }
+      }),
+    );
+  }
+
+  /** Undefined when the handler took the events, else its error. */
+  private async attempt(handler: Registration, rows: Row[]): Promise<string | undefined> {
+    try {
+      await handler.handle(rows.map(toEvent));
+      return undefined;
+    } catch (error) {
+      this.failed.inc({ handler: handler.name });
+      return `${handler.name}: ${(error as Error).message}`;
     }
   }
 
-  private async deliver(runner: QueryRunner, rows: Row[]): Promise<boolean> {
-    const ids = rows.map((row) => String(row.id));
-    const already: { event_id: string; handler: string }[] = await runner.query(
-      'SELECT event_id, handler FROM outbox_handled WHERE event_id = ANY($1::bigint[])',
-      [ids],
-    );
-    const done = new Set(already.map((row) => `${row.event_id}:${row.handler}`));
-    const newlyDone: { eventId: string; handler: string; outcome: 'done' | 'dead' }[] = [];
-    const errors = new Map<string, string>();
-    const incomplete = new Set<string>();
+  /**
+   * `list[i]` failed for this handler: dead-lettered if out of attempts (the key goes on), else the
+   * key's later events wait for it. Returns whether the key is blocked.
+   */
+  private failedAt(handler: Registration, list: Row[], i: number, error: string, outcome: Outcome): boolean {
+    const row = list[i];
+    const id = String(row.id);
+    outcome.errors.set(id, error);
+    if (row.attempts + 1 >= (handler.maxAttempts ?? this.config.outbox.maxAttempts)) {
+      this.logger.error(`outbox event ${id} (${row.type}) dead-lettered for ${error}`);
+      outcome.handled.push({ eventId: id, handler: handler.name, outcome: 'dead' });
+      return false;
+    }
+    outcome.failedKeys.add(row.key);
+    for (const later of list.slice(i)) outcome.incomplete.add(String(later.id));
+    return true;
+  }
 
-    for (const handler of this.handlers.values()) {
-      let blocked = false;
-      for (const row of rows) {
-        const id = String(row.id);
-        if (handler.types !== '*' && !handler.types.has(row.type)) continue;
-        if (done.has(`${id}:${handler.name}`)) continue;
-        if (blocked) {
-          incomplete.add(id);
-          continue;
-        }
-        const event: DomainEvent = { id, type: row.type, data: row.data, occurredAt: row.occurred_at };
-        try {
-          await handler.handle(event);
-          newlyDone.push({ eventId: id, handler: handler.name, outcome: 'done' });
-          this.delivered.inc({ handler: handler.name });
-        } catch (error) {
-          this.failed.inc({ handler: handler.name });
-          const message = `${handler.name}: ${(error as Error).message}`;
-          errors.set(id, message);
-          if (row.attempts + 1 >= (handler.maxAttempts ?? this.config.outbox.maxAttempts)) {
-            this.logger.error(`outbox event ${id} (${row.type}) dead-lettered for ${message}`);
-            newlyDone.push({ eventId: id, handler: handler.name, outcome: 'dead' });
-          } else {
-            incomplete.add(id);
-            blocked = true;
-          }
-        }
+  /** One short transaction: what was handled, what is complete, what failed, and the leases. */
+  private async record(rows: Row[], keys: string[], outcome: Outcome): Promise<void> {
+    const { handled, errors, incomplete, failedKeys } = outcome;
+    const complete = rows.map((row) => String(row.id)).filter((id) => !incomplete.has(id));
+    await this.dataSource.transaction(async (manager) => {
+      if (handled.length > 0) {
+        await manager.query(
+          `INSERT INTO outbox_handled (event_id, handler, outcome)
+           SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::varchar[]) ON CONFLICT DO NOTHING`,
+          [handled.map((d) => d.eventId), handled.map((d) => d.handler), handled.map((d) => d.outcome)],
+        );
       }
-    }
-
-    if (newlyDone.length > 0) {
-      await runner.query(
-        `INSERT INTO outbox_handled (event_id, handler, outcome)
-         SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::varchar[]) ON CONFLICT DO NOTHING`,
-        [newlyDone.map((d) => d.eventId), newlyDone.map((d) => d.handler), newlyDone.map((d) => d.outcome)],
-      );
-    }
-    const complete = ids.filter((id) => !incomplete.has(id));
-    if (complete.length > 0) {
-      await runner.query('UPDATE outbox_events SET processed_at = now() WHERE id = ANY($1::bigint[])', [complete]);
-    }
-    if (errors.size > 0) {
-      await runner.query(
-        `UPDATE outbox_events e SET attempts = e.attempts + 1, last_error = f.error
-         FROM unnest($1::bigint[], $2::text[]) AS f(id, error) WHERE e.id = f.id`,
-        [[...errors.keys()], [...errors.values()]],
-      );
-    }
-    return incomplete.size > 0;
+      if (complete.length > 0) {
+        await manager.query('UPDATE outbox_events SET processed_at = now() WHERE id = ANY($1::bigint[])', [complete]);
+      }
+      if (errors.size > 0) {
+        await manager.query(
+          `UPDATE outbox_events e SET attempts = e.attempts + 1, last_error = f.error
+           FROM unnest($1::bigint[], $2::text[]) AS f(id, error) WHERE e.id = f.id`,
+          [[...errors.keys()], [...errors.values()]],
+        );
+      }
+      const free = keys.filter((key) => !failedKeys.has(key));
+      if (free.length > 0) {
+        await manager.query('DELETE FROM outbox_leases WHERE owner = $1 AND partition_key = ANY($2::varchar[])', [
+          this.owner,
+          free,
+        ]);
+      }
+      if (failedKeys.size > 0) {
+        await manager.query(
+          `UPDATE outbox_leases SET failures = failures + 1,
+             until = now() + make_interval(secs => ${BACKOFF_SQL} / 1000.0)
+           WHERE owner = $1 AND partition_key = ANY($2::varchar[])`,
+          [this.owner, [...failedKeys]],
+        );
+      }
+    });
   }
 
   private async listen(attempt = 0): Promise<void> {
@@ -256,7 +358,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  /** Retention: processed events older than OUTBOX_RETENTION_HOURS are deleted. */
+  /** Retention: processed events older than OUTBOX_RETENTION_HOURS are deleted, and leases long run out. */
   async cleanup(): Promise<number> {
     const hours = this.config.outbox.retentionHours;
     try {
@@ -265,10 +367,15 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
          DELETE FROM outbox_handled h USING gone WHERE h.event_id = gone.id`,
         [hours],
       );
+      await this.dataSource.query(`DELETE FROM outbox_leases WHERE until < now() - interval '1 hour'`);
       return Array.isArray(deleted) ? Number(deleted[1] ?? 0) : 0;
     } catch (error) {
       this.logger.warn(`outbox cleanup: ${(error as Error).message}`);
       return 0;
     }
   }
+}
+
+function toEvent(row: Row): DomainEvent {
+  return { id: String(row.id), type: row.type, key: row.key, data: row.data, occurredAt: row.occurred_at };
 }

@@ -14,13 +14,23 @@ export class OutboxService {
     }
     if (events.length === 0) return [];
     const rows: { id: string; occurred_at: Date }[] = await manager.query(
-      `INSERT INTO outbox_events (type, data)
-       SELECT * FROM unnest($1::varchar[], $2::jsonb[])
+      `INSERT INTO outbox_events (type, data, partition_key)
+       SELECT * FROM unnest($1::varchar[], $2::jsonb[], $3::varchar[])
        RETURNING id, occurred_at`,
-      [events.map((event) => event.type), events.map((event) => JSON.stringify(event.data))],
+      [
+        events.map((event) => event.type),
+        events.map((event) => JSON.stringify(event.data)),
+        events.map((event) => event.key ?? ''),
+      ],
     );
     // Delivered by Postgres only if and when the transaction commits.
     await manager.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
-    return rows.map((row, index) => ({ id: String(row.id), occurredAt: row.occurred_at, ...events[index] }));
+    return rows.map((row, index) => ({
+      id: String(row.id),
+      occurredAt: row.occurred_at,
+      type: events[index].type,
+      data: events[index].data,
+      key: events[index].key ?? '',
+    }));
   }
 }

@@ -58,8 +58,8 @@ export class FeedLog {
   }
 
   /** Publishes, and resolves once the write is where it survives a failover (RedisService.confirmWrites). */
-  async publish(events: NewFeedEvent[], once?: string): Promise<string> {
-    const epoch = await publishBatch(this.redis, this.keys, this.definition, events, once);
+  async publish(events: NewFeedEvent[]): Promise<string> {
+    const epoch = await publishBatch(this.redis, this.keys, this.definition, events);
     await this.redis.confirmWrites();
     return epoch;
   }

@@ -9,12 +9,11 @@ import type { FeedDefinition } from './feed-event.js';
 import { allListenersKey, feedChannel } from './topic-channels.js';
 
 /**
- * KEYS: stream, epoch, latest, all-listeners, the batch's once-marker (used when ARGV[7] is '1':
- * a batch published before under the same key is not published again).
+ * KEYS: stream, epoch, latest, all-listeners, then the once-markers of the events that have one (an
+ * event published before under the same marker is not published again).
  * ARGV: maxlen, new epoch, keepLatest, now (also publishedAt), whole-batch channel, the publish
- * command (PUBLISH, or SPUBLISH on a cluster: every channel shares the keys' hash tag), whether the
- * batch has a once-key, then per topic:
- * its channel, the topic, n, and n × (type, data). Events are grouped by topic (the caller keeps
+ * command (PUBLISH, or SPUBLISH on a cluster: every channel shares the keys' hash tag), then per
+ * topic: its channel, the topic, n, and n × (type, data, its once-marker's KEYS index or 0). Events are grouped by topic (the caller keeps
  * the first-seen order of topics and each topic's own order), so ids ascend across the messages
  * of one batch; the whole batch goes first (feed-fanout.ts relies on both).
  */
@@ -24,32 +23,33 @@ if not epoch then
   epoch = ARGV[2]
   redis.call('SET', KEYS[2], epoch)
 end
-if ARGV[7] == '1' and not redis.call('SET', KEYS[5], '1', 'NX', 'PX', 86400000) then
-  return {epoch, {}}
-end
 local header = epoch .. '|' .. ARGV[4]
 local all = {}
 local ids = {}
 local perTopic = {}
-local i = 8
+local i = 7
 while i <= #ARGV do
   local channel, topic, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   i = i + 3
   local lines = {}
   for _ = 1, n do
-    local kind, data = ARGV[i], ARGV[i + 1]
-    i = i + 2
-    local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', kind, 'k', topic, 'd', data, 'p', ARGV[4])
-    if ARGV[3] == '1' then redis.call('HSET', KEYS[3], topic, id .. '|' .. data) end
-    local line = id .. '|' .. kind .. '|' .. topic .. '|' .. data
-    lines[#lines + 1] = line
-    all[#all + 1] = line
-    ids[#ids + 1] = id
+    local kind, data, once = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+    i = i + 3
+    if once == 0 or redis.call('SET', KEYS[once], '1', 'NX', 'PX', 86400000) then
+      local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 't', kind, 'k', topic, 'd', data, 'p', ARGV[4])
+      if ARGV[3] == '1' then redis.call('HSET', KEYS[3], topic, id .. '|' .. data) end
+      local line = id .. '|' .. kind .. '|' .. topic .. '|' .. data
+      lines[#lines + 1] = line
+      all[#all + 1] = line
+      ids[#ids + 1] = id
+    end
   end
-  perTopic[#perTopic + 1] = channel
-  perTopic[#perTopic + 1] = header .. '\\n' .. table.concat(lines, '\\n')
+  if #lines > 0 then
+    perTopic[#perTopic + 1] = channel
+    perTopic[#perTopic + 1] = header .. '\\n' .. table.concat(lines, '\\n')
+  end
 end
-if redis.call('ZCOUNT', KEYS[4], ARGV[4], '+inf') > 0 then
+if #all > 0 and redis.call('ZCOUNT', KEYS[4], ARGV[4], '+inf') > 0 then
   redis.call(ARGV[6], ARGV[5], header .. '\\n' .. table.concat(all, '\\n'))
 end
 for m = 1, #perTopic, 2 do redis.call(ARGV[6], perTopic[m], perTopic[m + 1]) end
@@ -61,6 +61,11 @@ export interface NewFeedEvent {
   /** The topic field (a symbol, a match id); must not contain `|` or a newline. */
   topic: string;
   data: unknown;
+  /**
+   * A marker naming this event (e.g. its outbox event): published at most once per day under it, so
+   * a retry of a publish that ran after all (a timeout, then the reconnect) is not published twice.
+   */
+  once?: string;
 }
 
 export interface FeedKeys {
@@ -80,8 +85,6 @@ export async function publishBatch(
   keys: FeedKeys,
   definition: FeedDefinition,
   events: NewFeedEvent[],
-  /** A key naming this batch (e.g. its outbox event): published at most once per day under it. */
-  once?: string,
 ): Promise<string> {
   // Grouped by topic in first-seen order (see PUBLISH_SCRIPT).
   const groups = new Map<string, number[]>();
@@ -97,22 +100,24 @@ export async function publishBatch(
     String(Date.now()),
     feedChannel(keys.base),
     redis.publishCommand,
-    once === undefined ? '0' : '1',
   ];
+  const onceKeys: string[] = [];
   for (const [topic, indexes] of groups) {
     args.push(feedChannel(keys.base, topic), topic, String(indexes.length));
     for (const i of indexes) {
-      args.push(events[i].type, JSON.stringify(events[i].data));
+      const { type, data, once } = events[i];
+      if (once !== undefined) onceKeys.push(`${keys.base}:once:${once}`);
+      args.push(type, JSON.stringify(data), once === undefined ? '0' : String(4 + onceKeys.length));
     }
   }
   const [epoch] = (await redis.publisher.eval(
     PUBLISH_SCRIPT,
-    5,
+    4 + onceKeys.length,
     keys.stream,
     keys.epoch,
     keys.latest,
     allListenersKey(keys.base),
-    `${keys.base}:once:${once ?? ''}`,
+    ...onceKeys,
     ...args,
   )) as [string, string[]];
   return epoch;

@@ -123,11 +123,9 @@ export class Feed {
 
   /**
    * Publishes a batch: one script call per log it touches, in parallel; each log keeps its events'
-   * order. With `once` (a key naming the batch, such as its outbox event), a retry of a batch that
-   * was published after all (a command that timed out and then ran on the reconnect) is not
-   * published again.
+   * order. An event with a `once` marker that was published before is not published again.
    */
-  async publish(events: NewFeedEvent[], once?: string): Promise<void> {
+  async publish(events: NewFeedEvent[]): Promise<void> {
     if (events.length === 0) return;
     const byLog = new Map<number, NewFeedEvent[]>();
     for (const event of events) {
@@ -136,7 +134,7 @@ export class Feed {
       if (list) list.push(event);
       else byLog.set(shard, [event]);
     }
-    await Promise.all([...byLog].map(([shard, list]) => this.logs[shard].publish(list, once)));
+    await Promise.all([...byLog].map(([shard, list]) => this.logs[shard].publish(list)));
     this.hooks.onPublished?.(events.length);
   }
 

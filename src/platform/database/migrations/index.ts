@@ -7,6 +7,7 @@ import { Scores1795305704912 } from './1795305704912-Scores.js';
 import { InboundWebhooks1795305741936 } from './1795305741936-InboundWebhooks.js';
 import { OutboundWebhooks1795305931252 } from './1795305931252-OutboundWebhooks.js';
 import { Entitlements1795400000000 } from './1795400000000-Entitlements.js';
+import { OutboxPartitions1795500000000 } from './1795500000000-OutboxPartitions.js';
 
 export const migrations = [
   Init1795300207983,
@@ -16,4 +17,5 @@ export const migrations = [
   InboundWebhooks1795305741936,
   OutboundWebhooks1795305931252,
   Entitlements1795400000000,
+  OutboxPartitions1795500000000,
 ];
