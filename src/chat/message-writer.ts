@@ -18,6 +18,7 @@ import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
 import { isUnavailable } from '#src/platform/http/error.filter.js';
 import { type ChatMessage, type MessageRow, toChatMessage } from './chat-message.js';
+import { pgPool } from '#src/platform/database/sql.js';
 
 export interface NewMessage {
   conversationId: string;
@@ -146,7 +147,7 @@ export class MessageWriter {
 
   /** TypeORM's own pg pool (the app's one pool), for a named prepared statement. */
   private pool(): pg.Pool {
-    return (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    return pgPool(this.dataSource);
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {

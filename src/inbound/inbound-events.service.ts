@@ -19,6 +19,7 @@ import type { ListInboundEventsDto } from './dto/list-inbound-events.dto.js';
 import { InboundEvent } from './inbound-event.entity.js';
 import { INBOUND_JOB, type InboundJobData, inboundJobId } from './inbound.jobs.js';
 import { InboundMetrics } from './inbound.metrics.js';
+import { rows } from '#src/platform/database/sql.js';
 
 export type InboundEventDetail = Omit<InboundEvent, 'payload'> & { payload: unknown };
 
@@ -125,14 +126,14 @@ export class InboundEventsService implements BeforeApplicationShutdown {
    * still waiting is queued again (a no-op if its job exists). Processed or ignored → 409.
    */
   async replay(id: string): Promise<InboundEvent> {
-    const rows: [{ id: string; replays: number }[], number] = await this.dataSource.query(
+    const [updated] = await rows<{ id: string; replays: number }>(
+      this.dataSource,
       `UPDATE inbound_events
        SET status = 'received', replays = replays + CASE WHEN status = 'failed' THEN 1 ELSE 0 END
        WHERE id = $1 AND status IN ('failed', 'received')
        RETURNING id, replays`,
       [id],
     );
-    const [updated] = rows[0];
     if (!updated) {
       const existing = await this.events.findOneBy({ id });
       if (!existing) throw new NotFoundException(`inbound event ${id} not found`);

@@ -16,6 +16,7 @@ import { parseProviderJson } from '#src/platform/http/safe-text.js';
 import type { InboundStatus } from './inbound-event.entity.js';
 import { InboundHandlers } from './inbound-handlers.js';
 import { InboundMetrics } from './inbound.metrics.js';
+import { rows } from '#src/platform/database/sql.js';
 
 interface LockedRow {
   id: string;
@@ -94,17 +95,15 @@ export class InboundProcessingService {
       p.resolve((await this.transaction([p.id])).get(p.id) ?? 'missing');
     } catch (error) {
       const message = (error as Error).message || String(error);
-      const [row] = (await this.dataSource
-        .query(
-          `UPDATE inbound_events SET status = $2, attempts = attempts + 1, last_error = $3
-           WHERE id = $1 AND status = 'received' RETURNING provider, type`,
-          [p.id, p.lastAttempt ? 'failed' : 'received', message.slice(0, 2_000)],
-        )
-        .then((result: [{ provider: string; type: string }[], number]) => result[0])
-        .catch((recordError: Error) => {
-          this.logger.warn(`could not record the failure of inbound event ${p.id}: ${recordError.message}`);
-          return [];
-        })) as { provider: string; type: string }[];
+      const [row] = await rows<{ provider: string; type: string }>(
+        this.dataSource,
+        `UPDATE inbound_events SET status = $2, attempts = attempts + 1, last_error = $3
+         WHERE id = $1 AND status = 'received' RETURNING provider, type`,
+        [p.id, p.lastAttempt ? 'failed' : 'received', message.slice(0, 2_000)],
+      ).catch((recordError: Error) => {
+        this.logger.warn(`could not record the failure of inbound event ${p.id}: ${recordError.message}`);
+        return [];
+      });
       this.metrics.failures.inc({ provider: row?.provider ?? 'unknown', type: row?.type ?? 'unknown' });
       p.reject(error);
     }

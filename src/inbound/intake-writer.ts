@@ -8,12 +8,12 @@ import { Injectable, Logger, ServiceUnavailableException } from '@nestjs/common'
 import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import type { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { AppConfig } from '#src/config/app-config.js';
 import { isUnavailable } from '#src/platform/http/error.filter.js';
 import { InboundEventsService } from './inbound-events.service.js';
 import { InboundMetrics } from './inbound.metrics.js';
 import type { VerifiedEvent } from './inbound.verifier.js';
+import { pgPool } from '#src/platform/database/sql.js';
 
 export interface StoreResult {
   received: true;
@@ -95,7 +95,7 @@ export class IntakeWriter {
    * TypeORM query runner per batch costs more CPU than the statement itself.
    */
   private pool(): pg.Pool {
-    return (this.dataSource.driver as PostgresDriver).master as pg.Pool;
+    return pgPool(this.dataSource);
   }
 
   private async write(batch: Pending[]): Promise<void> {

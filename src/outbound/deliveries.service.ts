@@ -7,7 +7,7 @@ import { DeliveryQueue } from './delivery-queue.js';
 import type { ListDeliveriesQueryDto } from './dto/list-query.dto.js';
 import { EndpointsService } from './endpoints.service.js';
 import { deliveryJobId } from './outbound.constants.js';
-import { rows } from './sql.js';
+import { rows } from '#src/platform/database/sql.js';
 
 export interface AttemptView {
   /** 1-based position in the delivery's whole log (manual retries count on). */

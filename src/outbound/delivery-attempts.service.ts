@@ -12,7 +12,7 @@ import { type AttemptRecord, type ClaimedDelivery, DeliveryStore } from './deliv
 import { OutboundMetrics } from './outbound.metrics.js';
 import { RetryPolicy } from './retry-policy.js';
 import { Signer, activeSecrets } from './signer.js';
-import { rows } from './sql.js';
+import { rows } from '#src/platform/database/sql.js';
 import { WebhookSender } from './webhook-sender.js';
 
 export type Outcome =

@@ -9,7 +9,7 @@ import { Batcher } from './batcher.js';
 import type { PreviousSecret } from './entities/endpoint.entity.js';
 import { OutboundDb } from './outbound-db.js';
 import { outboundTiming } from './outbound-timing.js';
-import { msInterval } from './sql.js';
+import { msInterval } from '#src/platform/database/sql.js';
 
 export interface ClaimedDelivery {
   id: string;

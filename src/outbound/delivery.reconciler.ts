@@ -18,7 +18,7 @@ import { RedisService } from '#src/platform/redis/redis.service.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { deliveryJobId, sequenceJobId } from './outbound.constants.js';
 import { OutboundMetrics } from './outbound.metrics.js';
-import { rows } from './sql.js';
+import { rows } from '#src/platform/database/sql.js';
 
 const PAGE = 1_000;
 const MAX_PER_RUN = 50_000;

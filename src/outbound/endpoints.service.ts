@@ -16,7 +16,7 @@ import type { UpdateEndpointDto } from './dto/update-endpoint.dto.js';
 import { WebhookEndpoint } from './entities/endpoint.entity.js';
 import { patternMatchSql, patternProblems } from './event-type-patterns.js';
 import { generateSecret } from './signer.js';
-import { rows } from './sql.js';
+import { rows } from '#src/platform/database/sql.js';
 import { WebhookSender } from './webhook-sender.js';
 
 export type EndpointView = Omit<WebhookEndpoint, 'secret' | 'previousSecrets' | 'drainUpTo'>;

@@ -4,17 +4,19 @@
  * OUTBOX_LANES lanes per instance and across instances.
  *
  * A lane claims, handles, then records, and holds no transaction while a handler runs:
- *  1. Claim (one statement): take the lease (`outbox_leases`) of up to OUTBOX_BATCH_SIZE partition
- *     keys among the oldest pending events whose key no relay holds, and read those keys' pending
- *     events (at most OUTBOX_BATCH_SIZE in all, a prefix of each key), each with the handlers that
- *     already finished it. A lease lasts OUTBOX_LEASE_MS and is renewed while the lane works.
+ *  1. Claim: take the lease (`outbox_leases`) of up to OUTBOX_BATCH_SIZE partition keys among the
+ *     oldest pending events whose key no relay holds; then (a statement of its own, so that it sees
+ *     what the key's previous holder recorded) read those keys' pending events (at most
+ *     OUTBOX_BATCH_SIZE in all, a prefix of each key), each with the handlers that already finished
+ *     it. A lease lasts OUTBOX_LEASE_MS and is renewed while the lane works.
  *  2. Handle: each handler gets its events of the batch in one call. If that throws, it is called
  *     key by key, and a key that fails again event by event: the events before the failing one
  *     are done, the failing one is retried later, and the key's later events wait for it (for that
  *     handler), so a failure blocks only its own key, and each key stays in order.
- *  3. Record (one short transaction): what each handler finished (`outbox_handled`), events every
- *     handler finished (`processed_at`), attempts and the last error of failed events; drop the
- *     leases, or keep a failed key's lease until its backoff ends. After OUTBOX_MAX_ATTEMPTS a
+ *  3. Record (one statement): what each handler finished of the events that stay pending
+ *     (`outbox_handled`, also the record of a dead-letter), events every handler finished
+ *     (`processed_at`), attempts and the last error of failed events; drop the leases, or keep a
+ *     failed key's lease until its backoff ends. After OUTBOX_MAX_ATTEMPTS a
  *     failing event is dead-lettered for that handler and logged.
  * A relay that dies between claim and record loses nothing: its leases run out and another relay
  * runs the unrecorded handlers again (at least once). An event of a rolled-back transaction is never
@@ -29,6 +31,7 @@ import pg from 'pg';
 import { Counter } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
+import { rows as sqlRows } from '#src/platform/database/sql.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { type DomainEvent, type DomainEventHandler, OUTBOX_CHANNEL } from './domain-event.js';
 
@@ -70,10 +73,10 @@ interface Outcome {
 }
 
 /**
- * $1 owner, $2 lease (ms), $3 keys / events per claim, $4 scan: how many of the oldest pending
- * events are looked at for free keys.
+ * Claim, first statement: leases. $1 owner, $2 lease (ms), $3 keys per claim, $4 scan: how many of
+ * the oldest pending events are looked at for free keys.
  */
-const CLAIM_SQL = `
+const LEASE_SQL = `
 WITH pending AS (
   SELECT partition_key, min(id) AS first FROM (
     SELECT partition_key, id FROM outbox_events WHERE processed_at IS NULL ORDER BY id LIMIT $4
@@ -83,24 +86,49 @@ WITH pending AS (
   LEFT JOIN outbox_leases l ON l.partition_key = p.partition_key
   WHERE l.partition_key IS NULL OR l.until < now()
   ORDER BY p.first LIMIT $3
-), taken AS (
-  INSERT INTO outbox_leases AS l (partition_key, owner, until)
-  SELECT partition_key, $1, now() + make_interval(secs => $2::double precision / 1000) FROM free
-  ON CONFLICT (partition_key) DO UPDATE SET owner = excluded.owner, until = excluded.until
-    WHERE l.until < now()
-  RETURNING l.partition_key
 )
+INSERT INTO outbox_leases AS l (partition_key, owner, until)
+SELECT partition_key, $1, now() + make_interval(secs => $2::double precision / 1000) FROM free
+ON CONFLICT (partition_key) DO UPDATE SET owner = excluded.owner, until = excluded.until
+  WHERE l.until < now()
+RETURNING l.partition_key AS key`;
+
+/**
+ * Claim, second statement: the leased keys' pending events ($1 keys, $2 at most), with the handlers
+ * done with each. A statement of its own, so that its snapshot holds everything the relay that had
+ * a key before recorded (a lease is free only once that record has committed).
+ */
+const EVENTS_SQL = `
 SELECT e.id, e.type, e.partition_key AS key, e.data, e.occurred_at, e.attempts,
        ARRAY(SELECT h.handler FROM outbox_handled h WHERE h.event_id = e.id) AS done
-FROM taken t CROSS JOIN LATERAL (
+FROM unnest($1::varchar[]) AS t(key) CROSS JOIN LATERAL (
   SELECT * FROM outbox_events e
-  WHERE e.partition_key = t.partition_key AND e.processed_at IS NULL
-  ORDER BY e.id LIMIT $3
+  WHERE e.partition_key = t.key AND e.processed_at IS NULL
+  ORDER BY e.id LIMIT $2
 ) e
-ORDER BY e.id LIMIT $3`;
+ORDER BY e.id LIMIT $2`;
 
-/** How long a failed key waits before its next try: 100 ms, doubling, at most 5 s. */
-const BACKOFF_SQL = `least(100 * power(2, least(failures, 6)), 5000)`;
+/**
+ * $1-$3 handled (event, handler, outcome), $4-$6 per event: complete, error; $7 owner, $8 keys to
+ * free, $9 keys that failed (their lease stays until the backoff ends: 100 ms, doubling, at most 5 s).
+ */
+const RECORD_SQL = `
+WITH handled AS (
+  INSERT INTO outbox_handled (event_id, handler, outcome)
+  SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::varchar[]) ON CONFLICT DO NOTHING
+), events AS (
+  UPDATE outbox_events e SET
+    processed_at = CASE WHEN f.complete THEN now() ELSE e.processed_at END,
+    attempts = e.attempts + CASE WHEN f.error IS NULL THEN 0 ELSE 1 END,
+    last_error = coalesce(f.error, e.last_error)
+  FROM unnest($4::bigint[], $5::boolean[], $6::text[]) AS f(id, complete, error)
+  WHERE e.id = f.id AND (f.complete OR f.error IS NOT NULL)
+), freed AS (
+  DELETE FROM outbox_leases WHERE owner = $7 AND partition_key = ANY($8::varchar[])
+)
+UPDATE outbox_leases SET failures = failures + 1,
+  until = now() + make_interval(secs => least(100 * power(2, least(failures, 6)), 5000) / 1000.0)
+WHERE owner = $7 AND partition_key = ANY($9::varchar[])`;
 
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -200,9 +228,15 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async runBatch(): Promise<{ claimed: number; full: boolean; failed: boolean }> {
     const { batchSize, leaseMs } = this.config.outbox;
-    const rows: Row[] = await this.dataSource.query(CLAIM_SQL, [this.owner, leaseMs, batchSize, batchSize * 4]);
-    if (rows.length === 0) return { claimed: 0, full: false, failed: false };
-    const keys = [...new Set(rows.map((row) => row.key))];
+    const leased = await sqlRows<{ key: string }>(this.dataSource, LEASE_SQL, [
+      this.owner,
+      leaseMs,
+      batchSize,
+      batchSize * 4,
+    ]);
+    if (leased.length === 0) return { claimed: 0, full: false, failed: false };
+    const keys = leased.map((lease) => lease.key);
+    const rows = await sqlRows<Row>(this.dataSource, EVENTS_SQL, [keys, batchSize]);
     const renew = setInterval(() => void this.renew(keys), Math.max(100, Math.floor(leaseMs / 3)));
     let outcome: Outcome;
     try {
@@ -295,44 +329,26 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     return true;
   }
 
-  /** One short transaction: what was handled, what is complete, what failed, and the leases. */
+  /**
+   * One statement (so one short transaction): what was handled, for the events that stay pending
+   * (a complete event is never claimed again, so its handlers need no record; a dead-letter is
+   * kept as the record of it), which events are complete, what failed, and the leases.
+   */
   private async record(rows: Row[], keys: string[], outcome: Outcome): Promise<void> {
     const { handled, errors, incomplete, failedKeys } = outcome;
-    const complete = rows.map((row) => String(row.id)).filter((id) => !incomplete.has(id));
-    await this.dataSource.transaction(async (manager) => {
-      if (handled.length > 0) {
-        await manager.query(
-          `INSERT INTO outbox_handled (event_id, handler, outcome)
-           SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::varchar[]) ON CONFLICT DO NOTHING`,
-          [handled.map((d) => d.eventId), handled.map((d) => d.handler), handled.map((d) => d.outcome)],
-        );
-      }
-      if (complete.length > 0) {
-        await manager.query('UPDATE outbox_events SET processed_at = now() WHERE id = ANY($1::bigint[])', [complete]);
-      }
-      if (errors.size > 0) {
-        await manager.query(
-          `UPDATE outbox_events e SET attempts = e.attempts + 1, last_error = f.error
-           FROM unnest($1::bigint[], $2::text[]) AS f(id, error) WHERE e.id = f.id`,
-          [[...errors.keys()], [...errors.values()]],
-        );
-      }
-      const free = keys.filter((key) => !failedKeys.has(key));
-      if (free.length > 0) {
-        await manager.query('DELETE FROM outbox_leases WHERE owner = $1 AND partition_key = ANY($2::varchar[])', [
-          this.owner,
-          free,
-        ]);
-      }
-      if (failedKeys.size > 0) {
-        await manager.query(
-          `UPDATE outbox_leases SET failures = failures + 1,
-             until = now() + make_interval(secs => ${BACKOFF_SQL} / 1000.0)
-           WHERE owner = $1 AND partition_key = ANY($2::varchar[])`,
-          [this.owner, [...failedKeys]],
-        );
-      }
-    });
+    const kept = handled.filter((entry) => entry.outcome === 'dead' || incomplete.has(entry.eventId));
+    const ids = rows.map((row) => String(row.id));
+    await this.dataSource.query(RECORD_SQL, [
+      kept.map((entry) => entry.eventId),
+      kept.map((entry) => entry.handler),
+      kept.map((entry) => entry.outcome),
+      ids,
+      ids.map((id) => !incomplete.has(id)),
+      ids.map((id) => errors.get(id) ?? null),
+      this.owner,
+      keys.filter((key) => !failedKeys.has(key)),
+      [...failedKeys],
+    ]);
   }
 
   private async listen(attempt = 0): Promise<void> {
@@ -362,13 +378,15 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   async cleanup(): Promise<number> {
     const hours = this.config.outbox.retentionHours;
     try {
-      const deleted = await this.dataSource.query(
-        `WITH gone AS (DELETE FROM outbox_events WHERE processed_at < now() - make_interval(hours => $1) RETURNING id)
-         DELETE FROM outbox_handled h USING gone WHERE h.event_id = gone.id`,
+      const deleted = await sqlRows<{ id: string }>(
+        this.dataSource,
+        `WITH gone AS (DELETE FROM outbox_events WHERE processed_at < now() - make_interval(hours => $1) RETURNING id),
+         handled AS (DELETE FROM outbox_handled h USING gone WHERE h.event_id = gone.id)
+         SELECT id FROM gone`,
         [hours],
       );
       await this.dataSource.query(`DELETE FROM outbox_leases WHERE until < now() - interval '1 hour'`);
-      return Array.isArray(deleted) ? Number(deleted[1] ?? 0) : 0;
+      return deleted.length;
     } catch (error) {
       this.logger.warn(`outbox cleanup: ${(error as Error).message}`);
       return 0;

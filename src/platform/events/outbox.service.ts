@@ -13,18 +13,22 @@ export class OutboxService {
       throw new Error('OutboxService.record must be called inside a transaction');
     }
     if (events.length === 0) return [];
+    // One statement; the notification is delivered by Postgres only if and when the transaction
+    // commits (and once per transaction, however many rows ask for it).
     const rows: { id: string; occurred_at: Date }[] = await manager.query(
-      `INSERT INTO outbox_events (type, data, partition_key)
-       SELECT * FROM unnest($1::varchar[], $2::jsonb[], $3::varchar[])
-       RETURNING id, occurred_at`,
+      `WITH inserted AS (
+         INSERT INTO outbox_events (type, data, partition_key)
+         SELECT * FROM unnest($1::varchar[], $2::jsonb[], $3::varchar[])
+         RETURNING id, occurred_at
+       )
+       SELECT id, occurred_at, pg_notify($4, '') FROM inserted ORDER BY id`,
       [
         events.map((event) => event.type),
         events.map((event) => JSON.stringify(event.data)),
         events.map((event) => event.key ?? ''),
+        OUTBOX_CHANNEL,
       ],
     );
-    // Delivered by Postgres only if and when the transaction commits.
-    await manager.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
     return rows.map((row, index) => ({
       id: String(row.id),
       occurredAt: row.occurred_at,
