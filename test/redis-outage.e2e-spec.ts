@@ -2,15 +2,21 @@
  * Redis goes away and comes back: readiness follows it, and the outbox, the queue and pub/sub
  * subscribers resume without a restart. Uses a redis-server of its own on another port.
  */
-import { InjectQueue, Processor } from '@nestjs/bullmq';
+import { InjectQueue } from '@nestjs/bullmq';
 import { BullModule } from '@nestjs/bullmq';
-import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Injectable,
+  Module,
+  type OnApplicationBootstrap,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
-import type { Job, Queue } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import { OutboxRelay } from '#src/platform/events/outbox.relay.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
-import { BaseProcessor } from '#src/platform/queue/base.processor.js';
+import { QueueWorkers } from '#src/platform/queue/workers.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 import { type RedisProcess, privateRedis } from './helpers/processes.js';
 import { type TestApp, type TestEnv, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
@@ -19,10 +25,28 @@ const processed: string[] = [];
 const published: number[] = [];
 const messages: string[] = [];
 
-@Processor('test-jobs')
-class TestJobsProcessor extends BaseProcessor {
-  async process(job: Job<{ n: string }>) {
-    processed.push(job.data.n);
+/** A worker the way the app runs its own (QueueWorkers). */
+@Injectable()
+class TestJobsProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private worker?: Worker;
+
+  constructor(
+    @InjectQueue('test-jobs') private readonly queue: Queue,
+    private readonly workers: QueueWorkers,
+  ) {}
+
+  onApplicationBootstrap() {
+    this.worker = this.workers.start(
+      this.queue,
+      async (job: Job<{ n: string }>) => {
+        processed.push(job.data.n);
+      },
+      { concurrency: 1 },
+    );
+  }
+
+  async beforeApplicationShutdown() {
+    await this.workers.close(this.worker);
   }
 }
 

@@ -5,10 +5,9 @@
  * user's plan). A reconciler re-queues stored events whose job Redis lost. Owns the tables
  * `inbound_events` and `github_bindings`; exports `InboundHandlers` for more event handlers.
  */
-import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { QUEUES } from '#src/platform/queue/queue.constants.js';
+import { QUEUES, registerQueue } from '#src/platform/queue/queue.constants.js';
 import { UsersModule } from '#src/users/users.module.js';
 import { AdminGithubBindingsController } from './admin-github-bindings.controller.js';
 import { AdminInboundController } from './admin-inbound.controller.js';
@@ -30,11 +29,7 @@ import { IntakeWriter } from './intake-writer.js';
 import { StripeEffects } from './stripe.effects.js';
 
 @Module({
-  imports: [
-    TypeOrmModule.forFeature([InboundEvent, GithubBinding]),
-    BullModule.registerQueue({ name: QUEUES.inbound }),
-    UsersModule,
-  ],
+  imports: [TypeOrmModule.forFeature([InboundEvent, GithubBinding]), registerQueue(QUEUES.inbound), UsersModule],
   controllers: [InboundWebhooksController, DemoStripeController, AdminInboundController, AdminGithubBindingsController],
   providers: [
     InboundMetrics,

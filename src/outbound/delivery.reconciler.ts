@@ -1,8 +1,8 @@
 /**
  * Postgres is the source of truth; the queue is a schedule that can be lost (FLUSHALL, a Redis
  * without persistence, an enqueue that failed while Redis was down). Every
- * `OUTBOUND_RECONCILE_INTERVAL_MS` one instance (a Redis lock; a lost lock only means two
- * instances reconcile at once, which is harmless) walks the pending deliveries of active endpoints:
+ * `OUTBOUND_RECONCILE_INTERVAL_MS` one instance (a BullMQ job scheduler, QueueWorkers.every; two
+ * runs at once would be harmless) walks the pending deliveries of active endpoints:
  * - unordered endpoints: a delivery whose job is missing gets it back, delayed until its next attempt
  *   (held ones that a drain owns are left to the drain; leased ones are being sent or recorded, and
  *   come back here only if their lease runs out);
@@ -10,11 +10,11 @@
  * Adding a job that exists is a no-op (deterministic ids), so a race with the intake is harmless.
  * Once an hour it also deletes messages past `OUTBOUND_RETENTION_DAYS` that nothing waits for.
  */
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
-import { RedisService } from '#src/platform/redis/redis.service.js';
+import { QueueWorkers } from '#src/platform/queue/workers.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { deliveryJobId, sequenceJobId } from './outbound.constants.js';
 import { OutboundMetrics } from './outbound.metrics.js';
@@ -32,56 +32,25 @@ interface PendingRow {
 }
 
 @Injectable()
-export class DeliveryReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DeliveryReconciler implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(DeliveryReconciler.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<number>;
-  private lastCleanup = 0;
   private stopped = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly queue: DeliveryQueue,
-    private readonly redis: RedisService,
+    private readonly workers: QueueWorkers,
     private readonly config: AppConfig,
     private readonly metrics: OutboundMetrics,
   ) {}
 
-  onApplicationBootstrap(): void {
-    const every = this.config.outbound.reconcileIntervalMs;
-    this.timer = setInterval(() => void this.tick(), every);
-    this.timer.unref();
-    setTimeout(() => void this.tick(), Math.min(every, 2_000)).unref();
+  onModuleInit(): void {
+    this.workers.every('outbound.reconcile', this.config.outbound.reconcileIntervalMs, () => this.reconcile());
+    this.workers.every('outbound.retention', CLEANUP_EVERY_MS, () => this.cleanup());
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  onApplicationShutdown(): void {
     this.stopped = true;
-    clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
-  }
-
-  private async tick(): Promise<void> {
-    if (this.stopped || this.running) return;
-    this.running = this.runLocked();
-    try {
-      await this.running;
-    } catch (error) {
-      this.logger.warn(`reconcile: ${(error as Error).message}`);
-    } finally {
-      this.running = undefined;
-    }
-  }
-
-  private async runLocked(): Promise<number> {
-    const lock = this.redis.key('outbound:reconcile');
-    const ttl = Math.max(1_000, this.config.outbound.reconcileIntervalMs - 50);
-    if ((await this.redis.command.set(lock, this.config.app.instanceId, 'PX', ttl, 'NX')) !== 'OK') return 0;
-    const requeued = await this.reconcile();
-    if (Date.now() - this.lastCleanup > CLEANUP_EVERY_MS) {
-      this.lastCleanup = Date.now();
-      await this.cleanup();
-    }
-    return requeued;
   }
 
   /** One pass; resolves with how many jobs it had to put back. */

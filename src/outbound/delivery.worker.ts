@@ -1,14 +1,14 @@
 /**
- * The BullMQ worker of the outbound queue. Built here rather than with `@Processor` because its
- * options come from the validated config: concurrency, and a lock longer than the longest HTTP
- * attempt (see outbound-timing.ts), which a decorator cannot read. Started once the app is up,
- * closed before the database goes away.
+ * The BullMQ worker of the outbound queue (QueueWorkers: options from the validated config, here
+ * concurrency and a lock longer than the longest HTTP attempt, see outbound-timing.ts). Started once
+ * the app is up, closed before the database goes away.
  */
 import { InjectQueue } from '@nestjs/bullmq';
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { type ConnectionOptions, type Queue, Worker } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import { AppConfig } from '#src/config/app-config.js';
 import { QUEUES } from '#src/platform/queue/queue.constants.js';
+import { QueueWorkers } from '#src/platform/queue/workers.js';
 import { DeliveryProcessor } from './delivery.processor.js';
 import { JOBS, type SequenceJobData } from './outbound.constants.js';
 import { outboundTiming } from './outbound-timing.js';
@@ -17,19 +17,17 @@ import { outboundTiming } from './outbound-timing.js';
 export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryWorker.name);
   private worker?: Worker;
-  private lastError = '';
 
   constructor(
     @InjectQueue(QUEUES.outbound) private readonly queue: Queue,
+    private readonly workers: QueueWorkers,
     private readonly processor: DeliveryProcessor,
     private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
     const { lockDurationMs, stalledIntervalMs } = outboundTiming(this.config);
-    this.worker = new Worker(QUEUES.outbound, (job, token) => this.processor.process(job, token), {
-      connection: this.queue.opts.connection as ConnectionOptions,
-      prefix: this.queue.opts.prefix,
+    this.worker = this.workers.start(this.queue, (job, token) => this.processor.process(job, token), {
       concurrency: this.config.outbound.concurrency,
       lockDuration: lockDurationMs,
       stalledInterval: stalledIntervalMs,
@@ -46,25 +44,11 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
     this.worker.on('failed', (job, error) => {
       this.logger.warn(`outbound job ${job?.id ?? '?'} failed: ${error.message}`);
     });
-    this.worker.on('error', (error) => {
-      if (error.message !== this.lastError) this.logger.warn(`worker: ${error.message}`);
-      this.lastError = error.message;
-    });
-    this.worker.on('ready', () => (this.lastError = ''));
   }
 
-  /** Lets running attempts finish for a while; what is cut off is retried (stalled-job check). */
+  /** Lets running attempts finish for a while (what is cut off is retried), then the buffered records. */
   async beforeApplicationShutdown(): Promise<void> {
-    if (!this.worker) return;
-    const worker = this.worker;
-    let timer: NodeJS.Timeout | undefined;
-    const graceful = worker.close().then(() => true);
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), Math.max(500, this.config.app.shutdownTimeoutMs / 2));
-    });
-    const closed = await Promise.race([graceful, timeout]);
-    clearTimeout(timer);
-    if (!closed) await worker.close(true).catch(() => undefined);
+    await this.workers.close(this.worker);
     await this.processor.flush();
   }
 }

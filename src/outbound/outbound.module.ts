@@ -1,7 +1,6 @@
-import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { QUEUES } from '#src/platform/queue/queue.constants.js';
+import { QUEUES, registerQueue } from '#src/platform/queue/queue.constants.js';
 import { AdminDeliveriesController } from './admin-deliveries.controller.js';
 import { AdminEndpointsController } from './admin-endpoints.controller.js';
 import { DeliveriesService } from './deliveries.service.js';
@@ -30,18 +29,7 @@ import { WebhookSender } from './webhook-sender.js';
 @Module({
   imports: [
     TypeOrmModule.forFeature([WebhookEndpoint, WebhookMessage, WebhookDelivery, WebhookAttempt]),
-    BullModule.registerQueue({
-      name: QUEUES.outbound,
-      // Postgres keeps the log; a finished job is removed so its deterministic id can be used again
-      // (a manual retry, a replay). A job that throws (Postgres down) is retried, then removed and
-      // re-enqueued by the reconciler.
-      defaultJobOptions: {
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1_000 },
-        removeOnComplete: true,
-        removeOnFail: true,
-      },
-    }),
+    registerQueue(QUEUES.outbound),
   ],
   controllers: [AdminEndpointsController, AdminDeliveriesController, EventTypesController],
   providers: [

@@ -33,6 +33,7 @@ import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
 import { rows as sqlRows } from '#src/platform/database/sql.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
+import { QueueWorkers } from '#src/platform/queue/workers.js';
 import { type DomainEvent, type DomainEventHandler, OUTBOX_CHANNEL } from './domain-event.js';
 
 interface Registration {
@@ -138,7 +139,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private readonly owner: string;
   private listener?: pg.Client;
   private pollTimer?: NodeJS.Timeout;
-  private cleanupTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   /** Lanes at work; a kick while all are busy is remembered. */
   private readonly lanes = new Set<Promise<void>>();
@@ -150,8 +150,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
+    workers: QueueWorkers,
     metrics: MetricsService,
   ) {
+    workers.every('outbox.retention', 3_600_000, () => this.cleanup());
     this.owner = `${config.app.instanceId}:${randomBytes(4).toString('hex')}`.slice(0, 200);
     this.delivered = metrics.counter('outbox_handled_total', 'Outbox events handled, by handler', ['handler']);
     this.failed = metrics.counter('outbox_handler_failures_total', 'Outbox handler failures, by handler', ['handler']);
@@ -172,14 +174,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     this.stopped = false;
     void this.listen();
     this.pollTimer = setInterval(() => this.kick(), this.config.outbox.pollIntervalMs);
-    this.cleanupTimer = setInterval(() => void this.cleanup(), 3_600_000);
     this.kick();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pollTimer);
-    clearInterval(this.cleanupTimer);
     clearTimeout(this.retryTimer);
     await Promise.all(this.lanes);
     await this.listener?.end().catch(() => undefined);

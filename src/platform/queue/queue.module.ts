@@ -6,12 +6,16 @@ import { AppConfig } from '#src/config/app-config.js';
 import type { Cluster } from 'ioredis';
 import { RedisService, redisOptions } from '#src/platform/redis/redis.service.js';
 import { QueueErrorLog } from './queue-errors.js';
+import { QUEUES, registerQueue } from './queue.constants.js';
+import { QueueWorkers } from './workers.js';
 
 /**
  * BullMQ root: one connection config (the app's Redis mode: workers follow a Sentinel failover),
- * one key prefix (under the app's Redis prefix), default job options. @nestjs/bullmq closes workers on shutdown; `Worker.close()` lets running jobs finish,
- * and a job cut off by a hard kill is picked up again by the stalled-job check. Every queue's Redis
- * errors are logged (queue-errors.ts), not printed as unhandled.
+ * one key prefix (under the app's Redis prefix). Queues are registered with `registerQueue` (their
+ * job options in one table, queue.constants.ts), workers run through `QueueWorkers` (workers.ts:
+ * options from the config, graceful close, periodic work as job schedulers); a job cut off by a
+ * hard kill is picked up again by the stalled-job check. Every queue's Redis errors are logged
+ * (queue-errors.ts), not printed as unhandled.
  */
 @Global()
 @Module({
@@ -28,16 +32,11 @@ import { QueueErrorLog } from './queue-errors.js';
             ? (redis.bullConnection() as Cluster)
             : (redisOptions(config.redis, { maxRetriesPerRequest: null }) as BullRedisOptions),
         prefix: redis.tagged('bull'),
-        defaultJobOptions: {
-          attempts: config.queue.attempts,
-          backoff: { type: 'exponential', delay: config.queue.backoffMs },
-          removeOnComplete: { count: config.queue.keepCompleted },
-          removeOnFail: { count: config.queue.keepFailed },
-        },
       }),
     }),
+    registerQueue(QUEUES.maintenance),
   ],
-  providers: [QueueErrorLog],
-  exports: [BullModule],
+  providers: [QueueErrorLog, QueueWorkers],
+  exports: [BullModule, QueueWorkers],
 })
 export class QueueModule {}
