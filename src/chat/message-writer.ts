@@ -18,6 +18,7 @@ import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
 import { isUnavailable } from '#src/platform/http/error.filter.js';
 import { type ChatMessage, type MessageRow, toChatMessage } from './chat-message.js';
+import { Batcher } from '#src/platform/batcher.js';
 import { pgPool } from '#src/platform/database/sql.js';
 
 export interface NewMessage {
@@ -31,12 +32,6 @@ export interface NewMessage {
 
 /** `inserted`: the new message and who is in its conversation; `skipped`: nothing written (not a member, duplicate, no conversation). */
 export type WriteResult = { inserted: ChatMessage; memberIds: string[] } | { skipped: true };
-
-interface Pending {
-  input: NewMessage;
-  resolve: (result: WriteResult) => void;
-  reject: (error: unknown) => void;
-}
 
 const MAX_BATCH = 200;
 const LINGER_MS = 3;
@@ -85,63 +80,38 @@ interface InsertedRow extends MessageRow {
   member_ids: string[] | null;
 }
 
-class Lane {
-  queue: Pending[] = [];
-  running = false;
-}
-
 @Injectable()
 export class MessageWriter {
-  private readonly lanes: Lane[];
+  private readonly writes: Batcher<NewMessage, WriteResult>;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     config: AppConfig,
   ) {
     // Few lanes: each statement costs a round trip and a commit whatever its size, so fewer, fuller
-    // batches are cheaper; two let one conversation's batch overlap another's.
-    const count = Math.max(1, Math.min(2, Math.floor(config.database.poolSize / 2)));
-    this.lanes = Array.from({ length: count }, () => new Lane());
-  }
-
-  write(input: NewMessage): Promise<WriteResult> {
-    return new Promise((resolve, reject) => {
-      const lane = this.lanes[laneOf(input.conversationId, this.lanes.length)];
-      lane.queue.push({ input, resolve, reject });
-      // An idle lane lingers a moment so that sends arriving together share one statement (one
-      // round trip, one commit); a busy lane gathers the next batch while its statement runs.
-      if (!lane.running) {
-        lane.running = true;
-        setTimeout(() => void this.drain(lane), LINGER_MS);
-      }
+    // batches are cheaper; two let one conversation's batch overlap another's. An idle lane lingers
+    // a moment so that sends arriving together share one statement; a busy lane gathers the next
+    // batch while its statement runs.
+    const lanes = Math.max(1, Math.min(2, Math.floor(config.database.poolSize / 2)));
+    this.writes = new Batcher((batch) => this.runBatch(batch), {
+      maxBatch: MAX_BATCH,
+      lingerMs: LINGER_MS,
+      laneOf: (input) => laneOf(input.conversationId, lanes),
+      // A unique violation means a send with the same key committed meanwhile (on another lane or
+      // instance); any other refusal of the statement (a value Postgres would not take) may be one
+      // message's too. Either way the statement rolled back (no seq burnt), so the batch is retried
+      // one by one, in order. Only an unreachable database fails the batch as a whole.
+      isolate: (error) => !isUnavailable(error),
     });
   }
 
-  private async drain(lane: Lane): Promise<void> {
-    while (lane.queue.length > 0) await this.runSafely(lane.queue.splice(0, MAX_BATCH));
-    lane.running = false;
-  }
-
-  /**
-   * A batch never fails for one member. A unique violation means a send with the same key
-   * committed meanwhile (on another lane or instance); any other refusal of the statement (a value
-   * Postgres would not take) may be one message's too. Either way the statement rolled back, so the
-   * batch is retried one by one: the clash then finds the earlier row and is reported as skipped,
-   * the bad message alone fails. Only an unreachable database fails the batch as a whole.
-   */
-  private async runSafely(batch: Pending[]): Promise<void> {
+  /** The clash of a send retried alone finds the earlier row: reported as skipped. */
+  async write(input: NewMessage): Promise<WriteResult> {
     try {
-      await this.runBatch(batch);
+      return await this.writes.submit(input);
     } catch (error) {
-      if (isUnavailable(error)) {
-        for (const item of batch) item.reject(error);
-      } else if (batch.length > 1) {
-        for (const item of batch) await this.runSafely([item]);
-      } else if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-        batch[0].resolve({ skipped: true });
-      } else {
-        batch[0].reject(error);
-      }
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) return { skipped: true };
+      throw error;
     }
   }
 
@@ -150,16 +120,16 @@ export class MessageWriter {
     return pgPool(this.dataSource);
   }
 
-  private async runBatch(batch: Pending[]): Promise<void> {
+  private async runBatch(batch: NewMessage[]): Promise<WriteResult[]> {
     // The same idempotency key twice in one batch: insert it once, answer both.
-    const unique = new Map<string, Pending[]>();
-    for (const item of batch) {
-      const key = `${item.input.senderId ?? `system:${item.input.conversationId}`}\u0000${item.input.clientMsgId}`;
+    const unique = new Map<string, number[]>();
+    batch.forEach((input, index) => {
+      const key = `${input.senderId ?? `system:${input.conversationId}`}\u0000${input.clientMsgId}`;
       const list = unique.get(key);
-      if (list) list.push(item);
-      else unique.set(key, [item]);
-    }
-    const items = [...unique.values()].map((list) => list[0].input);
+      if (list) list.push(index);
+      else unique.set(key, [index]);
+    });
+    const items = [...unique.values()].map((list) => batch[list[0]]);
     // A named statement: parsed and planned once per pooled connection, not on every batch.
     const { rows } = await this.pool().query<InsertedRow>({
       name: 'chat_insert_batch',
@@ -176,13 +146,15 @@ export class MessageWriter {
     for (const row of rows) {
       byKey.set(`${row.sender_id ?? `system:${row.conversation_id}`}\u0000${row.client_msg_id}`, row);
     }
+    const results: WriteResult[] = new Array(batch.length);
     for (const [key, waiting] of unique) {
       const row = byKey.get(key);
       const result: WriteResult = row
         ? { inserted: toChatMessage(row), memberIds: row.member_ids ?? [] }
         : { skipped: true };
-      for (const item of waiting) item.resolve(result);
+      for (const index of waiting) results[index] = result;
     }
+    return results;
   }
 }
 

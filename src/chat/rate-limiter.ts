@@ -10,6 +10,7 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '#src/config/app-config.js';
+import { Batcher } from '#src/platform/batcher.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 
 /** KEYS: one bucket per take; ARGV: capacity and refill per ms for each, in the same order. */
@@ -45,15 +46,17 @@ interface RateCommand {
 interface Take {
   key: string;
   capacity: number;
-  resolve: (ok: boolean) => void;
 }
 
 @Injectable()
 export class RateLimiter {
   private readonly logger = new Logger(RateLimiter.name);
   private failing = false;
-  private queue: Take[] = [];
-  private running = false;
+  /** One call in flight; what arrives meanwhile goes in the next one (an idle limiter lingers for company). */
+  private readonly takes = new Batcher<Take, boolean>((takes) => this.flush(takes), {
+    maxBatch: 10 * MAX_PER_CALL,
+    lingerMs: LINGER_MS,
+  });
 
   constructor(
     private readonly redis: RedisService,
@@ -69,47 +72,35 @@ export class RateLimiter {
    */
   take(userId: string, kind: 'send' | 'event' = 'send'): Promise<boolean> {
     const capacity = this.config.chat.messagesPerMinute * (kind === 'send' ? 1 : 5);
-    return new Promise((resolve) => {
-      this.queue.push({ key: this.redis.key(`chat:rate:${kind}:${userId}`), capacity, resolve });
-      if (!this.running) {
-        this.running = true;
-        setTimeout(() => void this.drain(), LINGER_MS); // let sends arriving together share the call
-      }
-    });
-  }
-
-  /** One call in flight; what arrives meanwhile goes in the next one. */
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const takes = this.queue;
-      this.queue = [];
-      await this.flush(takes);
-    }
-    this.running = false;
+    return this.takes.submit({ key: this.redis.key(`chat:rate:${kind}:${userId}`), capacity });
   }
 
   /** One script call per slot's worth of takes (all of them but on a cluster), issued together. */
-  private async flush(takes: Take[]): Promise<void> {
+  private async flush(takes: Take[]): Promise<boolean[]> {
     const calls: Take[][] = [];
     for (const group of this.redis.bySlot(takes, (take) => take.key)) {
       for (let i = 0; i < group.length; i += MAX_PER_CALL) calls.push(group.slice(i, i + MAX_PER_CALL));
     }
-    await Promise.all(calls.map((chunk) => this.call(chunk)));
+    const answers = new Map<Take, boolean>();
+    await Promise.all(
+      calls.map(async (chunk) => (await this.call(chunk)).forEach((ok, i) => answers.set(chunk[i], ok))),
+    );
+    return takes.map((take) => answers.get(take) ?? true);
   }
 
-  private async call(chunk: Take[]): Promise<void> {
+  private async call(chunk: Take[]): Promise<boolean[]> {
     const args: (string | number)[] = chunk.map((take) => take.key);
     for (const take of chunk) args.push(take.capacity, take.capacity / 60_000);
     try {
       const results = await (this.redis.command as unknown as RateCommand).chatRateTakeMany(chunk.length, ...args);
       this.failing = false;
-      chunk.forEach((take, index) => take.resolve(results[index] === 1));
+      return chunk.map((_, index) => results[index] === 1);
     } catch (error) {
       if (!this.failing) {
         this.logger.warn(`rate limiter unavailable, letting events through: ${(error as Error).message}`);
       }
       this.failing = true;
-      for (const take of chunk) take.resolve(true);
+      return chunk.map(() => true);
     }
   }
 }

@@ -16,6 +16,7 @@ import { parseProviderJson } from '#src/platform/http/safe-text.js';
 import type { InboundStatus } from './inbound-event.entity.js';
 import { InboundHandlers } from './inbound-handlers.js';
 import { InboundMetrics } from './inbound.metrics.js';
+import { Batcher } from '#src/platform/batcher.js';
 import { rows } from '#src/platform/database/sql.js';
 
 interface LockedRow {
@@ -30,13 +31,6 @@ interface LockedRow {
 
 export type ProcessOutcome = 'processed' | 'ignored' | 'skipped' | 'missing';
 
-interface Pending {
-  id: string;
-  lastAttempt: boolean;
-  resolve(outcome: ProcessOutcome): void;
-  reject(error: unknown): void;
-}
-
 /** Shared transactions in flight at once, and events per transaction. */
 const MAX_IN_FLIGHT = 2;
 const MAX_BATCH = 50;
@@ -44,8 +38,14 @@ const MAX_BATCH = 50;
 @Injectable()
 export class InboundProcessingService {
   private readonly logger = new Logger(InboundProcessingService.name);
-  private readonly pending: Pending[] = [];
-  private inFlight = 0;
+  /** Group commit; a rolled-back batch is run again event by event (the Batcher's isolation). */
+  private readonly shared = new Batcher<string, ProcessOutcome>(
+    async (ids) => {
+      const outcomes = await this.transaction(ids);
+      return ids.map((id) => outcomes.get(id) ?? 'missing');
+    },
+    { maxBatch: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT },
+  );
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -58,54 +58,22 @@ export class InboundProcessingService {
    * `lastAttempt`: if this attempt fails, the event becomes `failed` (else it stays `received`
    * with the error, waiting for the queue's next attempt). Rejects with the handler's error.
    */
-  process(id: string, lastAttempt: boolean): Promise<ProcessOutcome> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ id, lastAttempt, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.pending.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
-      const batch = this.pending.splice(0, MAX_BATCH);
-      this.inFlight++;
-      void this.runShared(batch).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
-    }
-  }
-
-  private async runShared(batch: Pending[]): Promise<void> {
-    if (batch.length > 1) {
-      try {
-        const outcomes = await this.transaction(batch.map((p) => p.id));
-        for (const p of batch) p.resolve(outcomes.get(p.id) ?? 'missing');
-        return;
-      } catch (error) {
-        // Rolled back: find out which event failed by running each alone.
-        this.logger.debug(`a shared transaction of ${batch.length} rolled back (${(error as Error).message})`);
-      }
-    }
-    await Promise.all(batch.map((p) => this.runAlone(p)));
-  }
-
-  private async runAlone(p: Pending): Promise<void> {
+  async process(id: string, lastAttempt: boolean): Promise<ProcessOutcome> {
     try {
-      p.resolve((await this.transaction([p.id])).get(p.id) ?? 'missing');
+      return await this.shared.submit(id);
     } catch (error) {
       const message = (error as Error).message || String(error);
       const [row] = await rows<{ provider: string; type: string }>(
         this.dataSource,
         `UPDATE inbound_events SET status = $2, attempts = attempts + 1, last_error = $3
          WHERE id = $1 AND status = 'received' RETURNING provider, type`,
-        [p.id, p.lastAttempt ? 'failed' : 'received', message.slice(0, 2_000)],
+        [id, lastAttempt ? 'failed' : 'received', message.slice(0, 2_000)],
       ).catch((recordError: Error) => {
-        this.logger.warn(`could not record the failure of inbound event ${p.id}: ${recordError.message}`);
+        this.logger.warn(`could not record the failure of inbound event ${id}: ${recordError.message}`);
         return [];
       });
       this.metrics.failures.inc({ provider: row?.provider ?? 'unknown', type: row?.type ?? 'unknown' });
-      p.reject(error);
+      throw error;
     }
   }
 

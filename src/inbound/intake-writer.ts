@@ -13,6 +13,7 @@ import { isUnavailable } from '#src/platform/http/error.filter.js';
 import { InboundEventsService } from './inbound-events.service.js';
 import { InboundMetrics } from './inbound.metrics.js';
 import type { VerifiedEvent } from './inbound.verifier.js';
+import { Batcher } from '#src/platform/batcher.js';
 import { pgPool } from '#src/platform/database/sql.js';
 
 export interface StoreResult {
@@ -26,8 +27,6 @@ interface Pending {
   provider: string;
   event: VerifiedEvent;
   payload: string;
-  resolve(result: StoreResult): void;
-  reject(error: Error): void;
 }
 
 /** Statements in flight at once; more events wait for the next batch. */
@@ -51,8 +50,17 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 @Injectable()
 export class IntakeWriter {
   private readonly logger = new Logger(IntakeWriter.name);
-  private readonly pending: Pending[] = [];
-  private inFlight = 0;
+  /**
+   * A batch never fails for one member: a statement Postgres refused for its data (not for being
+   * unreachable) is retried one event at a time, so only the event it cannot take is refused.
+   */
+  private readonly writes = new Batcher<Pending, StoreResult>((batch) => this.write(batch), {
+    maxBatch: MAX_ROWS,
+    maxSize: MAX_BYTES,
+    sizeOf: (p) => p.payload.length,
+    maxInFlight: MAX_IN_FLIGHT,
+    isolate: (error) => !isUnavailable(error),
+  });
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -66,27 +74,12 @@ export class IntakeWriter {
    * 503 if Postgres cannot take it, so the provider retries. The job is queued after the commit
    * and not awaited: if Redis cannot take it, the reconciler queues it later.
    */
-  store(provider: string, event: VerifiedEvent, raw: Buffer): Promise<StoreResult> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ provider, event, payload: event.json ?? raw.toString('utf8'), resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.pending.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
-      let bytes = 0;
-      let count = 0;
-      while (count < this.pending.length && count < MAX_ROWS && (count === 0 || bytes < MAX_BYTES)) {
-        bytes += this.pending[count].payload.length;
-        count++;
-      }
-      const batch = this.pending.splice(0, count);
-      this.inFlight++;
-      void this.write(batch).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
+  async store(provider: string, event: VerifiedEvent, raw: Buffer): Promise<StoreResult> {
+    try {
+      return await this.writes.submit({ provider, event, payload: event.json ?? raw.toString('utf8') });
+    } catch {
+      this.metrics.rejected.inc({ provider, reason: 'storage_unavailable' });
+      throw new ServiceUnavailableException('the event could not be stored; retry later');
     }
   }
 
@@ -98,7 +91,7 @@ export class IntakeWriter {
     return pgPool(this.dataSource);
   }
 
-  private async write(batch: Pending[]): Promise<void> {
+  private async write(batch: Pending[]): Promise<StoreResult[]> {
     let rows: { id: string; provider: string; external_id: string }[];
     try {
       rows = await withTimeout(
@@ -121,22 +114,15 @@ export class IntakeWriter {
         'storing the event',
       );
     } catch (error) {
-      // A batch never fails for one member: a statement Postgres refused for its data (not for being
-      // unreachable) is retried one event at a time, so only the event it cannot take is refused.
-      if (batch.length > 1 && !isUnavailable(error)) {
-        for (const p of batch) await this.write([p]);
-        return;
+      if (batch.length === 1 || isUnavailable(error)) {
+        this.logger.warn(`could not store ${batch.length} inbound event(s): ${(error as Error).message}`);
       }
-      this.logger.warn(`could not store ${batch.length} inbound event(s): ${(error as Error).message}`);
-      for (const p of batch) {
-        this.metrics.rejected.inc({ provider: p.provider, reason: 'storage_unavailable' });
-        p.reject(new ServiceUnavailableException('the event could not be stored; retry later'));
-      }
-      return;
+      throw error;
     }
     // A row comes back only if it was inserted now; the first of two copies in one batch gets it.
     const inserted = new Map(rows.map((row) => [`${row.provider}\u0000${row.external_id}`, row.id]));
     const stored: { id: string; replays: number }[] = [];
+    const results: StoreResult[] = [];
     for (const p of batch) {
       const key = `${p.provider}\u0000${p.event.externalId}`;
       const id = inserted.get(key);
@@ -144,12 +130,13 @@ export class IntakeWriter {
         inserted.delete(key);
         stored.push({ id, replays: 0 });
         this.metrics.received.inc({ provider: p.provider });
-        p.resolve({ received: true, id, duplicate: false });
+        results.push({ received: true, id, duplicate: false });
       } else {
         this.metrics.duplicates.inc({ provider: p.provider });
-        p.resolve({ received: true, duplicate: true });
+        results.push({ received: true, duplicate: true });
       }
     }
     void this.events.enqueue(stored);
+    return results;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '#src/config/app-config.js';
-import { Batcher } from './batcher.js';
+import { Batcher } from '#src/platform/batcher.js';
 import type { PreviousSecret } from './entities/endpoint.entity.js';
 import { OutboundDb } from './outbound-db.js';
 import { outboundTiming } from './outbound-timing.js';
@@ -110,8 +110,8 @@ export class DeliveryStore {
     config: AppConfig,
   ) {
     this.leaseMs = outboundTiming(config).lockDurationMs;
-    this.claims = new Batcher((ids) => this.claimMany(ids));
-    this.records = new Batcher((records) => this.recordMany(records));
+    this.claims = new Batcher((ids) => this.claimMany(ids), { maxBatch: 200, maxInFlight: 4 });
+    this.records = new Batcher((records) => this.recordMany(records), { maxBatch: 200, maxInFlight: 4 });
   }
 
   /**

@@ -11,13 +11,14 @@
  * deliveries. Message ids follow event ids within a statement, so an endpoint gets each key's
  * events in order.
  *
- * Enqueueing is off the relay's path: jobs go to a buffer flushed by one `addBulk` at a time. If that
+ * Enqueueing is off the relay's path: jobs go to a Batcher that runs one `addBulk` at a time. If that
  * fails (Redis down) or the process dies first, nothing is lost: the rows are committed and the
  * reconciler enqueues pending deliveries that have no job.
  */
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { DomainEvent } from '#src/platform/events/domain-event.js';
 import { OutboxRelay } from '#src/platform/events/outbox.relay.js';
+import { Batcher } from '#src/platform/batcher.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { patternMatchSql } from './event-type-patterns.js';
 import { OutboundDb } from './outbound-db.js';
@@ -69,9 +70,12 @@ WHERE m.event_id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM msg WHERE msg
 @Injectable()
 export class MessageIntake implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(MessageIntake.name);
-  private buffered: IntakeRow[] = [];
-  private inFlight?: Promise<void>;
-  private scheduled = false;
+  /** One `addBulk` in flight at a time; what arrives meanwhile goes in the next one. */
+  private readonly enqueues = new Batcher<IntakeRow, void>((batch) => this.enqueueLogged(batch), {
+    maxBatch: 10_000,
+  });
+  /** Enqueues not yet done, for shutdown. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly relay: OutboxRelay,
@@ -87,39 +91,24 @@ export class MessageIntake implements OnModuleInit, BeforeApplicationShutdown {
     const rows = await this.db.rows<IntakeRow>(INTAKE_SQL, [events.map((event) => event.id)]);
     const active = rows.filter((row) => row.status === 'active');
     if (active.length === 0) return;
-    this.buffered.push(...active);
-    this.schedule();
-  }
-
-  /** One `addBulk` in flight at a time; what arrives meanwhile goes in the next one. */
-  private schedule(): void {
-    if (this.scheduled || this.inFlight) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    const batch = this.buffered;
-    this.buffered = [];
-    if (batch.length === 0 || this.inFlight) return;
-    this.inFlight = this.enqueue(batch)
-      .catch((error: Error) => {
-        this.logger.warn(`enqueue of ${batch.length} deliveries failed (the reconciler will retry): ${error.message}`);
-      })
-      .finally(() => {
-        this.inFlight = undefined;
-        if (this.buffered.length > 0) this.schedule();
-      });
+    const done = Promise.all(active.map((row) => this.enqueues.submit(row)));
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
   }
 
   /** Lets the last buffered jobs reach Redis before the queue closes (else the reconciler would). */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.inFlight;
-    this.flush();
-    await this.inFlight;
+    await Promise.all(this.inFlight);
+  }
+
+  /** Never fails: a failed enqueue is logged, and the reconciler enqueues those deliveries later. */
+  private async enqueueLogged(deliveries: IntakeRow[]): Promise<void[]> {
+    await this.enqueue(deliveries).catch((error: Error) => {
+      this.logger.warn(
+        `enqueue of ${deliveries.length} deliveries failed (the reconciler will retry): ${error.message}`,
+      );
+    });
+    return deliveries.map(() => undefined);
   }
 
   private async enqueue(deliveries: IntakeRow[]): Promise<void> {
