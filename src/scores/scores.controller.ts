@@ -44,11 +44,11 @@ export class ScoresController {
    * client past the hard limit is closed and resumes from its last id.
    */
   @Get('stream')
-  @ApiProduces('text/event-stream')
+  @ApiProduces('text/event-stream', 'application/x-ndjson')
   @ApiOperation({
-    summary: 'Score stream (SSE)',
+    summary: 'Score stream (SSE, or NDJSON)',
     description:
-      '`event: snapshot` `{ matches }` (each with its `seq`), then `event: score` `{ matchId, home, away, status, event }`, each with `id:`; resumable with `Last-Event-ID`. Never conflated: a client past SSE_HARD_LIMIT_BYTES is closed and resumes from its last id.',
+      '`event: snapshot` `{ matches }` (each with its `seq`), then `event: score` `{ matchId, home, away, status, event }`, each with `id:`; resumable with `Last-Event-ID`. Never conflated: a client past SSE_HARD_LIMIT_BYTES is closed and resumes from its last id. With `Accept: application/x-ndjson`: lines `{ id, type, data }`, as for the ticker.',
   })
   @ApiOkResponse({ description: 'an SSE stream', content: SSE_CONTENT })
   async stream(
@@ -58,7 +58,7 @@ export class ScoresController {
     @Res() reply: FastifyReply,
   ) {
     await this.gate.stream(request, reply, this.gated, await this.scores.parseMatchIds(query.matches), {
-      lastEventId: lastEventId ?? query.lastEventId,
+      lastEventId: lastEventId ?? query.lastEventId ?? query.cursor,
       snapshot: (topics, asOfMs) => this.scores.snapshot(topics, asOfMs),
     });
   }

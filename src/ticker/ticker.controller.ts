@@ -54,11 +54,11 @@ export class TickerController {
 
   /** SSE: `event: snapshot` then `event: tick` `{ symbol, price, size, ts }`, each with `id:`; resumable. */
   @Get('stream')
-  @ApiProduces('text/event-stream')
+  @ApiProduces('text/event-stream', 'application/x-ndjson')
   @ApiOperation({
-    summary: 'Tick stream (SSE)',
+    summary: 'Tick stream (SSE, or NDJSON)',
     description:
-      '`event: snapshot` (latest quotes), then `event: tick` `{ symbol, price, size, ts }`, each with `id:`. Resume with `Last-Event-ID` (or `?lastEventId=`); an id the feed cannot vouch for gets `event: reset` and a new snapshot.',
+      '`event: snapshot` (latest quotes), then `event: tick` `{ symbol, price, size, ts }`, each with `id:`. Resume with `Last-Event-ID` (or `?lastEventId=` / `?cursor=`); an id the feed cannot vouch for gets `event: reset` and a new snapshot. With `Accept: application/x-ndjson`: the same events as chunked lines `{ id, type, data }`, heartbeats as empty lines.',
   })
   @ApiOkResponse({ description: 'an SSE stream', content: SSE_CONTENT })
   async stream(
@@ -68,7 +68,7 @@ export class TickerController {
     @Res() reply: FastifyReply,
   ) {
     await this.gate.stream(request, reply, this.gated, await this.ticker.parseSymbols(query.symbols), {
-      lastEventId: lastEventId ?? query.lastEventId,
+      lastEventId: lastEventId ?? query.lastEventId ?? query.cursor,
       snapshot: async (topics, asOfMs) => ({ quotes: (await this.ticker.quotes(topics, asOfMs)).quotes }),
     });
   }

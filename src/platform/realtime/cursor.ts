@@ -94,4 +94,11 @@ export class StreamPosition {
     if (this.positions.length === 1) return event.frame;
     return Buffer.concat([Buffer.from(`id: ${this.cursor}\n`), event.body]);
   }
+
+  /** The same for an NDJSON stream: the event's line with this stream's cursor as its id. */
+  line(event: FeedEvent): Buffer {
+    this.advance(event);
+    if (this.positions.length === 1) return event.ndjson;
+    return event.line(this.cursor);
+  }
 }

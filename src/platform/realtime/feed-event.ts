@@ -4,6 +4,7 @@ import { encodePosition } from './cursor.js';
 export class FeedEvent {
   private encodedBody?: Buffer;
   private encoded?: Buffer;
+  private encodedLine?: Buffer;
 
   constructor(
     /** Its log (FEED_SHARDS) and that log's epoch. */
@@ -33,6 +34,17 @@ export class FeedEvent {
   get frame(): Buffer {
     this.encoded ??= Buffer.from(`id: ${this.position}\nevent: ${this.type}\ndata: ${this.data}\n\n`);
     return this.encoded;
+  }
+
+  /** The NDJSON line `{ id, type, data }` with this id (cursors and types need no escaping). */
+  line(id: string): Buffer {
+    return Buffer.from(`{"id":"${id}","type":"${this.type}","data":${this.data}}\n`);
+  }
+
+  /** The whole NDJSON line when the feed has one shard, encoded once per instance. */
+  get ndjson(): Buffer {
+    this.encodedLine ??= this.line(this.position);
+    return this.encodedLine;
   }
 }
 

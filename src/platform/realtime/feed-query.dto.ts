@@ -24,6 +24,15 @@ export class FeedStreamQueryDto extends FeedAccessQueryDto {
   @IsString()
   @MaxLength(MAX_CURSOR)
   lastEventId?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Resume point, as `lastEventId` (the name NDJSON consumers use; `Last-Event-ID` wins, then `lastEventId`)',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_CURSOR)
+  cursor?: string;
 }
 
 export class FeedPollQueryDto extends FeedAccessQueryDto {

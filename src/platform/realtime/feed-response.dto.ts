@@ -23,7 +23,14 @@ export class FeedPollResponseDto {
   cursor: string;
 }
 
-/** The OpenAPI content of an SSE route: a stream of `id:` / `event:` / `data:` frames. */
+/** The OpenAPI content of a stream route: SSE frames, or NDJSON lines when asked for with `Accept`. */
 export const SSE_CONTENT = {
   'text/event-stream': { schema: { type: 'string' as const, description: 'Server-Sent Events frames' } },
+  'application/x-ndjson': {
+    schema: {
+      type: 'string' as const,
+      description:
+        "One JSON object per line, `{ id, type, data }` (as the long poll's events); an empty line is a heartbeat",
+    },
+  },
 };

@@ -19,7 +19,7 @@ import { RedisService } from '#src/platform/redis/redis.service.js';
 import { Feed } from './feed.js';
 import type { FeedDefinition } from './feed-event.js';
 import { FeedStream, LIVE, type StreamPolicy } from './feed-stream.js';
-import { SseConnection, type SseOptions, type SseStats } from './sse-connection.js';
+import { SseConnection, type SseOptions, type SseStats, streamFormatOf } from './sse-connection.js';
 
 export interface StreamOptions {
   topics?: ReadonlySet<string>;
@@ -209,11 +209,18 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     }
   }
 
-  /** Serves an SSE stream: snapshot or replay, then live (or delayed), with no gap and no duplicate (feed-stream.ts). */
+  /**
+   * Serves a stream, SSE or (`Accept: application/x-ndjson`) NDJSON: snapshot or replay, then live
+   * (or delayed), with no gap and no duplicate (feed-stream.ts).
+   */
   async stream(request: FastifyRequest, reply: FastifyReply, feed: Feed, options: StreamOptions): Promise<void> {
     this.assertCapacity(reply);
     const labels = { feed: feed.name };
-    const connection = new SseConnection(reply.raw, this.feedState.get(feed.name)!.sseOptions);
+    const connection = new SseConnection(
+      reply.raw,
+      this.feedState.get(feed.name)!.sseOptions,
+      streamFormatOf(request.headers.accept),
+    );
     const stream = new FeedStream(
       feed,
       connection,

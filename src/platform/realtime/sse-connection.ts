@@ -1,5 +1,7 @@
 /**
- * One Server-Sent Events connection with a byte budget. Below the budget frames are written as they
+ * One stream connection with a byte budget: Server-Sent Events, or (`Accept: application/x-ndjson`,
+ * for server-to-server consumers) chunked NDJSON, one `{ id, type, data }` line per event, the same
+ * ids as cursors, an empty line as the heartbeat. Below the budget frames are written as they
  * come. Above it (the client or network is slow):
  *  - `conflate`: keep only the newest pending event per topic and write them when the socket
  *    drains. Frames already buffered are older than pending ones, so a topic never goes backwards.
@@ -12,6 +14,13 @@
 import type { ServerResponse } from 'node:http';
 import type { StreamPosition } from './cursor.js';
 import type { FeedEvent, SlowConsumerPolicy } from './feed-event.js';
+
+export type StreamFormat = 'sse' | 'ndjson';
+
+/** What the client asked for: NDJSON only when it says so (an EventSource sends text/event-stream). */
+export function streamFormatOf(accept: string | undefined): StreamFormat {
+  return accept !== undefined && /application\/x-ndjson/i.test(accept) ? 'ndjson' : 'sse';
+}
 
 export interface SseOptions {
   policy: SlowConsumerPolicy;
@@ -40,6 +49,7 @@ export class SseConnection {
   constructor(
     private readonly res: ServerResponse,
     private readonly options: SseOptions,
+    private readonly format: StreamFormat = 'sse',
   ) {
     res.on('close', () => this.cleanup());
   }
@@ -58,17 +68,18 @@ export class SseConnection {
   open(headers: Record<string, string | string[] | number | undefined>): void {
     this.res.writeHead(200, {
       ...Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)),
-      'content-type': 'text/event-stream; charset=utf-8',
+      'content-type': this.format === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    this.res.write(`retry: ${this.options.retryMs}\n: connected\n\n`);
+    // Written at once so that the client and any proxy see the stream open.
+    this.res.write(this.format === 'ndjson' ? '\n' : `retry: ${this.options.retryMs}\n: connected\n\n`);
   }
 
   /** A comment line that keeps proxies from timing the stream out; skipped while congested. */
   heartbeat(): void {
-    if (!this.closed && !this.congested) this.res.write(': heartbeat\n\n');
+    if (!this.closed && !this.congested) this.res.write(this.format === 'ndjson' ? '\n' : ': heartbeat\n\n');
   }
 
   onClose(handler: () => void): void {
@@ -82,12 +93,17 @@ export class SseConnection {
   }
 
   private frameOf(event: FeedEvent): Buffer {
+    if (this.format === 'ndjson') return this.position ? this.position.line(event) : event.ndjson;
     return this.position ? this.position.frame(event) : event.frame;
   }
 
   /** A control event (snapshot, reset) that is never conflated. */
   sendControl(type: string, data: unknown, id?: string): void {
     if (this.closed) return;
+    if (this.format === 'ndjson') {
+      this.res.write(`${JSON.stringify(id ? { id, type, data } : { type, data })}\n`);
+      return;
+    }
     this.res.write(`${id ? `id: ${id}\n` : ''}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
