@@ -8,7 +8,7 @@
 import { Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import type { DomainEvent } from '#src/platform/events/domain-event.js';
+import { type DomainEvent, partitionOf } from '#src/platform/events/domain-event.js';
 import { OutboxRelay } from '#src/platform/events/outbox.relay.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
 import { query } from './helpers/databases.js';
@@ -147,6 +147,7 @@ describe('transactional outbox (e2e, two instances)', () => {
     batchSizes.length = 0;
     // Four keys, written one after the other per key (as a writer serializing per key does), interleaved.
     const keys = ['k1', 'k2', 'k3', 'k4'];
+    expect(new Set(keys.map(partitionOf)).size).toBe(4);
     await Promise.all(
       keys.map(async (key, k) => {
         for (let seq = 1; seq <= 20; seq++) await record((seq + k) % 2 ? a : b, 'test.happened', seq, { key });
@@ -163,6 +164,7 @@ describe('transactional outbox (e2e, two instances)', () => {
 
   it('a failing handler is retried and blocks only its own key: its later events wait, other keys go on', async () => {
     seen.length = 0;
+    expect(partitionOf('red')).not.toBe(partitionOf('green')); // (keys of one partition share its backoff)
     failuresLeft.set('red/3', 3);
     for (let seq = 1; seq <= 6; seq++) {
       await record(seq % 2 ? a : b, 'test.flaky', seq, { key: 'red' });
@@ -184,8 +186,9 @@ describe('transactional outbox (e2e, two instances)', () => {
     expect(row.last_error).toMatch(/test-flaky: flaky failure on red\/3/);
   });
 
-  it('a slow key holds no transaction and no other key: a TRUNCATE of its table goes through meanwhile', async () => {
+  it('a slow key holds no transaction and no other partition: a TRUNCATE of its table goes through meanwhile', async () => {
     seen.length = 0;
+    expect(partitionOf('slow')).not.toBe(partitionOf('quick'));
     const open = gate('slow');
     await record(a, 'test.gated', 1, { key: 'slow' });
     await record(a, 'test.gated', 2, { key: 'slow' });
@@ -214,12 +217,13 @@ describe('transactional outbox (e2e, two instances)', () => {
     expect(of('test-gated', 'slow').map((s) => s.seq)).toEqual([1, 2]);
   });
 
-  it('a relay that claimed a key and died: its lease runs out, then the key is handled from its first event', async () => {
+  it('a relay that claimed a partition and died: its lease runs out, then the key is handled from its first event', async () => {
     seen.length = 0;
     // What a relay that crashed between claim and record leaves: a lease on the key, nothing recorded.
     await query(
       env.databaseUrl,
-      `INSERT INTO outbox_leases (partition_key, owner, until) VALUES ('orphan', 'dead-relay', now() + interval '1.5 seconds')`,
+      `INSERT INTO outbox_leases (partition, owner, until) VALUES ($1, 'dead-relay', now() + interval '1.5 seconds')`,
+      [partitionOf('orphan')],
     );
     const written = Date.now();
     for (let seq = 1; seq <= 3; seq++) await record(a, 'test.happened', seq, { key: 'orphan' });
@@ -228,7 +232,9 @@ describe('transactional outbox (e2e, two instances)', () => {
     expect(of('test-typed', 'orphan').map((s) => s.seq)).toEqual([1, 2, 3]);
     expect(of('test-all', 'orphan').map((s) => s.seq)).toEqual([1, 2, 3]);
     await sleep(500);
-    const leases = await query(env.databaseUrl, `SELECT * FROM outbox_leases WHERE partition_key = 'orphan'`);
+    const leases = await query(env.databaseUrl, 'SELECT * FROM outbox_leases WHERE partition = $1', [
+      partitionOf('orphan'),
+    ]);
     expect(leases).toEqual([]);
   });
 

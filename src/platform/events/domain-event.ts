@@ -31,6 +31,23 @@ export type DomainEventHandler = (events: DomainEvent[]) => Promise<void>;
 export const OUTBOX_CHANNEL = 'outbox_events';
 
 /**
+ * Partitions of the outbox: a key's events all go to one (by an FNV-1a hash of the key; unkeyed
+ * events to 0), and relays lease partitions, not keys, so the lease table stays small however many
+ * keys there are. Fixed: changing it would move keys between partitions while their events wait.
+ */
+export const OUTBOX_PARTITIONS = 64;
+
+export function partitionOf(key: string): number {
+  if (key === '') return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % OUTBOX_PARTITIONS;
+}
+
+/**
  * The catalog of domain event types. Features add theirs here so outbound endpoints can be
  * checked against it (`GET /webhooks/event-types`).
  */

@@ -3,7 +3,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 /** A domain event written in the same transaction as the change it describes. */
 @Entity('outbox_events')
 @Index('outbox_events_pending_idx', ['id'], { where: 'processed_at IS NULL' })
-@Index('outbox_events_pending_key_idx', ['partitionKey', 'id'], { where: 'processed_at IS NULL' })
+@Index('outbox_events_pending_partition_idx', ['partition', 'id'], { where: 'processed_at IS NULL' })
 export class OutboxEvent {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   id: string;
@@ -17,6 +17,10 @@ export class OutboxEvent {
   /** Events of one key reach each handler in id order; different keys run in parallel ('' = unkeyed). */
   @Column({ name: 'partition_key', type: 'varchar', length: 200, default: '' })
   partitionKey: string;
+
+  /** The key's partition (partitionOf): what relays lease, so one partition is in one relay's hands. */
+  @Column({ type: 'smallint', default: 0 })
+  partition: number;
 
   @CreateDateColumn({ name: 'occurred_at', type: 'timestamptz' })
   occurredAt: Date;

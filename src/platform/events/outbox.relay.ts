@@ -3,21 +3,26 @@
  * normal case, in id order per handler and partition key; different keys run in parallel, in
  * OUTBOX_LANES lanes per instance and across instances.
  *
+ * Keys map to OUTBOX_PARTITIONS partitions (domain-event.ts), and relays lease partitions, so the
+ * lease table holds at most 64 rows however many keys there are (a lease per key cost two row
+ * writes per event where keys are many: users, matches).
+ *
  * A lane claims, handles, then records, and holds no transaction while a handler runs:
- *  1. Claim: take the lease (`outbox_leases`) of up to OUTBOX_BATCH_SIZE partition keys among the
- *     oldest pending events whose key no relay holds; then (a statement of its own, so that it sees
- *     what the key's previous holder recorded) read those keys' pending events (at most
- *     OUTBOX_BATCH_SIZE in all, a prefix of each key), each with the handlers that already finished
- *     it. A lease lasts OUTBOX_LEASE_MS and is renewed while the lane works.
+ *  1. Claim: take the lease (`outbox_leases`) of its share of the partitions among those of the
+ *     oldest pending events that no relay holds; then (a statement of its own, so that it sees what
+ *     the partition's previous holder recorded) read those partitions' pending events (at most
+ *     OUTBOX_BATCH_SIZE in all, a prefix of each partition), each with the handlers that already
+ *     finished it. A lease lasts OUTBOX_LEASE_MS and is renewed while the lane works.
  *  2. Handle: each handler gets its events of the batch in one call. If that throws, it is called
  *     key by key, and a key that fails again event by event: the events before the failing one
  *     are done, the failing one is retried later, and the key's later events wait for it (for that
- *     handler), so a failure blocks only its own key, and each key stays in order.
+ *     handler), so in the batch a failure blocks only its own key, and each key stays in order.
  *  3. Record (one statement): what each handler finished of the events that stay pending
  *     (`outbox_handled`, also the record of a dead-letter), events every handler finished
  *     (`processed_at`), attempts and the last error of failed events; drop the leases, or keep a
- *     failed key's lease until its backoff ends. After OUTBOX_MAX_ATTEMPTS a
- *     failing event is dead-lettered for that handler and logged.
+ *     failed partition's lease until its backoff ends (its other keys' new events wait that long
+ *     too, at most 5 s). After OUTBOX_MAX_ATTEMPTS a failing event is dead-lettered for that
+ *     handler and logged.
  * A relay that dies between claim and record loses nothing: its leases run out and another relay
  * runs the unrecorded handlers again (at least once). An event of a rolled-back transaction is never
  * seen: only committed rows are read.
@@ -34,7 +39,7 @@ import { AppConfig } from '#src/config/app-config.js';
 import { rows as sqlRows } from '#src/platform/database/sql.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { QueueWorkers } from '#src/platform/queue/workers.js';
-import { type DomainEvent, type DomainEventHandler, OUTBOX_CHANNEL } from './domain-event.js';
+import { type DomainEvent, type DomainEventHandler, OUTBOX_CHANNEL, OUTBOX_PARTITIONS } from './domain-event.js';
 
 interface Registration {
   name: string;
@@ -56,6 +61,7 @@ interface Row {
   id: string;
   type: string;
   key: string;
+  partition: number;
   data: Record<string, unknown>;
   occurred_at: Date;
   attempts: number;
@@ -69,49 +75,50 @@ interface Outcome {
   errors: Map<string, string>;
   /** Events some handler has not finished (failed, or waiting behind a failure of its key). */
   incomplete: Set<string>;
-  /** Keys with a failure: their lease is kept for the backoff. */
-  failedKeys: Set<string>;
+  /** Partitions with a failure: their lease is kept for the backoff. */
+  failedPartitions: Set<number>;
 }
 
 /**
- * Claim, first statement: leases. $1 owner, $2 lease (ms), $3 keys per claim, $4 scan: how many of
- * the oldest pending events are looked at for free keys.
+ * Claim, first statement: leases. $1 owner, $2 lease (ms), $3 partitions per claim, $4 scan: how
+ * many of the oldest pending events are looked at for free partitions.
  */
 const LEASE_SQL = `
 WITH pending AS (
-  SELECT partition_key, min(id) AS first FROM (
-    SELECT partition_key, id FROM outbox_events WHERE processed_at IS NULL ORDER BY id LIMIT $4
-  ) oldest GROUP BY partition_key
+  SELECT partition, min(id) AS first FROM (
+    SELECT partition, id FROM outbox_events WHERE processed_at IS NULL ORDER BY id LIMIT $4
+  ) oldest GROUP BY partition
 ), free AS (
-  SELECT p.partition_key, p.first FROM pending p
-  LEFT JOIN outbox_leases l ON l.partition_key = p.partition_key
-  WHERE l.partition_key IS NULL OR l.until < now()
+  SELECT p.partition, p.first FROM pending p
+  LEFT JOIN outbox_leases l ON l.partition = p.partition
+  WHERE l.partition IS NULL OR l.until < now()
   ORDER BY p.first LIMIT $3
 )
-INSERT INTO outbox_leases AS l (partition_key, owner, until)
-SELECT partition_key, $1, now() + make_interval(secs => $2::double precision / 1000) FROM free
-ON CONFLICT (partition_key) DO UPDATE SET owner = excluded.owner, until = excluded.until
+INSERT INTO outbox_leases AS l (partition, owner, until)
+SELECT partition, $1, now() + make_interval(secs => $2::double precision / 1000) FROM free
+ON CONFLICT (partition) DO UPDATE SET owner = excluded.owner, until = excluded.until
   WHERE l.until < now()
-RETURNING l.partition_key AS key`;
+RETURNING l.partition`;
 
 /**
- * Claim, second statement: the leased keys' pending events ($1 keys, $2 at most), with the handlers
- * done with each. A statement of its own, so that its snapshot holds everything the relay that had
- * a key before recorded (a lease is free only once that record has committed).
+ * Claim, second statement: the leased partitions' pending events ($1 partitions, $2 at most), with
+ * the handlers done with each. A statement of its own, so that its snapshot holds everything the
+ * relay that had a partition before recorded (a lease is free only once that record has committed).
  */
 const EVENTS_SQL = `
-SELECT e.id, e.type, e.partition_key AS key, e.data, e.occurred_at, e.attempts,
+SELECT e.id, e.type, e.partition_key AS key, e.partition, e.data, e.occurred_at, e.attempts,
        ARRAY(SELECT h.handler FROM outbox_handled h WHERE h.event_id = e.id) AS done
-FROM unnest($1::varchar[]) AS t(key) CROSS JOIN LATERAL (
+FROM unnest($1::smallint[]) AS t(partition) CROSS JOIN LATERAL (
   SELECT * FROM outbox_events e
-  WHERE e.partition_key = t.key AND e.processed_at IS NULL
+  WHERE e.partition = t.partition AND e.processed_at IS NULL
   ORDER BY e.id LIMIT $2
 ) e
 ORDER BY e.id LIMIT $2`;
 
 /**
- * $1-$3 handled (event, handler, outcome), $4-$6 per event: complete, error; $7 owner, $8 keys to
- * free, $9 keys that failed (their lease stays until the backoff ends: 100 ms, doubling, at most 5 s).
+ * $1-$3 handled (event, handler, outcome), $4-$6 per event: complete, error; $7 owner, $8 partitions
+ * to free, $9 partitions with a failure (their lease stays until the backoff ends: 100 ms, doubling,
+ * at most 5 s).
  */
 const RECORD_SQL = `
 WITH handled AS (
@@ -125,11 +132,11 @@ WITH handled AS (
   FROM unnest($4::bigint[], $5::boolean[], $6::text[]) AS f(id, complete, error)
   WHERE e.id = f.id AND (f.complete OR f.error IS NOT NULL)
 ), freed AS (
-  DELETE FROM outbox_leases WHERE owner = $7 AND partition_key = ANY($8::varchar[])
+  DELETE FROM outbox_leases WHERE owner = $7 AND partition = ANY($8::smallint[])
 )
 UPDATE outbox_leases SET failures = failures + 1,
   until = now() + make_interval(secs => least(100 * power(2, least(failures, 6)), 5000) / 1000.0)
-WHERE owner = $7 AND partition_key = ANY($9::varchar[])`;
+WHERE owner = $7 AND partition = ANY($9::smallint[])`;
 
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -228,39 +235,41 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async runBatch(): Promise<{ claimed: number; full: boolean; failed: boolean }> {
     const { batchSize, leaseMs } = this.config.outbox;
-    const leased = await sqlRows<{ key: string }>(this.dataSource, LEASE_SQL, [
+    // A lane takes its share of the partitions, so that the instance's other lanes find work too.
+    const perClaim = Math.max(1, Math.ceil(OUTBOX_PARTITIONS / this.config.outbox.lanes));
+    const leased = await sqlRows<{ partition: number }>(this.dataSource, LEASE_SQL, [
       this.owner,
       leaseMs,
-      batchSize,
+      perClaim,
       batchSize * 4,
     ]);
     if (leased.length === 0) return { claimed: 0, full: false, failed: false };
-    const keys = leased.map((lease) => lease.key);
-    const rows = await sqlRows<Row>(this.dataSource, EVENTS_SQL, [keys, batchSize]);
-    const renew = setInterval(() => void this.renew(keys), Math.max(100, Math.floor(leaseMs / 3)));
+    const partitions = leased.map((lease) => lease.partition);
+    const rows = await sqlRows<Row>(this.dataSource, EVENTS_SQL, [partitions, batchSize]);
+    const renew = setInterval(() => void this.renew(partitions), Math.max(100, Math.floor(leaseMs / 3)));
     let outcome: Outcome;
     try {
       outcome = await this.handle(rows);
     } finally {
       clearInterval(renew);
     }
-    await this.record(rows, keys, outcome);
-    return { claimed: rows.length, full: rows.length >= batchSize, failed: outcome.failedKeys.size > 0 };
+    await this.record(rows, partitions, outcome);
+    return { claimed: rows.length, full: rows.length >= batchSize, failed: outcome.failedPartitions.size > 0 };
   }
 
-  private async renew(keys: string[]): Promise<void> {
+  private async renew(partitions: number[]): Promise<void> {
     await this.dataSource
       .query(
         `UPDATE outbox_leases SET until = now() + make_interval(secs => $3::double precision / 1000)
-         WHERE owner = $1 AND partition_key = ANY($2::varchar[])`,
-        [this.owner, keys, this.config.outbox.leaseMs],
+         WHERE owner = $1 AND partition = ANY($2::smallint[])`,
+        [this.owner, partitions, this.config.outbox.leaseMs],
       )
       .catch((error: Error) => this.logger.warn(`outbox lease renewal: ${error.message}`));
   }
 
   /** Every handler on its events of the batch, in parallel. */
   private async handle(rows: Row[]): Promise<Outcome> {
-    const outcome: Outcome = { handled: [], errors: new Map(), incomplete: new Set(), failedKeys: new Set() };
+    const outcome: Outcome = { handled: [], errors: new Map(), incomplete: new Set(), failedPartitions: new Set() };
     await Promise.all(
       [...this.handlers.values()].map(async (handler) => {
         const mine = rows.filter(
@@ -324,7 +333,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       outcome.handled.push({ eventId: id, handler: handler.name, outcome: 'dead' });
       return false;
     }
-    outcome.failedKeys.add(row.key);
+    outcome.failedPartitions.add(row.partition);
     for (const later of list.slice(i)) outcome.incomplete.add(String(later.id));
     return true;
   }
@@ -334,8 +343,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
    * (a complete event is never claimed again, so its handlers need no record; a dead-letter is
    * kept as the record of it), which events are complete, what failed, and the leases.
    */
-  private async record(rows: Row[], keys: string[], outcome: Outcome): Promise<void> {
-    const { handled, errors, incomplete, failedKeys } = outcome;
+  private async record(rows: Row[], partitions: number[], outcome: Outcome): Promise<void> {
+    const { handled, errors, incomplete, failedPartitions } = outcome;
     const kept = handled.filter((entry) => entry.outcome === 'dead' || incomplete.has(entry.eventId));
     const ids = rows.map((row) => String(row.id));
     await this.dataSource.query(RECORD_SQL, [
@@ -346,8 +355,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       ids.map((id) => !incomplete.has(id)),
       ids.map((id) => errors.get(id) ?? null),
       this.owner,
-      keys.filter((key) => !failedKeys.has(key)),
-      [...failedKeys],
+      partitions.filter((partition) => !failedPartitions.has(partition)),
+      [...failedPartitions],
     ]);
   }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { type DomainEvent, type NewDomainEvent, OUTBOX_CHANNEL } from './domain-event.js';
+import { type DomainEvent, type NewDomainEvent, OUTBOX_CHANNEL, partitionOf } from './domain-event.js';
 
 /**
  * Writes domain events in the caller's transaction. Nothing is published here: the relay picks the
@@ -17,8 +17,8 @@ export class OutboxService {
     // commits (and once per transaction, however many rows ask for it).
     const rows: { id: string; occurred_at: Date }[] = await manager.query(
       `WITH inserted AS (
-         INSERT INTO outbox_events (type, data, partition_key)
-         SELECT * FROM unnest($1::varchar[], $2::jsonb[], $3::varchar[])
+         INSERT INTO outbox_events (type, data, partition_key, partition)
+         SELECT * FROM unnest($1::varchar[], $2::jsonb[], $3::varchar[], $5::smallint[])
          RETURNING id, occurred_at
        )
        SELECT id, occurred_at, pg_notify($4, '') FROM inserted ORDER BY id`,
@@ -27,6 +27,7 @@ export class OutboxService {
         events.map((event) => JSON.stringify(event.data)),
         events.map((event) => event.key ?? ''),
         OUTBOX_CHANNEL,
+        events.map((event) => partitionOf(event.key ?? '')),
       ],
     );
     return rows.map((row, index) => ({
