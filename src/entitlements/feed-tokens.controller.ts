@@ -10,6 +10,7 @@ import {
 import { ApiBody, ApiForbiddenResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentUser, UserOnly } from '#src/platform/auth/decorators.js';
 import type { AuthUser } from '#src/platform/auth/token.service.js';
+import type { Plan } from '#src/users/user.entity.js';
 import { UsersService } from '#src/users/users.service.js';
 import { EntitlementDto, FeedTokenDto, MintFeedTokenDto } from './dto/entitlement.dto.js';
 import { EntitlementsService } from './entitlements.service.js';
@@ -34,7 +35,7 @@ export class FeedTokensController {
   })
   @ApiOkResponse({ type: EntitlementDto })
   async access(@CurrentUser() user: AuthUser) {
-    const plan = (await this.users.plansOf([user.id])).get(user.id) ?? 'free';
+    const plan = await this.planOf(user.id);
     return this.entitlements.get(plan);
   }
 
@@ -62,7 +63,7 @@ export class FeedTokensController {
     if (!Number.isSafeInteger(ttl) || (ttl as number) < 60 || (ttl as number) > 86_400) {
       throw new UnprocessableEntityException('ttlSeconds must be an integer from 60 to 86400');
     }
-    const plan = (await this.users.plansOf([user.id])).get(user.id) ?? 'free';
+    const plan = await this.planOf(user.id);
     const entitlement = this.entitlements.get(plan);
     const open = {
       ticker: entitlement.ticker.mode !== 'none',
@@ -86,5 +87,10 @@ export class FeedTokensController {
       feeds = parsed;
     }
     return { ...(await this.tokens.mint(user.id, feeds, ttl as number)), feeds };
+  }
+
+  /** The user's plan now (a user deleted meanwhile reads as free). */
+  private async planOf(userId: string): Promise<Plan> {
+    return (await this.users.plansOf([userId])).get(userId) ?? 'free';
   }
 }

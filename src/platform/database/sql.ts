@@ -15,12 +15,6 @@ export async function rows<T>(db: DataSource | EntityManager, sql: string, param
   return result as T[];
 }
 
-/** Rows a statement touched (an UPDATE or DELETE without RETURNING answers `[[], count]`). */
-export async function affected(db: DataSource | EntityManager, sql: string, params: unknown[] = []): Promise<number> {
-  const result: unknown = await db.query(sql, params);
-  return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
-}
-
 export function pgPool(dataSource: DataSource): pg.Pool {
   return (dataSource.driver as unknown as { master: pg.Pool }).master;
 }

@@ -36,7 +36,7 @@ import pg from 'pg';
 import { Counter } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
-import { rows as sqlRows } from '#src/platform/database/sql.js';
+import { msInterval, rows as sqlRows } from '#src/platform/database/sql.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { QueueWorkers } from '#src/platform/queue/workers.js';
 import { type DomainEvent, type DomainEventHandler, OUTBOX_CHANNEL, OUTBOX_PARTITIONS } from './domain-event.js';
@@ -95,7 +95,7 @@ WITH pending AS (
   ORDER BY p.first LIMIT $3
 )
 INSERT INTO outbox_leases AS l (partition, owner, until)
-SELECT partition, $1, now() + make_interval(secs => $2::double precision / 1000) FROM free
+SELECT partition, $1, now() + ${msInterval('$2')} FROM free
 ON CONFLICT (partition) DO UPDATE SET owner = excluded.owner, until = excluded.until
   WHERE l.until < now()
 RETURNING l.partition`;
@@ -135,7 +135,7 @@ WITH handled AS (
   DELETE FROM outbox_leases WHERE owner = $7 AND partition = ANY($8::smallint[])
 )
 UPDATE outbox_leases SET failures = failures + 1,
-  until = now() + make_interval(secs => least(100 * power(2, least(failures, 6)), 5000) / 1000.0)
+  until = now() + ${msInterval('least(100 * power(2, least(failures, 6)), 5000)')}
 WHERE owner = $7 AND partition = ANY($9::smallint[])`;
 
 @Injectable()
@@ -260,7 +260,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private async renew(partitions: number[]): Promise<void> {
     await this.dataSource
       .query(
-        `UPDATE outbox_leases SET until = now() + make_interval(secs => $3::double precision / 1000)
+        `UPDATE outbox_leases SET until = now() + ${msInterval('$3')}
          WHERE owner = $1 AND partition = ANY($2::smallint[])`,
         [this.owner, partitions, this.config.outbox.leaseMs],
       )
