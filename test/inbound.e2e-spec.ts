@@ -3,6 +3,10 @@
  * provider's own library (stripe, @octokit/webhooks-methods, standardwebhooks).
  */
 import { randomUUID } from 'node:crypto';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { QUEUES } from '#src/platform/queue/queue.constants.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
 import { query } from './helpers/databases.js';
 import {
   newStandardSecret,
@@ -569,6 +573,46 @@ describe('inbound webhooks (e2e)', () => {
       await sleep(800); // a few more reconciler passes
       expect(await outbox('payment.succeeded', 'stripeEventId', event.id)).toHaveLength(1);
       expect((await rows('stripe', event.id))[0].attempts).toBe(1);
+    });
+
+    it('the reconciler keeps running after an instance died between starting a run and scheduling the next', async () => {
+      // BullMQ's worker adds a scheduler's next job after the current one became active: killed in
+      // between, the scheduler is left with no next job. Make that state: the scheduler, no job.
+      const maintenance = t.app.get<Queue>(getQueueToken(QUEUES.maintenance));
+      const redis = t.app.get(RedisService).command;
+      await waitFor(
+        async () => {
+          const jobs = await maintenance.getJobs(['active', 'waiting', 'delayed', 'prioritized']);
+          const pending = jobs.filter((job) => job.repeatJobKey === 'inbound.reconcile');
+          if (pending.length === 0) return true;
+          for (const job of pending)
+            await redis
+              .multi()
+              .zrem(maintenance.toKey('delayed'), job.id!)
+              .lrem(maintenance.toKey('wait'), 0, job.id!)
+              .zrem(maintenance.toKey('prioritized'), job.id!)
+              .del(maintenance.toKey(job.id!))
+              .exec();
+          return false;
+        },
+        10_000,
+        0,
+      );
+      expect(await maintenance.getJobScheduler('inbound.reconcile')).toBeTruthy();
+
+      const event = stripeEvent('payment_intent.succeeded', {
+        id: 'pi_orphaned_scheduler',
+        amount: 3,
+        currency: 'usd',
+      });
+      await query(
+        env.databaseUrl,
+        `INSERT INTO inbound_events (provider, external_id, type, payload, received_at)
+         VALUES ('stripe', $1, 'payment_intent.succeeded', $2, now() - interval '1 minute')`,
+        [event.id, JSON.stringify(event)],
+      );
+      await settled('stripe', event.id);
+      expect(await outbox('payment.succeeded', 'stripeEventId', event.id)).toHaveLength(1);
     });
 
     it('the reconciler runs again an event whose job finished but whose outcome never reached Postgres', async () => {

@@ -5,7 +5,10 @@
  * `every()` runs periodic work on one instance per run: a BullMQ job scheduler on the `maintenance`
  * queue (replacing a timer per instance plus a lock). Schedulers live in Redis, so each instance
  * checks every interval that its schedulers still exist (a flushed or replaced Redis loses them,
- * and the reconcilers are what repair exactly that) and puts back a missing one.
+ * and the reconcilers are what repair exactly that) and puts back a missing one. It also puts back
+ * one whose next run is long overdue: BullMQ adds a scheduler's next job from the worker, just
+ * after the current one became active, so an instance killed in between leaves the scheduler with
+ * no next job at all (found by test/inbound-crash.e2e-spec.ts: the reconciler stopped).
  */
 import { InjectQueue } from '@nestjs/bullmq';
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
@@ -17,6 +20,9 @@ export type WorkerSettings = Pick<
   WorkerOptions,
   'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'
 >;
+
+/** A scheduler whose next run is this late (and 3 intervals late) has no next job. */
+const OVERDUE_MIN_MS = 5_000;
 
 interface Periodic {
   everyMs: number;
@@ -88,12 +94,13 @@ export class QueueWorkers implements OnApplicationBootstrap, BeforeApplicationSh
     this.watchdog.unref();
   }
 
-  /** Puts back each scheduler Redis does not have (or has with another interval). */
+  /** Puts back each scheduler Redis does not have, has with another interval, or has stopped. */
   private async ensureSchedulers(): Promise<void> {
     await Promise.all(
       [...this.periodic].map(async ([name, { everyMs }]) => {
         const existing = await this.maintenanceQueue.getJobScheduler(name);
-        if (existing && Number(existing.every) === everyMs) return;
+        const overdue = Date.now() - Number(existing?.next ?? Date.now()) > Math.max(3 * everyMs, OVERDUE_MIN_MS);
+        if (existing && Number(existing.every) === everyMs && !overdue) return;
         await this.maintenanceQueue.upsertJobScheduler(name, { every: everyMs }, { name });
       }),
     );
