@@ -72,6 +72,14 @@ describe('inbound webhooks (e2e)', () => {
       key,
       value,
     ]);
+  /** A stored Stripe event with no job, as if the app had committed its row and lost the job. */
+  const storeWithoutJob = (event: { id: string }) =>
+    query(
+      env.databaseUrl,
+      `INSERT INTO inbound_events (provider, external_id, type, payload, received_at)
+       VALUES ('stripe', $1, 'payment_intent.succeeded', $2, now() - interval '1 minute')`,
+      [event.id, JSON.stringify(event)],
+    );
   const settled = async (provider: string, externalId: string, status = 'processed'): Promise<Row> =>
     (await waitFor(async () => {
       const [row] = await rows(provider, externalId);
@@ -563,12 +571,7 @@ describe('inbound webhooks (e2e)', () => {
     it('the reconciler queues a stored event whose job is missing (Redis lost it), and it is processed once', async () => {
       const event = stripeEvent('payment_intent.succeeded', { id: 'pi_lost', amount: 1, currency: 'usd' });
       // As if the app had committed the row and then lost the job (or died before queueing it).
-      await query(
-        env.databaseUrl,
-        `INSERT INTO inbound_events (provider, external_id, type, payload, received_at)
-         VALUES ('stripe', $1, 'payment_intent.succeeded', $2, now() - interval '1 minute')`,
-        [event.id, JSON.stringify(event)],
-      );
+      await storeWithoutJob(event);
       await settled('stripe', event.id);
       await sleep(800); // a few more reconciler passes
       expect(await outbox('payment.succeeded', 'stripeEventId', event.id)).toHaveLength(1);
@@ -605,12 +608,7 @@ describe('inbound webhooks (e2e)', () => {
         amount: 3,
         currency: 'usd',
       });
-      await query(
-        env.databaseUrl,
-        `INSERT INTO inbound_events (provider, external_id, type, payload, received_at)
-         VALUES ('stripe', $1, 'payment_intent.succeeded', $2, now() - interval '1 minute')`,
-        [event.id, JSON.stringify(event)],
-      );
+      await storeWithoutJob(event);
       await settled('stripe', event.id);
       expect(await outbox('payment.succeeded', 'stripeEventId', event.id)).toHaveLength(1);
     });
