@@ -17,6 +17,7 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { originAllowed } from '#src/platform/http/origin.js';
 import type { Namespace, Socket } from 'socket.io';
 import { AppConfig } from '#src/config/app-config.js';
 import { type AuthedSocketData, socketAuth } from '#src/platform/auth/socket-auth.js';
@@ -62,17 +63,17 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   afterInit(nsp: Namespace): void {
     this.nsp = nsp;
     const io = nsp.server;
-    const originAllowed = (req: IncomingMessage) => this.originAllowed(req);
+    const allowed = (req: IncomingMessage) => originAllowed(req, this.config.app.corsOrigins);
     io.engine.opts.allowRequest = (req, callback) => {
       // A draining instance takes no new session: the client's reconnection retries (with backoff)
       // and lands on an instance the load balancer still routes to.
       if (this.closing) return callback('shutting down', false);
-      const ok = originAllowed(req);
+      const ok = allowed(req);
       callback(ok ? null : 'origin not allowed', ok);
     };
     io.engine.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
       const origin = req.headers.origin;
-      if (origin && originAllowed(req)) {
+      if (origin && allowed(req)) {
         res.setHeader('Access-Control-Allow-Origin', origin);
         res.setHeader('Access-Control-Allow-Credentials', 'true');
         res.setHeader('Vary', 'Origin');
@@ -115,20 +116,6 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.presence.start((userIds) => {
       for (const userId of userIds) this.track(this.announce(userId, false));
     });
-  }
-
-  /** Same origin, an origin in CORS_ORIGINS, or no Origin header (not a browser). */
-  private originAllowed(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    if (!origin) return true;
-    if (this.config.app.corsOrigins.includes(origin)) return true;
-    const forwarded = req.headers['x-forwarded-host'];
-    const host = (Array.isArray(forwarded) ? forwarded[0] : forwarded) ?? req.headers.host;
-    try {
-      return new URL(origin).host === host;
-    } catch {
-      return false;
-    }
   }
 
   async handleConnection(socket: Socket): Promise<void> {

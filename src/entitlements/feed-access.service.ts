@@ -117,8 +117,12 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
 
   /** The client of a request: 401 for credentials that are present but not valid. */
   async viewer(request: FastifyRequest): Promise<Viewer> {
-    const token = bearerToken(request.headers.authorization) ?? queryToken(request);
-    if (!token) return { plan: 'anonymous', slotKey: `ip:${request.ip}` };
+    return this.viewerOf(bearerToken(request.headers.authorization) ?? queryToken(request), request.ip);
+  }
+
+  /** The client of a token (none: anonymous, by its address); 401 for a token that is not valid. */
+  async viewerOf(token: string | undefined, ip: string): Promise<Viewer> {
+    if (!token) return { plan: 'anonymous', slotKey: `ip:${ip}` };
     // Operators read everything, without a stream limit.
     if (token === this.config.auth.adminApiKey) return { plan: 'team', slotKey: OPERATOR };
     const user = await this.tokens.verify(token);
@@ -159,6 +163,11 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
       this.refusals.inc({ feed, reason: 'token' });
       throw error;
     }
+    return this.grant(viewer, feed, topics, catalog);
+  }
+
+  /** What a known viewer may have of these topics of a feed: the grant, or a 401 / 403 naming the refused topics. */
+  grant(viewer: Viewer, feed: FeedName, topics: ReadonlySet<string> | undefined, catalog: TopicCatalog): Grant {
     const decision = this.decide(viewer, feed, topics, catalog);
     if (decision.refused) {
       if (viewer.plan === 'anonymous' && decision.none) {

@@ -1,7 +1,8 @@
 /**
- * The one way a feed's HTTP routes serve a client under access control: decide (401 / 403), take a
- * stream slot (429), serve through RealtimeService, and keep the open stream under watch so a plan
- * or entitlement change revokes what is no longer allowed. Ticker and scores controllers call it.
+ * The one way a feed serves a client under access control: decide (401 / 403), take a stream slot
+ * (429), serve through RealtimeService, and keep the open stream under watch so a plan or
+ * entitlement change revokes what is no longer allowed. Ticker and scores controllers call it for
+ * SSE and polls; the feed WebSocket (feed-socket.session.ts) calls `admit` for each feed it serves.
  */
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -11,13 +12,19 @@ import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import type { StreamPolicy } from '#src/platform/realtime/feed-stream.js';
 import { type OpenStream, RealtimeService, type StreamOptions } from '#src/platform/realtime/realtime.service.js';
-import { FeedAccessService, type TopicCatalog } from './feed-access.service.js';
+import { FeedAccessService, type Grant, type TopicCatalog } from './feed-access.service.js';
 import type { FeedName } from './feed-tokens.service.js';
 
 export interface GatedFeed {
   name: FeedName;
   feed: Feed;
   catalog: TopicCatalog;
+}
+
+/** A stream's hold on its slot and rights (FeedGate.admit). */
+export interface Admission {
+  follow(open: OpenStream): void;
+  release(): void;
 }
 
 @Injectable()
@@ -53,57 +60,67 @@ export class FeedGate {
     },
   ): Promise<void> {
     const grant = await this.access.authorize(request, feed.name, topics, feed.catalog);
+    const admission = await this.admit(grant, feed);
+    try {
+      await this.realtime.stream(request, reply, feed.feed, {
+        topics: grant.topics,
+        lastEventId: options.lastEventId,
+        snapshot: (asOfMs, topics) => options.snapshot(topics ?? grant.topics, asOfMs),
+        policy: grant.policy,
+        onOpen: (open) => admission.follow(open),
+        onClose: () => admission.release(),
+      });
+    } catch (error) {
+      admission.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Takes a stream slot for a granted stream (429 past the plan's `maxStreams`), on any transport.
+   * `follow` then keeps the open stream under its viewer's rights (revocations, plan changes, token
+   * expiry) and in the gauge; `release` (idempotent) gives all of it back when the stream ends.
+   */
+  async admit(grant: Grant, feed: GatedFeed): Promise<Admission> {
     const giveBack = await this.access.openSlot(grant.viewer, feed.name);
     // The gauge follows the stream's plan and mode as they change.
     let labels = { feed: feed.name, plan: grant.viewer.plan, mode: modeOf(grant.policy) };
     this.open.inc(labels);
     let closed = false;
-    const release = () => {
-      if (closed) return;
-      closed = true;
-      this.open.dec(labels);
-      giveBack();
-    };
     let unwatch: (() => void) | undefined;
-    try {
-      await this.realtime.stream(request, reply, feed.feed, {
-        topics: grant.topics,
-        lastEventId: options.lastEventId,
-        snapshot: (asOfMs) => options.snapshot(grant.topics, asOfMs),
-        policy: grant.policy,
-        onOpen: (open) => {
-          const expiry = this.expiry(grant.viewer.expiresAt, open);
-          const stopWatching = this.access.watch({
-            viewer: grant.viewer,
-            feed: feed.name,
-            catalog: feed.catalog,
-            revoke: (revoked, reason) => open.revoke(revoked, reason),
-            topics: () => open.topics(),
-            setPolicy: (policy) => {
-              const next = { feed: feed.name, plan: grant.viewer.plan, mode: modeOf(policy) };
-              if (!closed && (next.plan !== labels.plan || next.mode !== labels.mode)) {
-                this.open.dec(labels);
-                this.open.inc((labels = next));
-              }
-              open.setPolicy(policy);
-            },
-            end: () => open.close(),
-          });
-          unwatch = () => {
-            expiry();
-            stopWatching();
-          };
-        },
-        onClose: () => {
-          unwatch?.();
-          release();
-        },
-      });
-    } catch (error) {
-      unwatch?.();
-      release();
-      throw error;
-    }
+    return {
+      follow: (open) => {
+        if (closed) return;
+        const expiry = this.expiry(grant.viewer.expiresAt, open);
+        const stopWatching = this.access.watch({
+          viewer: grant.viewer,
+          feed: feed.name,
+          catalog: feed.catalog,
+          revoke: (revoked, reason) => open.revoke(revoked, reason),
+          topics: () => open.topics(),
+          setPolicy: (policy) => {
+            const next = { feed: feed.name, plan: grant.viewer.plan, mode: modeOf(policy) };
+            if (!closed && (next.plan !== labels.plan || next.mode !== labels.mode)) {
+              this.open.dec(labels);
+              this.open.inc((labels = next));
+            }
+            open.setPolicy(policy);
+          },
+          end: () => open.close(),
+        });
+        unwatch = () => {
+          expiry();
+          stopWatching();
+        };
+      },
+      release: () => {
+        if (closed) return;
+        closed = true;
+        unwatch?.();
+        this.open.dec(labels);
+        giveBack();
+      },
+    };
   }
 
   /**

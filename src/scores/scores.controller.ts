@@ -1,20 +1,43 @@
-import { Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Query, Req, Res } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  type OnModuleInit,
+  Param,
+  ParseUUIDPipe,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FeedPollResponseDto, SSE_CONTENT } from '#src/platform/realtime/feed-response.dto.js';
 import type { TopicCatalog } from '#src/entitlements/feed-access.service.js';
 import { FeedGate, type GatedFeed } from '#src/entitlements/feed-gate.js';
+import { FeedSocketServer } from '#src/entitlements/feed-socket.server.js';
 import { MatchesQueryDto, ScoresPollQueryDto, ScoresStreamQueryDto } from './dto/scores.dto.js';
 import { MatchDetailDto, MatchPageDto } from './dto/scores-responses.dto.js';
 import { ScoresService } from './scores.service.js';
 
 @ApiTags('scores')
 @Controller('scores')
-export class ScoresController {
+export class ScoresController implements OnModuleInit {
   constructor(
     private readonly scores: ScoresService,
     private readonly gate: FeedGate,
+    private readonly sockets: FeedSocketServer,
   ) {}
+
+  /** Scores on the feed WebSocket (`/feeds/ws`), with the SSE stream's snapshot. */
+  onModuleInit(): void {
+    this.sockets.register({
+      ...this.gated,
+      parseTopics: (topics) => this.scores.parseMatchIds(topics.join(',')),
+      normalise: (topic) => topic.trim().toLowerCase(),
+      snapshot: (topics, asOfMs) => this.scores.snapshot(topics, asOfMs),
+    });
+  }
 
   /** Matches have no tiers; a feed token's grants or the plan's mode are what limit them. */
   private readonly catalog: TopicCatalog = { tierOf: () => 'basic', all: () => [] };

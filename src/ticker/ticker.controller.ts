@@ -1,23 +1,40 @@
-import { Controller, Get, Headers, HttpCode, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, HttpCode, type OnModuleInit, Query, Req, Res } from '@nestjs/common';
 import { ApiNotModifiedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ifNoneMatchHits } from '#src/platform/http/conditional.js';
 import { FeedPollResponseDto, SSE_CONTENT } from '#src/platform/realtime/feed-response.dto.js';
 import { FeedGate, type GatedFeed } from '#src/entitlements/feed-gate.js';
+import { FeedSocketServer } from '#src/entitlements/feed-socket.server.js';
 import { PollQueryDto, QuotesQueryDto, StreamQueryDto } from './dto/feed-query.dto.js';
 import { InstrumentDto, QuotesResponseDto } from './dto/ticker-responses.dto.js';
 import { TickerService } from './ticker.service.js';
 
 @ApiTags('ticker')
 @Controller('ticker')
-export class TickerController {
+export class TickerController implements OnModuleInit {
   constructor(
     private readonly ticker: TickerService,
     private readonly gate: FeedGate,
+    private readonly sockets: FeedSocketServer,
   ) {}
 
   private get gated(): GatedFeed {
     return { name: 'ticker', feed: this.ticker.feed, catalog: this.ticker.catalog };
+  }
+
+  /** What a new (or reset) stream gets first: the latest quotes of its topics. */
+  private readonly snapshot = async (topics: ReadonlySet<string> | undefined, asOfMs?: number) => ({
+    quotes: (await this.ticker.quotes(topics, asOfMs)).quotes,
+  });
+
+  /** The ticker on the feed WebSocket (`/feeds/ws`), with the SSE stream's snapshot. */
+  onModuleInit(): void {
+    this.sockets.register({
+      ...this.gated,
+      parseTopics: (topics) => this.ticker.parseSymbols(topics.join(',')),
+      normalise: (topic) => topic.trim().toUpperCase(),
+      snapshot: this.snapshot,
+    });
   }
 
   @Get('instruments')
@@ -69,7 +86,7 @@ export class TickerController {
   ) {
     await this.gate.stream(request, reply, this.gated, await this.ticker.parseSymbols(query.symbols), {
       lastEventId: lastEventId ?? query.lastEventId ?? query.cursor,
-      snapshot: async (topics, asOfMs) => ({ quotes: (await this.ticker.quotes(topics, asOfMs)).quotes }),
+      snapshot: this.snapshot,
     });
   }
 

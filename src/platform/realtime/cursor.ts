@@ -95,6 +95,13 @@ export class StreamPosition {
     return Buffer.concat([Buffer.from(`id: ${this.cursor}\n`), event.body]);
   }
 
+  /** The same for a feed of a WebSocket: the event's `{ feed, type, id, data }` frame. */
+  message(event: FeedEvent, feed: string): Buffer {
+    this.advance(event);
+    if (this.positions.length === 1) return event.wsFrame(feed);
+    return event.message(feed, this.cursor);
+  }
+
   /** The same for an NDJSON stream: the event's line with this stream's cursor as its id. */
   line(event: FeedEvent): Buffer {
     this.advance(event);

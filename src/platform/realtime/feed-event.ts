@@ -5,6 +5,7 @@ export class FeedEvent {
   private encodedBody?: Buffer;
   private encoded?: Buffer;
   private encodedLine?: Buffer;
+  private encodedMessage?: Buffer;
 
   constructor(
     /** Its log (FEED_SHARDS) and that log's epoch. */
@@ -45,6 +46,17 @@ export class FeedEvent {
   get ndjson(): Buffer {
     this.encodedLine ??= this.line(this.position);
     return this.encodedLine;
+  }
+
+  /** The WebSocket text frame `{ feed, type, id, data }` with this id. */
+  message(feed: string, id: string): Buffer {
+    return Buffer.from(`{"feed":"${feed}","type":"${this.type}","id":"${id}","data":${this.data}}`);
+  }
+
+  /** The whole WebSocket frame when the feed has one shard, encoded once per instance. */
+  wsFrame(feed: string): Buffer {
+    this.encodedMessage ??= this.message(feed, this.position);
+    return this.encodedMessage;
   }
 }
 

@@ -8,14 +8,32 @@
  *  - conflated: live, at most `maxPerSecond` events per topic, the latest of a topic winning.
  * Switching keeps the position: delayed → live replays from it to now and joins the fan-out,
  * live → delayed waits until the delayed point passes it. Either way no gap and no repeat. Topics
- * can be revoked (`event: revoked`); an event of a new epoch ends the stream (its log was lost: the
- * client resumes into `reset` + snapshot).
+ * can be revoked (`event: revoked`), and (a WebSocket) added or dropped while it is open: an added
+ * topic gets a snapshot of its own, then its events after it; an event of a new epoch ends the
+ * stream (its log was lost: the client resumes into `reset` + snapshot).
  */
 import type { Logger } from '@nestjs/common';
-import type { StreamPosition } from './cursor.js';
+import { type Position, type StreamPosition, compareIds } from './cursor.js';
 import type { Feed, FeedSubscription } from './feed.js';
 import type { FeedEvent } from './feed-event.js';
-import type { SseConnection } from './sse-connection.js';
+
+/** Where a stream writes: one SSE / NDJSON response (sse-connection.ts) or one feed of a WebSocket (ws-connection.ts). */
+export interface StreamSink {
+  readonly isClosed: boolean;
+  onClose(handler: () => void): void;
+  /** The stream's starting point: each event's id from now on is the cursor after it. */
+  startAt(position: StreamPosition): void;
+  /** A control event (snapshot, reset, revoked, refresh): never conflated. */
+  sendControl(type: string, data: unknown, id?: string): void;
+  /** A live event, under the sink's slow-consumer policy. */
+  send(event: FeedEvent): void;
+  /** Replayed events, written with backpressure. */
+  replay(events: FeedEvent[]): Promise<void>;
+  close(abort?: boolean): void;
+}
+
+/** A stream's snapshot: of these topics (undefined: all), now or as of `asOfMs` (a delayed stream). */
+export type SnapshotReader = (asOfMs: number | undefined, topics: ReadonlySet<string> | undefined) => Promise<unknown>;
 
 export interface StreamPolicy {
   /** Deliver this long after publish (0: live). */
@@ -44,15 +62,17 @@ export class FeedStream {
   /** Conflated delivery: when each topic was last sent, and what waits for its turn. */
   private lastSent?: Map<string, number>;
   private waiting?: Map<string, { event: FeedEvent; timer: NodeJS.Timeout }>;
-  /** Serializes policy switches (each may read the log). */
+  /** While topics are added: each added topic's log head when its snapshot was read (what it already holds). */
+  private floors?: Map<string, Position>;
+  /** Serializes policy and topic switches (each may read the log). */
   private switching: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly feed: Feed,
-    private readonly connection: SseConnection,
+    private readonly connection: StreamSink,
     topics: ReadonlySet<string> | undefined,
     private policy: StreamPolicy,
-    private readonly snapshot: (asOfMs: number | undefined) => Promise<unknown>,
+    private readonly snapshot: SnapshotReader,
     private readonly logger: Logger,
   ) {
     this.serving = topics;
@@ -78,7 +98,7 @@ export class FeedStream {
         const asOf = this.policy.delayMs > 0 ? Date.now() - this.policy.delayMs : undefined;
         this.position = asOf === undefined ? await this.feed.startingNow() : await this.feed.positionAt(asOf);
         this.connection.startAt(this.position);
-        this.connection.sendControl('snapshot', await this.snapshot(asOf), this.position.cursor);
+        this.connection.sendControl('snapshot', await this.snapshot(asOf, this.serving), this.position.cursor);
       }
       if (this.policy.delayMs === 0) this.release();
       else this.startPump();
@@ -117,6 +137,50 @@ export class FeedStream {
     await this.subscription!.ready;
     await this.replay();
     this.release();
+  }
+
+  /**
+   * Serves these topics from now on (a WebSocket subscribing or unsubscribing on the open stream).
+   * Live: the fan-out of the new set is heard, and everything held, before the old subscription
+   * goes; an added topic gets `snapshot` of its own, then only its events newer than the log head
+   * the snapshot was read after. Delayed: the delayed reads take the new set from the position on.
+   * Resolves when the change is made (the snapshot sent).
+   */
+  changeTopics(next: ReadonlySet<string>): Promise<void> {
+    const change = this.switching.then(() => this.retopic(next));
+    this.switching = change.catch((error: Error) => {
+      this.logger.warn(`stream ${this.feed.name}: ${error.message}`);
+      this.connection.close(true);
+    });
+    return this.switching;
+  }
+
+  private async retopic(next: ReadonlySet<string>): Promise<void> {
+    if (this.connection.isClosed || !this.position) return;
+    const before = this.serving;
+    const added = new Set([...next].filter((topic) => !before?.has(topic) && !this.revoked?.has(topic)));
+    this.serving = next;
+    if (this.policy.delayMs > 0) {
+      this.stopPump();
+      while (this.pumping) await new Promise((resolve) => setTimeout(resolve, 5));
+      if (added.size > 0) {
+        const asOf = Date.now() - this.policy.delayMs;
+        this.connection.sendControl('snapshot', await this.snapshot(asOf, added), this.position.cursor);
+      }
+      this.startPump();
+      return;
+    }
+    const previous = this.subscription;
+    this.listen(); // both subscriptions hold into `held` until it is released; repeats are old by position
+    await this.subscription!.ready;
+    previous?.unsubscribe();
+    if (added.size > 0) {
+      const heads = await this.feed.currentPositions();
+      this.floors = new Map([...added].map((topic) => [topic, heads[this.feed.shardOf(topic)]]));
+      this.connection.sendControl('snapshot', await this.snapshot(undefined, added), this.position.cursor);
+    }
+    this.release();
+    this.floors = undefined;
   }
 
   /** Stops the stream's events of these topics and tells the client; closes it when none remain. */
@@ -175,7 +239,9 @@ export class FeedStream {
   }
 
   private deliver(event: FeedEvent): void {
-    if (this.revoked?.has(event.topic)) return;
+    if (this.revoked?.has(event.topic) || (this.serving && !this.serving.has(event.topic))) return;
+    const floor = this.floors?.get(event.topic);
+    if (floor && floor.epoch === event.epoch && compareIds(event.id, floor.id) <= 0) return; // in its snapshot
     const seen = this.position!.accept(event);
     if (seen === 'epoch') {
       this.connection.close(); // its log was lost: the client resumes into a reset and a snapshot

@@ -11,22 +11,35 @@ import {
   type BeforeApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
+import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 import { Feed } from './feed.js';
 import type { FeedDefinition } from './feed-event.js';
-import { FeedStream, LIVE, type StreamPolicy } from './feed-stream.js';
+import { FeedStream, LIVE, type SnapshotReader, type StreamPolicy } from './feed-stream.js';
 import { SseConnection, type SseOptions, type SseStats, streamFormatOf } from './sse-connection.js';
+import { WS_RESUME, WsConnection } from './ws-connection.js';
+
+/** A feed's stream on a WebSocket: an open stream whose topics can change. */
+export interface SocketStream extends OpenStream {
+  /** Sends the starting point (snapshot, or replay after `cursor`), then goes on live. */
+  start(cursor: string | undefined): Promise<void>;
+  /** Serves these topics from now on; an added one gets its own snapshot first. */
+  changeTopics(topics: ReadonlySet<string>): Promise<void>;
+  /** Ends this feed's stream on the socket (unsubscribed), leaving the socket open. */
+  end(): void;
+}
 
 export interface StreamOptions {
   topics?: ReadonlySet<string>;
   /** `Last-Event-ID` header, or the `lastEventId` query on first connect. */
   lastEventId?: string;
   /** What a new (or reset) client gets first: `event: snapshot` (as of `asOfMs` for a delayed stream). */
-  snapshot: (asOfMs?: number) => Promise<unknown>;
+  snapshot: SnapshotReader;
   /** How the stream delivers (default live); `OpenStream.setPolicy` changes it while open. */
   policy?: StreamPolicy;
   /** Once the stream is open: the handle its access control keeps (feed access by plan). */
@@ -53,12 +66,17 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   private readonly logger = new Logger(RealtimeService.name);
   private readonly feeds = new Map<string, Feed>();
   private readonly connections = new Set<SseConnection>();
+  private readonly sockets = new Set<WsConnection>();
   private longPolls = 0;
   private heartbeat?: NodeJS.Timeout;
-  private readonly feedState = new Map<string, { stats: SseStats; reported: SseStats; sseOptions: SseOptions }>();
+  private readonly feedState = new Map<
+    string,
+    { stats: SseStats; reported: SseStats; sseOptions: SseOptions; ws: SseStats; wsReported: SseStats }
+  >();
   /** Received from Redis per feed, as plain numbers on the hot path (handed to prom-client on scrape). */
   private readonly received = new Map<string, { events: number; bytes: number }>();
   private readonly openGauge: Gauge<'feed'>;
+  private readonly socketsGauge: Gauge;
   private readonly channelsGauge: Gauge<'feed'>;
   private readonly published: Counter<'feed'>;
   private readonly written: Counter<'feed'>;
@@ -104,14 +122,34 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     // Frames written, conflated and slow closes are counted as plain numbers on the hot path (one
     // shared stats object per feed) and handed to prom-client when it is scraped.
     const feedState = this.feedState;
-    const fromStats = (key: keyof SseStats) =>
+    const fromStats = (key: keyof SseStats, transport: 'sse' | 'ws' = 'sse') =>
       function (this: Counter<'feed'>) {
         for (const [feed, state] of feedState) {
-          const delta = state.stats[key] - state.reported[key];
+          const [stats, reported] = transport === 'sse' ? [state.stats, state.reported] : [state.ws, state.wsReported];
+          const delta = stats[key] - reported[key];
           if (delta > 0) this.inc({ feed }, delta);
-          state.reported[key] = state.stats[key];
+          reported[key] = stats[key];
         }
       };
+    this.socketsGauge = metrics.gauge('ws_connections_open', 'Open feed WebSockets (/feeds/ws)');
+    metrics.counter(
+      'ws_frames_written_total',
+      'Feed frames written to WebSockets',
+      ['feed'],
+      fromStats('written', 'ws'),
+    );
+    metrics.counter(
+      'ws_frames_conflated_total',
+      'WebSocket feed frames replaced by a newer one while congested',
+      ['feed'],
+      fromStats('conflated', 'ws'),
+    );
+    metrics.counter(
+      'ws_slow_consumer_closes_total',
+      'WebSockets closed past the hard limit',
+      ['feed'],
+      fromStats('slowCloses', 'ws'),
+    );
     this.written = metrics.counter(
       'sse_frames_written_total',
       'SSE frames written per feed',
@@ -142,6 +180,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     // One timer for every stream of this instance, not one per connection.
     this.heartbeat = setInterval(() => {
       for (const connection of this.connections) connection.heartbeat();
+      for (const socket of this.sockets) socket.heartbeat();
     }, this.config.realtime.sseHeartbeatMs).unref();
     // Pub/sub is fire-and-forget: while the subscriber was disconnected, events may have been
     // published that this instance never heard of. Every open stream may have a gap, so end them
@@ -149,9 +188,12 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     // lost the log), which has no gap. Clients spread their reconnects by the `retry:` hint.
     this.redis.onSubscriberBack(() => {
       for (const feed of this.feeds.values()) feed.reannounce();
-      if (this.connections.size === 0) return;
-      this.logger.warn(`Redis subscriber reconnected: ending ${this.connections.size} streams so they resume`);
+      if (this.connections.size + this.sockets.size === 0) return;
+      this.logger.warn(
+        `Redis subscriber reconnected: ending ${this.connections.size} streams and ${this.sockets.size} sockets so they resume`,
+      );
       for (const connection of [...this.connections]) connection.close();
+      for (const socket of [...this.sockets]) socket.close(WS_RESUME, 'resume from your cursors');
     });
   }
 
@@ -180,6 +222,8 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     this.feedState.set(definition.name, {
       stats,
       reported: { written: 0, conflated: 0, slowCloses: 0 },
+      ws: { written: 0, conflated: 0, slowCloses: 0 },
+      wsReported: { written: 0, conflated: 0, slowCloses: 0 },
       sseOptions: {
         policy: definition.policy,
         budgetBytes: rt.sseConnectionBudgetBytes,
@@ -199,8 +243,20 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     return { count: this.connections.size, maxBufferedBytes: max };
   }
 
+  /** Open feed WebSockets on this instance, with what each buffers (for tests and diagnostics). */
+  socketStats(): { count: number; maxBufferedBytes: number } {
+    let max = 0;
+    for (const socket of this.sockets) max = Math.max(max, socket.bufferedBytes);
+    return { count: this.sockets.size, maxBufferedBytes: max };
+  }
+
+  /** Whether this instance takes another stream, poll or socket (MAX_SSE_CONNECTIONS counts them all). */
+  hasCapacity(): boolean {
+    return this.connections.size + this.sockets.size + this.longPolls < this.config.realtime.maxSseConnections;
+  }
+
   private assertCapacity(reply: FastifyReply): void {
-    if (this.connections.size + this.longPolls >= this.config.realtime.maxSseConnections) {
+    if (!this.hasCapacity()) {
       reply.header('retry-after', '5');
       throw new HttpException(
         { message: 'too many open streams on this instance; retry later' },
@@ -226,7 +282,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       connection,
       options.topics,
       options.policy ?? LIVE,
-      (asOf) => options.snapshot(asOf),
+      options.snapshot,
       this.logger,
     );
     this.connections.add(connection);
@@ -246,6 +302,43 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     reply.hijack();
     connection.open(reply.getHeaders());
     await stream.start(options.lastEventId);
+  }
+
+  /** A new feed WebSocket: kept under the heartbeat, the metrics and shutdown. */
+  adoptSocket(ws: WebSocket, socket: Duplex): WsConnection {
+    const rt = this.config.realtime;
+    const connection = new WsConnection(ws, socket, {
+      budgetBytes: rt.sseConnectionBudgetBytes,
+      hardLimitBytes: rt.sseHardLimitBytes,
+    });
+    this.sockets.add(connection);
+    this.socketsGauge.inc();
+    connection.onClose(() => {
+      this.sockets.delete(connection);
+      this.socketsGauge.dec();
+    });
+    return connection;
+  }
+
+  /** A feed's stream on a WebSocket, with the same starting points, policies and resume as SSE (feed-stream.ts). */
+  socketStream(
+    connection: WsConnection,
+    feed: Feed,
+    options: Omit<StreamOptions, 'lastEventId' | 'onOpen'> & { topics: ReadonlySet<string> },
+  ): SocketStream {
+    const sink = connection.sink(feed.name, feed.definition.policy, this.feedState.get(feed.name)!.ws);
+    const stream = new FeedStream(feed, sink, options.topics, options.policy ?? LIVE, options.snapshot, this.logger);
+    sink.onClose(() => options.onClose?.());
+    return {
+      start: (cursor) => stream.start(cursor),
+      changeTopics: (topics) => stream.changeTopics(topics),
+      revoke: (topics, reason) => stream.revoke(topics, reason),
+      topics: () => stream.topics,
+      setPolicy: (policy) => stream.setPolicy(policy),
+      sendControl: (type, data) => sink.sendControl(type, data),
+      close: () => sink.close(),
+      end: () => sink.ended(),
+    };
   }
 
   /** Long poll with a concurrency cap shared with SSE connections. */
@@ -275,6 +368,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.heartbeat);
     for (const connection of [...this.connections]) connection.close();
+    for (const socket of [...this.sockets]) socket.close(1001, 'server shutting down');
     await Promise.all([...this.feeds.values()].map((feed) => feed.close()));
   }
 }

@@ -14,6 +14,7 @@
 import type { ServerResponse } from 'node:http';
 import type { StreamPosition } from './cursor.js';
 import type { FeedEvent, SlowConsumerPolicy } from './feed-event.js';
+import type { StreamSink } from './feed-stream.js';
 
 export type StreamFormat = 'sse' | 'ndjson';
 
@@ -37,7 +38,7 @@ export interface SseStats {
   slowCloses: number;
 }
 
-export class SseConnection {
+export class SseConnection implements StreamSink {
   /** Created on first congestion: idle connections do not carry an empty map. */
   private pending?: Map<string, FeedEvent>;
   private congested = false;
