@@ -62,4 +62,21 @@ export const DOMAIN_EVENT_TYPES = {
   'github.pull_request': 'A pull request was opened, closed or changed.',
   'github.issues': 'An issue was opened, closed or changed.',
   'endpoint.disabled': 'An outbound webhook endpoint was disabled.',
+  'endpoint.recovered': 'An outbound webhook endpoint that was failing (or was disabled) delivered successfully again.',
+  'delivery.exhausted': 'An outbound webhook delivery used up its retries and failed for good.',
+  'inbound.rejected.spike': 'Inbound webhooks of one source failed signature checks more often than the threshold.',
+  'outbox.dead_lettered': 'A domain event was dead-lettered for one of its handlers after OUTBOX_MAX_ATTEMPTS.',
 } as const;
+
+/**
+ * Operational events: about the system itself, for operators. None is ever recorded about one of
+ * them (a delivery of an operational event that is exhausted or ends a failing streak, or an
+ * operational event that a handler dead-letters), so they cannot feed themselves in a loop.
+ */
+export const OPERATIONAL_EVENT_TYPES: readonly string[] = [
+  'endpoint.disabled',
+  'endpoint.recovered',
+  'delivery.exhausted',
+  'inbound.rejected.spike',
+  'outbox.dead_lettered',
+];
