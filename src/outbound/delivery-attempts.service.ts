@@ -1,7 +1,8 @@
 /**
  * One attempt of one delivery: sign (every active secret), send, record (DeliveryStore) and decide
  * what happens next. Also disables endpoints (410, or failing for the whole auto-disable window) and
- * records the `endpoint.disabled` domain event in the same transaction.
+ * records the `endpoint.disabled` domain event in the same transaction. (`delivery.exhausted` and
+ * `endpoint.recovered` are recorded by the attempt record itself: DeliveryStore.)
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';

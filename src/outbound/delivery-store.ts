@@ -1,7 +1,8 @@
 /**
  * The delivery hot path's Postgres statements: leases, heads of sequences, and attempt records.
  * Claims of `deliver` jobs and attempt records are batched across concurrent jobs (Batcher), so a
- * busy worker pays one round trip per batch rather than per delivery.
+ * busy worker pays one round trip per batch rather than per delivery. An attempt record also writes
+ * the operational events it causes (`delivery.exhausted`, `endpoint.recovered`) to the outbox.
  */
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '#src/config/app-config.js';
@@ -10,6 +11,7 @@ import type { PreviousSecret } from './entities/endpoint.entity.js';
 import { OutboundDb } from './outbound-db.js';
 import { outboundTiming } from './outbound-timing.js';
 import { msInterval } from '#src/platform/database/sql.js';
+import { OPERATIONAL_EVENT_TYPES, OUTBOX_CHANNEL, partitionOf } from '#src/platform/events/domain-event.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -67,16 +69,30 @@ const CLAIMABLE = `e.id = d.endpoint_id AND m.id = d.message_id
 
 const WAIT_MS = `GREATEST(0, EXTRACT(EPOCH FROM (GREATEST(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at)) - now())) * 1000)::float8`;
 
+/** A timestamp as ISO 8601 UTC with milliseconds, as message bodies write it. */
+const iso = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /**
  * Records attempts (one row per input) and moves each delivery on; clears or sets the endpoints'
  * `failing_since` (any success in the batch clears it); answers each endpoint's `failing_since` as it
  * was before (the statement's snapshot), for the auto-disable check.
+ *
+ * The same statement (so the same transaction) records the operational events of what it changed,
+ * as outbox rows keyed `endpoint:<id>` ($10 is that key's partition, $11 the operational types,
+ * $12 the outbox channel to wake the relay):
+ * - `delivery.exhausted`: a pending delivery became failed (its retries are used up);
+ * - `endpoint.recovered`: a success cleared `failing_since` (the first success after failures).
+ * Neither is recorded about a delivery of an operational event (no loops): such a success still
+ * clears `failing_since`, silently.
  */
 const RECORD_SQL = `
 WITH input AS (
   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::boolean[], $4::int[], $5::int[], $6::text[], $7::text[],
-                       $8::varchar[], $9::float8[])
-    AS t(delivery_id, endpoint_id, ok, status_code, latency_ms, error, excerpt, status, delay_ms)
+                       $8::varchar[], $9::float8[], $10::smallint[])
+    AS t(delivery_id, endpoint_id, ok, status_code, latency_ms, error, excerpt, status, delay_ms, partition)
+), before AS (
+  SELECT i.delivery_id, w.status AS was, w.attempts, m.id AS message_id, m.type, m.type = ANY($11::varchar[]) AS operational
+  FROM input i JOIN webhook_deliveries w ON w.id = i.delivery_id JOIN webhook_messages m ON m.id = w.message_id
 ), a AS (
   INSERT INTO webhook_attempts (delivery_id, endpoint_id, outcome, status_code, latency_ms, error, response_excerpt)
   SELECT i.delivery_id, i.endpoint_id, CASE WHEN i.ok THEN 'succeeded' ELSE 'failed' END, i.status_code,
@@ -89,14 +105,42 @@ WITH input AS (
     succeeded_at = CASE WHEN i.ok THEN now() ELSE w.succeeded_at END
   FROM input i WHERE w.id = i.delivery_id
 ), per_endpoint AS (
-  SELECT endpoint_id, bool_or(ok) AS any_ok FROM input GROUP BY endpoint_id
+  SELECT i.endpoint_id, bool_or(i.ok) AS any_ok, coalesce(bool_or(i.ok AND NOT b.operational), false) AS recovers,
+         min(i.partition) AS partition
+  FROM input i LEFT JOIN before b ON b.delivery_id = i.delivery_id GROUP BY i.endpoint_id
 ), f AS (
   UPDATE webhook_endpoints e SET failing_since = CASE WHEN p.any_ok THEN NULL ELSE now() END
   FROM per_endpoint p
   WHERE e.id = p.endpoint_id
     AND (CASE WHEN p.any_ok THEN e.failing_since IS NOT NULL ELSE e.failing_since IS NULL END)
+  RETURNING e.id, e.url, p.any_ok, p.recovers, p.partition
+), exhausted AS (
+  INSERT INTO outbox_events (type, data, partition_key, partition)
+  SELECT 'delivery.exhausted',
+         jsonb_build_object('deliveryId', i.delivery_id, 'endpointId', i.endpoint_id, 'url', e.url,
+           'messageId', b.message_id::text, 'eventType', b.type, 'attempts', b.attempts + 1,
+           'lastStatusCode', i.status_code, 'lastError', i.error),
+         'endpoint:' || i.endpoint_id, i.partition
+  FROM input i JOIN before b ON b.delivery_id = i.delivery_id JOIN webhook_endpoints e ON e.id = i.endpoint_id
+  WHERE i.status = 'failed' AND b.was = 'pending' AND NOT b.operational
+  RETURNING id
+), recovered AS (
+  -- From f's rows: an endpoint whose failing_since this statement really cleared (under its row
+  -- lock), so two concurrent records cannot both report one recovery; e is the snapshot (before).
+  INSERT INTO outbox_events (type, data, partition_key, partition)
+  SELECT 'endpoint.recovered',
+         jsonb_build_object('endpointId', f.id, 'url', f.url, 'failingSince', ${iso('e.failing_since')},
+           'recoveredAt', ${iso('now()')},
+           'failedAttempts', (SELECT count(*) FROM webhook_attempts t
+                              WHERE t.endpoint_id = f.id AND t.attempted_at >= e.failing_since AND t.outcome = 'failed')),
+         'endpoint:' || f.id, f.partition
+  FROM f JOIN webhook_endpoints e ON e.id = f.id
+  WHERE f.any_ok AND f.recovers
+  RETURNING id
+), wake AS (
+  SELECT pg_notify($12, '') FROM (SELECT id FROM exhausted UNION ALL SELECT id FROM recovered LIMIT 1) x
 )
-SELECT e.id AS "endpointId", e.failing_since AS "failingSince"
+SELECT e.id AS "endpointId", e.failing_since AS "failingSince", (SELECT count(*) FROM wake)::int AS woke
 FROM webhook_endpoints e WHERE e.id IN (SELECT endpoint_id FROM per_endpoint)`;
 
 @Injectable()
@@ -230,6 +274,9 @@ export class DeliveryStore {
       records.map((r) => r.excerpt),
       records.map((r) => r.status),
       records.map((r) => r.delayMs),
+      records.map((r) => partitionOf(`endpoint:${r.endpointId}`)),
+      OPERATIONAL_EVENT_TYPES,
+      OUTBOX_CHANNEL,
     ]);
     const byEndpoint = new Map(rows.map((row) => [row.endpointId, row.failingSince]));
     return records.map((r) => byEndpoint.get(r.endpointId) ?? null);

@@ -167,13 +167,18 @@ export class EndpointsService {
     return this.get(id);
   }
 
-  /** Active again (from paused or disabled); held deliveries go out, in message order. */
+  /**
+   * Active again (from paused or disabled); held deliveries go out, in message order. One that was
+   * disabled or failing stays failing until a delivery succeeds (which records `endpoint.recovered`),
+   * with `failing_since` restarted now, so the auto-disable window starts again.
+   */
   async resume(id: string): Promise<EndpointView> {
     const endpoint = await this.find(id);
     if (endpoint.status !== 'active') {
+      const failing = endpoint.status === 'disabled' || endpoint.failingSince !== null;
       await this.endpoints.update(
         { id },
-        { status: 'active', disabledReason: null, disabledAt: null, failingSince: null },
+        { status: 'active', disabledReason: null, disabledAt: null, failingSince: failing ? () => 'now()' : null },
       );
       await this.schedulePending(id);
     }

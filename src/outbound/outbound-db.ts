@@ -9,7 +9,9 @@
  *   event handled is, which comes after it; if the relay's commit is lost too, the event is handed
  *   over again and taken again (idempotent);
  * - a lost lease only allows a second sender after a crash, and a lost attempt record makes a
- *   delivery pending again: it is sent again (same webhook-id), never lost.
+ *   delivery pending again: it is sent again (same webhook-id), never lost; the operational events
+ *   an attempt record writes (`delivery.exhausted`, `endpoint.recovered`) are lost only with it, and
+ *   recorded again by the attempt that repeats it.
  * A Postgres crash can therefore cause a duplicate delivery, which at-least-once allows, but no loss.
  * Everything else (admin changes, disabling with its domain event) goes through TypeORM as usual.
  */
