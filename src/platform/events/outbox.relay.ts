@@ -22,7 +22,8 @@
  *     (`processed_at`), attempts and the last error of failed events; drop the leases, or keep a
  *     failed partition's lease until its backoff ends (its other keys' new events wait that long
  *     too, at most 5 s). After OUTBOX_MAX_ATTEMPTS a failing event is dead-lettered for that
- *     handler and logged.
+ *     handler and logged, and an `outbox.dead_lettered` event is recorded in the same transaction
+ *     (none about an operational event: a handler failing on those cannot loop).
  * A relay that dies between claim and record loses nothing: its leases run out and another relay
  * runs the unrecorded handlers again (at least once). An event of a rolled-back transaction is never
  * seen: only committed rows are read.
@@ -39,7 +40,15 @@ import { AppConfig } from '#src/config/app-config.js';
 import { msInterval, rows as sqlRows } from '#src/platform/database/sql.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { QueueWorkers } from '#src/platform/queue/workers.js';
-import { type DomainEvent, type DomainEventHandler, OUTBOX_CHANNEL, OUTBOX_PARTITIONS } from './domain-event.js';
+import {
+  type DomainEvent,
+  type DomainEventHandler,
+  type NewDomainEvent,
+  OPERATIONAL_EVENT_TYPES,
+  OUTBOX_CHANNEL,
+  OUTBOX_PARTITIONS,
+} from './domain-event.js';
+import { OutboxService } from './outbox.service.js';
 
 interface Registration {
   name: string;
@@ -157,6 +166,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
+    private readonly outbox: OutboxService,
     workers: QueueWorkers,
     metrics: MetricsService,
   ) {
@@ -341,13 +351,14 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   /**
    * One statement (so one short transaction): what was handled, for the events that stay pending
    * (a complete event is never claimed again, so its handlers need no record; a dead-letter is
-   * kept as the record of it), which events are complete, what failed, and the leases.
+   * kept as the record of it), which events are complete, what failed, and the leases. With a
+   * dead-letter, its `outbox.dead_lettered` joins that statement in one transaction.
    */
   private async record(rows: Row[], partitions: number[], outcome: Outcome): Promise<void> {
     const { handled, errors, incomplete, failedPartitions } = outcome;
     const kept = handled.filter((entry) => entry.outcome === 'dead' || incomplete.has(entry.eventId));
     const ids = rows.map((row) => String(row.id));
-    await this.dataSource.query(RECORD_SQL, [
+    const params = [
       kept.map((entry) => entry.eventId),
       kept.map((entry) => entry.handler),
       kept.map((entry) => entry.outcome),
@@ -357,7 +368,16 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       this.owner,
       partitions.filter((partition) => !failedPartitions.has(partition)),
       [...failedPartitions],
-    ]);
+    ];
+    const notices = deadLetterNotices(rows, handled, errors);
+    if (notices.length === 0) {
+      await this.dataSource.query(RECORD_SQL, params);
+      return;
+    }
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(RECORD_SQL, params);
+      await this.outbox.record(manager, ...notices);
+    });
   }
 
   private async listen(attempt = 0): Promise<void> {
@@ -401,6 +421,26 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       return 0;
     }
   }
+}
+
+/**
+ * `outbox.dead_lettered` for each dead-letter of a non-operational event, keyed by the handler.
+ * Recorded with the dead-letter, so a relay that dies before its record leaves neither.
+ */
+function deadLetterNotices(rows: Row[], handled: Outcome['handled'], errors: Map<string, string>): NewDomainEvent[] {
+  const byId = new Map(rows.map((row) => [String(row.id), row]));
+  return handled.flatMap(({ eventId, handler, outcome }) => {
+    const row = byId.get(eventId);
+    if (outcome !== 'dead' || !row || OPERATIONAL_EVENT_TYPES.includes(row.type)) return [];
+    const lastError = errors.get(eventId) ?? null;
+    return [
+      {
+        type: 'outbox.dead_lettered',
+        key: `outbox:${handler}`,
+        data: { eventId, eventType: row.type, eventKey: row.key, handler, attempts: row.attempts + 1, lastError },
+      },
+    ];
+  });
 }
 
 function toEvent(row: Row): DomainEvent {
