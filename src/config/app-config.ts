@@ -198,6 +198,9 @@ function loadAll(env: Env) {
       reconcileIntervalMs: r.int('INBOUND_RECONCILE_INTERVAL_MS', 30_000, 200, 3_600_000),
       /** A stored event still waiting after this long is checked for a missing job. */
       reconcileAfterMs: r.int('INBOUND_RECONCILE_AFTER_MS', 10_000, 0, 86_400_000),
+      /** Signature failures of one source within a window that record `inbound.rejected.spike` (0 = never). */
+      rejectionSpikeThreshold: r.int('INBOUND_REJECTION_SPIKE_THRESHOLD', 20, 0, 1_000_000),
+      rejectionSpikeWindowSeconds: r.int('INBOUND_REJECTION_SPIKE_WINDOW_SECONDS', 300, 1, 86_400),
     },
     outbound: {
       allowedCidrs: r.cidrs('OUTBOUND_ALLOWED_CIDRS'),

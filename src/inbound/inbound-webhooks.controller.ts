@@ -18,6 +18,7 @@ import { receiverRoute } from './inbound-routes.js';
 import { InboundMetrics } from './inbound.metrics.js';
 import { InboundVerifier, Rejection, type VerifiedEvent } from './inbound.verifier.js';
 import { IntakeWriter, type StoreResult } from './intake-writer.js';
+import { RejectionSpikes } from './rejection-spikes.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 const STORED = {
@@ -46,6 +47,7 @@ export class InboundWebhooksController {
     private readonly intake: IntakeWriter,
     private readonly metrics: InboundMetrics,
     private readonly config: AppConfig,
+    private readonly spikes: RejectionSpikes,
   ) {}
 
   @Post('stripe')
@@ -138,6 +140,7 @@ export class InboundWebhooksController {
     } catch (error) {
       if (!(error instanceof Rejection)) throw error;
       this.metrics.rejected.inc({ provider, reason: error.reason });
+      this.spikes.note(provider, error.reason);
       throw new BadRequestException(error.message);
     }
     return this.intake.store(provider, verified, raw);

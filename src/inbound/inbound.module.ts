@@ -2,7 +2,8 @@
  * Inbound webhooks: Stripe, GitHub and Standard Webhooks senders POST to us. Each request is
  * verified with the provider's library over the raw bytes, stored in `inbound_events` before the
  * 2xx, then processed once through the `inbound-webhooks` BullMQ queue into domain events (and a
- * user's plan). A reconciler re-queues stored events whose job Redis lost. Owns the tables
+ * user's plan). A reconciler re-queues stored events whose job Redis lost; a spike of signature
+ * failures from one source records `inbound.rejected.spike`. Owns the tables
  * `inbound_events` and `github_bindings`; exports `InboundHandlers` for more event handlers.
  */
 import { Module } from '@nestjs/common';
@@ -26,6 +27,7 @@ import { InboundProcessor } from './inbound.processor.js';
 import { InboundReconciler } from './inbound.reconciler.js';
 import { InboundVerifier } from './inbound.verifier.js';
 import { IntakeWriter } from './intake-writer.js';
+import { RejectionSpikes } from './rejection-spikes.js';
 import { StripeEffects } from './stripe.effects.js';
 
 @Module({
@@ -37,6 +39,7 @@ import { StripeEffects } from './stripe.effects.js';
     InboundVerifier,
     InboundEventsService,
     IntakeWriter,
+    RejectionSpikes,
     InboundHandlers,
     InboundProcessingService,
     InboundProcessor,
