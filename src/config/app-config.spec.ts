@@ -68,6 +68,21 @@ describe('loadConfig', () => {
       /RATE_LIMIT_WINDOW_SECONDS must be an integer[\s\S]*RATE_LIMIT_AUTH must be an integer/,
     );
   });
+  it('reads the inbound rejection spike threshold and window, refusing a bad one by name', () => {
+    expect(loadConfig({}).config.inbound).toMatchObject({
+      rejectionSpikeThreshold: 20,
+      rejectionSpikeWindowSeconds: 300,
+    });
+    const { config } = loadConfig({
+      INBOUND_REJECTION_SPIKE_THRESHOLD: '0',
+      INBOUND_REJECTION_SPIKE_WINDOW_SECONDS: '60',
+    });
+    expect(config.inbound).toMatchObject({ rejectionSpikeThreshold: 0, rejectionSpikeWindowSeconds: 60 });
+    expect(() =>
+      loadConfig({ INBOUND_REJECTION_SPIKE_THRESHOLD: '-1', INBOUND_REJECTION_SPIKE_WINDOW_SECONDS: '0' }),
+    ).toThrow(/INBOUND_REJECTION_SPIKE_THRESHOLD must be an integer[\s\S]*INBOUND_REJECTION_SPIKE_WINDOW_SECONDS/);
+  });
+
   it('reads Sentinel mode from REDIS_SENTINELS and stops on a malformed list, naming it', () => {
     expect(loadConfig({}).config.redis).toMatchObject({ sentinels: [], sentinelName: 'mymaster' });
     const { config } = loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379, sentinel-b:26380', REDIS_PASSWORD: 'p' });
