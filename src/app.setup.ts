@@ -10,6 +10,7 @@ import {
   UnsupportedMediaTypeException,
   ValidationPipe,
 } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
 import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -21,6 +22,7 @@ import { serveDashboardAssets } from './dashboard/dashboard.static.js';
 import { ADMIN_AUTH, USER_AUTH } from './platform/auth/decorators.js';
 import { ErrorFilter, toErrorBody } from './platform/http/error.filter.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from './platform/http/json-depth.js';
+import { closeTlsConnectionsOnClose } from './platform/http/tls-connections.js';
 import { invalidTextMessage, invalidTextPath } from './platform/http/safe-text.js';
 import { accessLogLevel, requestId } from './platform/observability/logger.js';
 import { MetricsService } from './platform/observability/metrics.service.js';
@@ -35,28 +37,41 @@ export interface CreateAppOptions {
 }
 
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({
+  const common = {
     bodyLimit: config.app.bodyLimitBytes,
     trustProxy: config.app.trustProxy,
     forceCloseConnections: true,
     return503OnClosing: true,
-    // Headers and body within REQUEST_TIMEOUT_MS, else 408 (Node's own request timeout, which stops
-    // once the request is fully read: streamed responses are not cut). Node arms it only when the
-    // server is created with it, so it goes to createServer (`http`) as well as to Fastify, which
-    // assigns its own value afterwards. Node checks every 30 s by default; a tenth of the timeout
-    // keeps a stalled client's wait close to the configured value.
     requestTimeout: config.app.requestTimeoutMs,
-    http: {
-      requestTimeout: config.app.requestTimeoutMs,
-      connectionsCheckingInterval: Math.max(100, Math.floor(config.app.requestTimeoutMs / 10)),
-      // Node 22 raised sockets' default high-water mark from 16 KiB to 64 KiB. A streaming
-      // connection's congestion is "over its byte budget and waiting for a drain", and the drain
-      // comes only past the high-water mark: keep it at 16 KiB, below the default SSE budget, so a
-      // slow reader is conflated (ticker) or closed (scores) at the budget on every Node version.
-      highWaterMark: 16_384,
-    },
     genReqId: requestId,
-  });
+  };
+  const tls = config.app.tls;
+  const adapter = tls
+    ? // HTTPS with HTTP/2, and HTTP/1.1 by ALPN on the same port (socket.io, the feed WebSocket and
+      // clients without h2): many SSE streams of one browser share one connection.
+      new FastifyAdapter({
+        ...common,
+        http2: true,
+        https: { allowHTTP1: true, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) },
+      } as unknown as ConstructorParameters<typeof FastifyAdapter>[0])
+    : new FastifyAdapter({
+        ...common,
+        // Headers and body within REQUEST_TIMEOUT_MS, else 408 (Node's own request timeout, which stops
+        // once the request is fully read: streamed responses are not cut). Node arms it only when the
+        // server is created with it, so it goes to createServer (`http`) as well as to Fastify, which
+        // assigns its own value afterwards. Node checks every 30 s by default; a tenth of the timeout
+        // keeps a stalled client's wait close to the configured value.
+        http: {
+          requestTimeout: config.app.requestTimeoutMs,
+          connectionsCheckingInterval: Math.max(100, Math.floor(config.app.requestTimeoutMs / 10)),
+          // Node 22 raised sockets' default high-water mark from 16 KiB to 64 KiB. A streaming
+          // connection's congestion is "over its byte budget and waiting for a drain", and the drain
+          // comes only past the high-water mark: keep it at 16 KiB, below the default SSE budget, so a
+          // slow reader is conflated (ticker) or closed (scores) at the budget on every Node version.
+          highWaterMark: 16_384,
+        },
+      });
+  if (tls) closeTlsConnectionsOnClose(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options.imports), adapter, {
     bufferLogs: true,
   });

@@ -115,7 +115,7 @@ describe('docker-compose.yml', () => {
 
   it('has postgres 17, redis 7, the app and nginx', () => {
     const always = Object.keys(services).filter((name) => !services[name].profiles);
-    expect(always.sort()).toEqual(['app', 'nginx', 'postgres', 'redis']);
+    expect(always.sort()).toEqual(['app', 'nginx', 'postgres', 'redis', 'tls-cert']);
     expect(services.postgres.image).toMatch(/^postgres:/);
     expect(imageMajor(services.postgres.image)).toBe(17);
     expect(services.redis.image).toMatch(/^redis:/);
@@ -243,9 +243,22 @@ describe('docker-compose.yml', () => {
     expect(() => loadConfig({ ...appEnv, JWT_SECRET: 'too-short' })).toThrow(/JWT_SECRET/);
   });
 
-  it('publishes nginx on 8080 with deploy/nginx.conf mounted read-only, after the app', () => {
+  it('makes a self-signed certificate once into a volume that nginx mounts, before nginx starts', () => {
+    const cert = services['tls-cert'];
+    const script = [cert.command].flat().join(' ');
+    expect(script).toContain('openssl req -x509');
+    expect(script).toContain('-keyout /certs/key.pem -out /certs/cert.pem');
+    expect(script).toMatch(/^\[ -s \/certs\/cert\.pem \] \|\|/); // once: kept across restarts
+    expect(cert.volumes).toEqual(['tls-certs:/certs']);
+    expect(services.nginx.volumes).toContain('tls-certs:/etc/nginx/certs:ro');
+    expect((services.nginx.depends_on as Record<string, any>)['tls-cert']).toEqual({
+      condition: 'service_completed_successfully',
+    });
+  });
+
+  it('publishes nginx on 8080 (HTTP) and 8443 (HTTPS, HTTP/2) with deploy/nginx.conf mounted read-only, after the app', () => {
     const nginx = services.nginx;
-    expect(nginx.ports).toEqual(['8080:80']);
+    expect(nginx.ports).toEqual(['8080:80', '8443:443']);
     expect(nginx.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/^\.\/deploy\/nginx\.conf:.+:ro$/)]));
     const dependsOn = Array.isArray(nginx.depends_on) ? nginx.depends_on : Object.keys(nginx.depends_on ?? {});
     expect(dependsOn).toContain('app');
@@ -261,6 +274,15 @@ describe('deploy/nginx.conf', () => {
   it('is a whole nginx.conf with events and http blocks', () => {
     expect(() => block(conf, /(^|\s)events\s*\{/)).not.toThrow();
     expect(() => block(conf, /(^|\s)http\s*\{/)).not.toThrow();
+  });
+
+  it('terminates TLS with HTTP/2 on 443 with the mounted certificate, and keeps HTTP on 80', () => {
+    const server = block(conf, /server\s*\{/);
+    expect(server).toMatch(/(^|\s)listen\s+80\s*;/);
+    expect(server).toMatch(/(^|\s)listen\s+443\s+ssl\s*;/);
+    expect(directive(server, 'http2')).toBe('on');
+    expect(directive(server, 'ssl_certificate')).toBe('/etc/nginx/certs/cert.pem');
+    expect(directive(server, 'ssl_certificate_key')).toBe('/etc/nginx/certs/key.pem');
   });
 
   it('balances over the app service with ip_hash, on the port the app listens on', () => {

@@ -3,6 +3,7 @@
  * One namespace per concern; inject `AppConfig` and read `config.redis.url`, fully typed.
  * A malformed or missing value stops the boot with a message naming the variable.
  */
+import { accessSync, constants } from 'node:fs';
 import { createHmac, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, type Env, EnvReader } from './env.js';
@@ -79,6 +80,11 @@ function loadAll(env: Env) {
        * addresses, CIDRs and `loopback` / `linklocal` / `uniquelocal`.
        */
       trustProxy: r.trustProxy('TRUST_PROXY'),
+      /**
+       * PEM certificate and key files: both set, the app serves HTTPS with HTTP/2, and HTTP/1.1 on
+       * the same port for clients that do not offer h2 (ALPN); neither, plain HTTP/1.1.
+       */
+      tls: tlsFiles(r),
     },
     rateLimit: {
       /** Fixed window, per client address, shared by every instance through Redis. */
@@ -251,4 +257,26 @@ export interface AppConfig extends AppConfigShape {}
  */
 export function loadConfig(env: Env = process.env): { config: AppConfig; generated: string[] } {
   return loadAll(env);
+}
+
+/** TLS_CERT_FILE and TLS_KEY_FILE: both (readable files) or neither. */
+function tlsFiles(r: EnvReader): { certFile: string; keyFile: string } | undefined {
+  const certFile = r.optionalString('TLS_CERT_FILE');
+  const keyFile = r.optionalString('TLS_KEY_FILE');
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    r.problems.push('TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither');
+    return undefined;
+  }
+  for (const [name, file] of [
+    ['TLS_CERT_FILE', certFile],
+    ['TLS_KEY_FILE', keyFile],
+  ]) {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch {
+      r.problems.push(`${name}: cannot read ${file}`);
+    }
+  }
+  return { certFile, keyFile };
 }

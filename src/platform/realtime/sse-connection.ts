@@ -10,8 +10,12 @@
  * Memory per connection stays within the budget plus one frame plus one pending event per topic.
  * The options object (with its counters) is shared by all connections of a feed, so an idle
  * connection costs its socket, this object and its feed subscription, nothing per metric.
+ * Over HTTP/2 (TLS_CERT_FILE) the response is Node's compatibility object: its buffer, drain and
+ * abort are those of its HTTP/2 stream, and it sends no `Connection` header (HTTP/2 forbids it).
  */
 import type { ServerResponse } from 'node:http';
+import type { Http2Stream } from 'node:http2';
+import type { Writable } from 'node:stream';
 import type { StreamPosition } from './cursor.js';
 import type { FeedEvent, SlowConsumerPolicy } from './feed-event.js';
 import type { StreamSink } from './feed-stream.js';
@@ -47,11 +51,18 @@ export class SseConnection implements StreamSink {
   /** Where the stream is in each of the feed's logs: each frame's id is the cursor after it. Set before the first event. */
   private position?: StreamPosition;
 
+  /** What the frames are buffered in: the HTTP/1.1 response, or an HTTP/2 response's stream. */
+  private readonly out: Writable;
+  private readonly http2: boolean;
+
   constructor(
     private readonly res: ServerResponse,
     private readonly options: SseOptions,
     private readonly format: StreamFormat = 'sse',
   ) {
+    const stream = (res as unknown as { stream?: Http2Stream }).stream;
+    this.http2 = stream !== undefined;
+    this.out = stream ?? res;
     res.on('close', () => this.cleanup());
   }
 
@@ -63,7 +74,7 @@ export class SseConnection implements StreamSink {
   get bufferedBytes(): number {
     let pending = 0;
     if (this.pending) for (const event of this.pending.values()) pending += event.frame.length;
-    return this.res.writableLength + pending;
+    return this.out.writableLength + pending;
   }
 
   open(headers: Record<string, string | string[] | number | undefined>): void {
@@ -71,7 +82,7 @@ export class SseConnection implements StreamSink {
       ...Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)),
       'content-type': this.format === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      ...(this.http2 ? {} : { connection: 'keep-alive' }),
       'x-accel-buffering': 'no',
     });
     // Written at once so that the client and any proxy see the stream open.
@@ -131,11 +142,11 @@ export class SseConnection implements StreamSink {
       if (!flushed) {
         await new Promise<void>((resolve) => {
           const done = () => {
-            this.res.off('drain', done);
+            this.out.off('drain', done);
             this.res.off('close', done);
             resolve();
           };
-          this.res.on('drain', done);
+          this.out.on('drain', done);
           this.res.on('close', done);
         });
       }
@@ -145,7 +156,7 @@ export class SseConnection implements StreamSink {
   private write(event: FeedEvent): void {
     this.res.write(this.frameOf(event));
     this.options.stats.written++;
-    const buffered = this.res.writableLength;
+    const buffered = this.out.writableLength;
     if (this.options.policy === 'strict') {
       if (buffered > this.options.hardLimitBytes) {
         this.options.stats.slowCloses++;
@@ -155,9 +166,9 @@ export class SseConnection implements StreamSink {
     }
     // `drain` comes only after a write that returned false (past the stream's high-water mark),
     // so congestion needs both: over the budget and waiting for a drain.
-    if (buffered > this.options.budgetBytes && this.res.writableNeedDrain && !this.congested) {
+    if (buffered > this.options.budgetBytes && this.out.writableNeedDrain && !this.congested) {
       this.congested = true;
-      this.res.once('drain', () => this.drain());
+      this.out.once('drain', () => this.drain());
     }
   }
 
@@ -178,7 +189,7 @@ export class SseConnection implements StreamSink {
 
   close(abort = false): void {
     if (this.closed) return;
-    if (abort) this.res.destroy();
+    if (abort) this.out.destroy();
     else this.res.end();
     this.cleanup();
   }
