@@ -1,4 +1,10 @@
-/** Result shapes of the ticker bench, the ratios and goal checks, and the markdown table. */
+/**
+ * Result shapes of the ticker bench, the ratios and goal checks, and the markdown table. Ratios:
+ * ours, better-sse and ours-ws against bare; ours against better-sse; ours-ws (the feed WebSocket)
+ * against ours (SSE), at the same N. Goals (from the issues): ours' frames/s ≥ 0.7× bare and above
+ * better-sse, p99 ≤ 50 ms at the largest N, ≤ 16 KB idle RSS per connection; WebSocket frames/s
+ * ≥ 1.0× our SSE's; idle RSS per connection ≤ 1.3× bare's, for ours (SSE) and ours-ws alike.
+ */
 
 export interface Step {
   ticksPerSec: number;
@@ -23,6 +29,8 @@ export interface Step {
 
 export interface Scenario {
   target: string;
+  /** How the client read it: SSE streams, or the feed WebSocket (ours-ws). */
+  transport: 'sse' | 'ws';
   n: number;
   connected: number;
   /** Delivered frames/s at the highest passing ramp step (or the best step if none passed). */
@@ -75,6 +83,8 @@ function versus(scenarios: Record<string, Entry>, ns: number[], a: string, b: st
 export function summarize(scenarios: Record<string, Entry>, ns: number[]) {
   const oursVsBare = versus(scenarios, ns, 'ours', 'bare');
   const oursVsBetterSse = versus(scenarios, ns, 'ours', 'better-sse');
+  const oursWsVsOurs = versus(scenarios, ns, 'ours-ws', 'ours');
+  const oursWsVsBare = versus(scenarios, ns, 'ours-ws', 'bare');
   const largest = Math.max(...ns);
   const oursLargest = scenarios[`ours@${largest}`];
   const ours = ns.map((n) => scenarios[`ours@${n}`]).filter(ok);
@@ -100,8 +110,31 @@ export function summarize(scenarios: Record<string, Entry>, ns: number[]) {
       byN: Object.fromEntries(ours.map((s) => [String(s.n), s.rssPerConnKb])),
       met: all(ours, (s) => s.rssPerConnKb <= 16),
     },
+    wsFramesPerSecVsSse: {
+      want: 'ours-ws >= 1.0x ours at every N',
+      byN: Object.fromEntries(Object.entries(oursWsVsOurs).map(([n, r]) => [n, r.framesPerSec])),
+      met: all(Object.values(oursWsVsOurs), (r) => (r.framesPerSec ?? 0) >= 1),
+    },
+    rssPerIdleConnVsBare: {
+      want: '<= 1.3x bare at every N, for ours (SSE) and ours-ws (WebSocket) alike',
+      byN: Object.fromEntries(
+        ns
+          .filter((n) => oursVsBare[n] || oursWsVsBare[n])
+          .map((n) => [
+            String(n),
+            {
+              ...(oursVsBare[n] ? { ours: oursVsBare[n].rssPerConnKb } : {}),
+              ...(oursWsVsBare[n] ? { 'ours-ws': oursWsVsBare[n].rssPerConnKb } : {}),
+            },
+          ]),
+      ),
+      met: all(
+        [...Object.values(oursVsBare), ...Object.values(oursWsVsBare)],
+        (r) => (r.rssPerConnKb ?? Infinity) <= 1.3,
+      ),
+    },
   };
-  return { scenarios, ratios: { oursVsBare, oursVsBetterSse }, goals };
+  return { scenarios, ratios: { oursVsBare, oursVsBetterSse, oursWsVsOurs, oursWsVsBare }, goals };
 }
 
 const fmt = (v: number | null | undefined, digits = 0) =>
@@ -115,7 +148,7 @@ export function printTable(
 ): void {
   const lines = [
     '',
-    `Ticker SSE fan-out: ${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.node}. Ratios are against bare at the same N, same run.`,
+    `Ticker fan-out (SSE; ours-ws: the feed WebSocket): ${result.machine.cpus} × ${result.machine.cpuModel}, Node ${result.node}. Ratios are against bare at the same N, same run.`,
     '',
     '| target | N | delivered frames/s | × bare | sustained ticks/s | latency load ticks/s | p50 ms | p99 ms | × bare p99 | idle RSS/conn KB | × bare |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -145,7 +178,28 @@ export function printTable(
       `frames/s > better-sse: ${mark(g.framesPerSecVsBetterSse.met)} ${JSON.stringify(g.framesPerSecVsBetterSse.byN)}; ` +
       `p99 ≤ 50 ms at N=${Math.max(...ns)}: ${mark(g.p99AtLargestN.met)} (${g.p99AtLargestN.value ?? '–'} ms); ` +
       `idle RSS ≤ 16 KB/conn: ${mark(g.rssPerIdleConnKb.met)} ${JSON.stringify(g.rssPerIdleConnKb.byN)}`,
+    `Goals (WebSocket): ours-ws frames/s ≥ 1.0× ours: ${mark(g.wsFramesPerSecVsSse.met)} ${JSON.stringify(g.wsFramesPerSecVsSse.byN)}; ` +
+      `idle RSS/conn ≤ 1.3× bare (ours and ours-ws): ${mark(g.rssPerIdleConnVsBare.met)} ${JSON.stringify(g.rssPerIdleConnVsBare.byN)}`,
     '',
   );
+  const wsNs = ns.filter((n) => result.ratios.oursWsVsOurs[String(n)]);
+  if (wsNs.length > 0) {
+    lines.push(
+      'ours-ws (feed WebSocket) against ours (SSE), same N, same run:',
+      '',
+      '| N | frames/s × ours | p50 × ours | p99 × ours | idle RSS/conn × ours | idle RSS/conn × bare (ours / ours-ws) |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const n of wsNs) {
+      const r = result.ratios.oursWsVsOurs[String(n)];
+      const bare = result.goals.rssPerIdleConnVsBare.byN[String(n)] as
+        { ours?: number | null; 'ours-ws'?: number | null } | undefined;
+      lines.push(
+        `| ${fmt(n)} | ${times(r.framesPerSec)} | ${times(r.p50Ms)} | ${times(r.p99Ms)} | ${times(r.rssPerConnKb)} | ` +
+          `${times(bare?.ours ?? null)} / ${times(bare?.['ours-ws'] ?? null)} |`,
+      );
+    }
+    lines.push('');
+  }
   console.log(lines.join('\n'));
 }

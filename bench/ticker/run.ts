@@ -1,9 +1,10 @@
 /**
  * Ticker benchmark driver (`npm run bench:ticker`, `BENCH_QUICK=1 npm run bench:ticker`).
  *
- * For each subscriber count N and each target (bare node:http, better-sse, ours), in that order:
+ * For each subscriber count N and each target (bare node:http, better-sse, ours, ours-ws), in that order:
  *   1. start the server as a child process and warm it up (a few connections and ticks, then closed);
- *   2. idle RSS: open N SSE connections from a separate client process, settle, sleep, and take
+ *   2. idle RSS: open N connections from a separate client process (SSE streams; for ours-ws the
+ *      same app read over the feed WebSocket, one `subscribe` op per socket), settle, sleep, and take
  *      (RSS after - RSS before) / N from /proc/<pid>/status;
  *   3. ramp: publish at a fixed rate for a fixed window (a failed step is run once more before it
  *      counts), doubling until fewer than 95 % of the expected
@@ -12,8 +13,9 @@
  *      delivered frames/s;
  *   4. latency: publish at half the rate the bare server sustained at this N and take p50/p99 of
  *      publish→receive (the tick's `ts` against Date.now() at the client).
- * Writes bench/results/ticker.json and prints a markdown table with ratios against bare.
- * Env: BENCH_QUICK=1 (N = 200, 1000; short phases), BENCH_N=1000,5000, BENCH_TARGETS=bare,ours,
+ * Writes bench/results/ticker.json and prints a markdown table with ratios against bare (and ours-ws
+ * against ours).
+ * Env: BENCH_QUICK=1 (N = 200, 1000; short phases), BENCH_N=1000,5000, BENCH_TARGETS=bare,ours,ours-ws,
  * BENCH_OUT=path (default bench/results/ticker.json), BENCH_CLIENT=http (node:http client, see client.ts).
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -30,6 +32,7 @@ import {
   type TargetName,
   dataStorePids,
   dropRedisPrefix,
+  isOurs,
   killAll,
   oursAvailable,
   readCpuMs,
@@ -38,6 +41,7 @@ import {
   repoRoot,
   startTarget,
   sumCpuMs,
+  transportOf,
 } from './targets.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -282,15 +286,16 @@ async function scenario(target: TargetName, n: number, root: string, bareRate: n
   const client = new Client();
   const publisher = new Publisher(server.port, server.publishPath, server.publishHeaders);
   const ctx: Ctx = { server, client, publisher, n };
+  const transport = transportOf(target);
   try {
     // Warm-up: JIT the connect, publish and write paths before the "before" RSS sample.
-    await client.call('connect', { port: server.port, n: 20, group: 'warm' });
+    await client.call('connect', { port: server.port, n: 20, group: 'warm', transport });
     await publisher.run(200, Date.now() + 500, 0, 0);
     await client.call('close', { group: 'warm' });
     await sleep(PLAN.settleMs);
     const rssBefore = readRssBytes(server.pid);
 
-    const conn = await client.call('connect', { port: server.port, n, group: 'main' });
+    const conn = await client.call('connect', { port: server.port, n, group: 'main', transport });
     log(
       `${target}@${n}: ${conn.ok}/${n} connected in ${conn.ms} ms${conn.failed ? ` (failed: ${JSON.stringify(conn.errors)})` : ''}`,
     );
@@ -314,6 +319,7 @@ async function scenario(target: TargetName, n: number, root: string, bareRate: n
     const latency = await step(ctx, latencyRate, PLAN.measureMs);
     return {
       target,
+      transport,
       n,
       connected: conn.ok,
       framesPerSec: best ? best.framesPerSec : Math.max(...steps.map((s) => s.framesPerSec)),
@@ -364,9 +370,10 @@ async function main(): Promise<void> {
   let targets = process.env.BENCH_TARGETS ? (process.env.BENCH_TARGETS.split(',') as TargetName[]) : [...TARGETS];
   targets = TARGETS.filter((t) => targets.includes(t)); // bare first: its rate sets the latency load
   const notes: string[] = [];
-  if (targets.includes('ours') && !oursAvailable(root)) {
-    targets = targets.filter((t) => t !== 'ours');
-    notes.push('ours skipped: dist/main.js or dist/ticker missing (run `npm run build`)');
+  if (targets.some(isOurs) && !oursAvailable(root)) {
+    const skipped = targets.filter(isOurs);
+    targets = targets.filter((t) => !isOurs(t));
+    notes.push(`${skipped.join(', ')} skipped: dist/main.js or dist/ticker missing (run \`npm run build\`)`);
     log(notes[notes.length - 1]);
   }
   log(`${QUICK ? 'QUICK ' : ''}run: targets ${targets.join(', ')}; N ${NS.join(', ')}`);
@@ -409,6 +416,8 @@ async function main(): Promise<void> {
       framesPerSec: 'delivered frames/s at the highest passing ramp step',
       latency: 'p50/p99 publish→receive at half the bare server’s sustained tick rate for the same N',
       rssPerConnKb: 'idle (VmRSS after N connections − before) / N',
+      transport:
+        'ours-ws: the same app as ours, read over the feed WebSocket /feeds/ws (livefeed.v1), one subscribe op per socket; the other targets: SSE',
     },
     notes,
     ...summarize(scenarios, NS),

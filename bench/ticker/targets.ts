@@ -1,6 +1,8 @@
 /**
- * The three servers under test, each started as its own child process on 127.0.0.1, and what the
- * driver reads from them: readiness, RSS and CPU time (from /proc/<pid>, the same way for all three).
+ * The servers under test, each started as its own child process on 127.0.0.1, and what the driver
+ * reads from them: readiness, RSS and CPU time (from /proc/<pid>, the same way for all of them).
+ * Targets: `bare` and `better-sse` (the SSE baselines), `ours` (the app, read over SSE) and `ours-ws`
+ * (the same app process and env, read over the feed WebSocket `/feeds/ws`: only the client differs).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,8 +13,15 @@ import { httpJson } from './publisher.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
 import { freePort, stopper } from '../processes.js';
 
-export type TargetName = 'bare' | 'better-sse' | 'ours';
-export const TARGETS: TargetName[] = ['bare', 'better-sse', 'ours'];
+export type TargetName = 'bare' | 'better-sse' | 'ours' | 'ours-ws';
+/** Run order at each N: bare first (its sustained rate sets everyone's latency load). */
+export const TARGETS: TargetName[] = ['bare', 'better-sse', 'ours', 'ours-ws'];
+
+/** The targets served by the app (`node dist/main.js`). */
+export const isOurs = (target: TargetName): target is 'ours' | 'ours-ws' => target === 'ours' || target === 'ours-ws';
+
+/** How the load client reads a target: SSE streams, or the feed WebSocket. */
+export const transportOf = (target: TargetName): 'sse' | 'ws' => (target === 'ours-ws' ? 'ws' : 'sse');
 
 export const ADMIN_API_KEY = 'bench-admin-key-0123456789';
 
@@ -165,13 +174,19 @@ async function startBaseline(target: 'bare' | 'better-sse'): Promise<RunningServ
   };
 }
 
-async function startOurs(root: string, symbols: readonly string[]): Promise<RunningServer & { redisPrefix: string }> {
+async function startOurs(
+  target: 'ours' | 'ours-ws',
+  root: string,
+  symbols: readonly string[],
+): Promise<RunningServer & { redisPrefix: string }> {
   const port = await freePort();
   const redisPrefix = `bench:${randomBytes(4).toString('hex')}:`;
   const env = {
     ...process.env,
     NODE_ENV: 'production',
-    // Feed clients read without credentials (feed access by plan: the anonymous plan reads everything).
+    // Feed clients read without credentials (feed access by plan: the anonymous plan reads everything,
+    // SSE and WebSocket alike). Its maxStreams (100,000 per client address) is above any N here, and
+    // every stream of the one address 127.0.0.1 counts against it, on either transport.
     FEED_ANONYMOUS_ACCESS: 'all',
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -206,14 +221,14 @@ async function startOurs(root: string, symbols: readonly string[]): Promise<Runn
   const auth = { Authorization: `Bearer ${ADMIN_API_KEY}` };
   for (const symbol of symbols) {
     const res = await httpJson('POST', port, '/admin/ticker/instruments', { symbol, name: `${symbol} (bench)` }, auth);
-    // 409: the bench database already has it from an earlier run.
+    // 409: the bench database (or an earlier target of this run) already has it.
     if (res.status !== 201 && res.status !== 409) {
       await stop();
       throw new Error(`POST /admin/ticker/instruments ${symbol} → ${res.status} ${JSON.stringify(res.body)}`);
     }
   }
   return {
-    target: 'ours',
+    target,
     pid: child.pid!,
     port,
     publishPath: '/admin/ticker/ticks',
@@ -226,7 +241,7 @@ async function startOurs(root: string, symbols: readonly string[]): Promise<Runn
 }
 
 export function startTarget(target: TargetName, root: string, symbols: readonly string[]): Promise<RunningServer> {
-  return target === 'ours' ? startOurs(root, symbols) : startBaseline(target);
+  return isOurs(target) ? startOurs(target, root, symbols) : startBaseline(target);
 }
 
 /** Deletes the Redis keys of one `ours` run (its stream and queues live under a random prefix). */
