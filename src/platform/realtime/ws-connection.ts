@@ -32,6 +32,7 @@ export class WsConnection {
   private congested = false;
   private closed = false;
   private alive = true;
+  private corked = false;
   private readonly sinks = new Set<WsFeedSink>();
   private readonly closeHandlers: (() => void)[] = [];
 
@@ -87,6 +88,16 @@ export class WsConnection {
    */
   write(frame: Buffer | string, policy: SlowConsumerPolicy | 'control', stats: SseStats): void {
     if (this.closed) return;
+    // Frames of one tick (a fan-out batch) leave in one write, as a chunked HTTP response's do:
+    // ws sends each frame on its own otherwise, one syscall and one TCP segment per tick.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.ws.send(frame, { binary: false });
     stats.written++;
     const buffered = this.ws.bufferedAmount;
