@@ -20,8 +20,12 @@ import { InboundEvent } from './inbound-event.entity.js';
 import { INBOUND_JOB, type InboundJobData, inboundJobId } from './inbound.jobs.js';
 import { InboundMetrics } from './inbound.metrics.js';
 import { rows } from '#src/platform/database/sql.js';
+import { Batcher } from '#src/platform/batcher.js';
 
 export type InboundEventDetail = Omit<InboundEvent, 'payload'> & { payload: unknown };
+
+/** An event whose job is to be queued: its id and how many times it was replayed (the job id's suffix). */
+type QueuedEvent = { id: string; replays: number };
 
 /** How long a job waits for others to share its trip to Redis, and the most that go together. */
 const ENQUEUE_WINDOW_MS = 10;
@@ -30,9 +34,14 @@ const ENQUEUE_MAX = 500;
 @Injectable()
 export class InboundEventsService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(InboundEventsService.name);
-  private buffered: { id: string; replays: number }[] = [];
-  private waiters: ((ok: boolean) => void)[] = [];
-  private flushTimer?: NodeJS.Timeout;
+  /** Calls within a few milliseconds share one round trip to Redis. */
+  private readonly enqueues = new Batcher<QueuedEvent, boolean>((events) => this.add(events), {
+    maxBatch: ENQUEUE_MAX,
+    lingerMs: ENQUEUE_WINDOW_MS,
+    maxInFlight: 2,
+  });
+  /** Enqueues not yet answered, so that a graceful shutdown waits for them. */
+  private readonly pending = new Set<Promise<unknown>>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -43,39 +52,32 @@ export class InboundEventsService implements BeforeApplicationShutdown {
   ) {}
 
   /**
-   * Queues the jobs of these events. Calls within a few milliseconds share one round trip to
-   * Redis (the 2xx never waits for this: the row is the promise). Resolves false (and counts) if
-   * Redis cannot take them now; the reconciler queues them later.
+   * Queues the jobs of these events (the 2xx never waits for this: the row is the promise).
+   * Resolves false (and counts) if Redis cannot take them now; the reconciler queues them later.
    */
-  enqueue(events: { id: string; replays: number }[]): Promise<boolean> {
-    if (events.length === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      this.buffered.push(...events);
-      this.waiters.push(resolve);
-      if (this.buffered.length >= ENQUEUE_MAX) this.flush();
-      else this.flushTimer ??= setTimeout(() => this.flush(), ENQUEUE_WINDOW_MS);
-    });
-  }
-
-  /** Nothing buffered is left behind on a graceful shutdown. */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.flush();
-  }
-
-  private flush(): Promise<void> {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const events = this.buffered.splice(0);
-    const waiters = this.waiters.splice(0);
-    return this.add(events).then((ok) => waiters.forEach((resolve) => resolve(ok)));
-  }
-
-  private async add(events: { id: string; replays: number }[]): Promise<boolean> {
+  async enqueue(events: QueuedEvent[]): Promise<boolean> {
     if (events.length === 0) return true;
+    const done = Promise.all(events.map((event) => this.enqueues.submit(event)));
+    this.pending.add(done);
+    try {
+      return (await done).every(Boolean);
+    } finally {
+      this.pending.delete(done);
+    }
+  }
+
+  /** Nothing submitted is left behind on a graceful shutdown. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+
+  /** One batch's jobs in one round trip: an answer per event (all the same). */
+  private async add(events: QueuedEvent[]): Promise<boolean[]> {
+    const answer = (ok: boolean) => events.map(() => ok);
     if (this.redis.command.status !== 'ready') {
       // Redis is down: do not pile up commands in memory.
       this.metrics.enqueueFailures.inc(events.length);
-      return false;
+      return answer(false);
     }
     const jobs = events.map(({ id, replays }) => ({
       name: INBOUND_JOB,
@@ -86,11 +88,11 @@ export class InboundEventsService implements BeforeApplicationShutdown {
     try {
       if (jobs.length === 1) await this.queue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
       else await this.queue.addBulk(jobs);
-      return true;
+      return answer(true);
     } catch (error) {
       this.metrics.enqueueFailures.inc(events.length);
       this.logger.warn(`could not queue ${events.length} inbound event(s): ${(error as Error).message}`);
-      return false;
+      return answer(false);
     }
   }
 
