@@ -162,6 +162,37 @@ describe('outbound webhooks (e2e)', () => {
     });
   });
 
+  it('POST …/test sends a signed webhook.test to that endpoint alone, with its delivery in the log; 404 unknown, 409 disabled', async () => {
+    const target = await endpoint({ eventTypes: ['score.*'] });
+    const everything = await endpoint({ eventTypes: ['*'] });
+    const sent = await api(b.url, 'POST', `/admin/webhooks/endpoints/${target.id}/test`);
+    expect(sent.status).toBe(202);
+    expect(sent.body).toEqual({ eventId: expect.any(String), type: 'webhook.test' });
+    const got = await waitFor(() => receiver.succeeded(target.path)[0]);
+    expect(got.verifiedWith).toEqual([target.secret]);
+    expect(got.payload).toMatchObject({ type: 'webhook.test', data: { endpointId: target.id, url: target.url } });
+    const log = await waitFor(async () => {
+      const page = await deliveries(target.id);
+      return page.items.some((d: any) => d.status === 'succeeded') && page;
+    });
+    expect(log.items).toHaveLength(1);
+    expect(log.items[0].attempts).toHaveLength(1);
+    // Not by subscription: the endpoint subscribed to everything got nothing of it.
+    await sleep(300);
+    expect(receiver.received(everything.path)).toEqual([]);
+    expect((await deliveries(everything.id)).items).toEqual([]);
+
+    const unknown = await api(a.url, 'POST', '/admin/webhooks/endpoints/00000000-0000-4000-8000-000000000000/test');
+    expect(unknown.status).toBe(404);
+    expect((await api(a.url, 'POST', '/admin/webhooks/endpoints/not-a-uuid/test')).status).toBe(400);
+    await sql(`UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = 'test' WHERE id = $1`, [target.id]);
+    const disabled = await api(a.url, 'POST', `/admin/webhooks/endpoints/${target.id}/test`);
+    expect(disabled.status).toBe(409);
+    expect(disabled.body.message).toMatch(/disabled \(test\); resume it first/);
+    const events = await sql(`SELECT count(*)::int AS n FROM outbox_events WHERE type = 'webhook.test'`);
+    expect(events[0].n).toBe(1);
+  });
+
   describe('delivery', () => {
     it('a score event reaches score.* and score.updated endpoints, verified; a payment.succeeded endpoint gets nothing', async () => {
       const wildcard = await endpoint({ eventTypes: ['score.*'] });

@@ -22,6 +22,7 @@ import {
   EndpointWithSecretDto,
   ReplayResultDto,
   RotatedSecretDto,
+  TestEventResultDto,
 } from './dto/outbound-responses.dto.js';
 import { UpdateEndpointDto } from './dto/update-endpoint.dto.js';
 import { EndpointsService } from './endpoints.service.js';
@@ -133,6 +134,18 @@ export class AdminEndpointsController {
   @ApiOkResponse({ type: EndpointDto })
   resume(@Param('id', ParseUUIDPipe) id: string) {
     return this.endpoints.resume(id);
+  }
+
+  @Post(':id/test')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Send a test event to this endpoint',
+    description:
+      'Records a `webhook.test` event for this endpoint alone; it is delivered through the normal path (signed, retried, with attempts in the delivery log). 409 for a disabled endpoint.',
+  })
+  @ApiAcceptedResponse({ type: TestEventResultDto })
+  sendTest(@Param('id', ParseUUIDPipe) id: string) {
+    return this.endpoints.sendTest(id);
   }
 
   @Post(':id/replay')

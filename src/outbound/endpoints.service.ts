@@ -1,13 +1,14 @@
 /**
  * Outbound endpoints for operators: create (URL through the network guard, patterns against the
- * catalog), change, pause/resume, rotate the secret, replay, and per-endpoint stats. Whatever puts
+ * catalog), change, pause/resume, rotate the secret, replay, a test event, and per-endpoint stats. Whatever puts
  * held deliveries back in motion goes through `schedulePending`.
  */
 import { ConflictException, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { DataSource, Repository } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
-import { DOMAIN_EVENT_TYPES } from '#src/platform/events/domain-event.js';
+import { DOMAIN_EVENT_TYPES, WEBHOOK_TEST_EVENT } from '#src/platform/events/domain-event.js';
+import { OutboxService } from '#src/platform/events/outbox.service.js';
 import { type Page, page } from '#src/platform/http/page.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import type { CreateEndpointDto } from './dto/create-endpoint.dto.js';
@@ -58,6 +59,7 @@ export class EndpointsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly sender: WebhookSender,
+    private readonly outbox: OutboxService,
     private readonly queue: DeliveryQueue,
   ) {}
 
@@ -183,6 +185,27 @@ export class EndpointsService {
       await this.schedulePending(id);
     }
     return this.get(id);
+  }
+
+  /**
+   * A `webhook.test` event for this endpoint alone, through the normal path (outbox, intake,
+   * signed delivery with retries): its delivery and attempts show up like any other. A disabled
+   * endpoint takes none (409, resume it first); a paused one holds it.
+   */
+  async sendTest(id: string): Promise<{ eventId: string; type: string }> {
+    const [event] = await this.dataSource.transaction(async (manager) => {
+      const endpoint = await manager.findOne(WebhookEndpoint, { where: { id } });
+      if (!endpoint) throw new NotFoundException(`endpoint ${id} not found`);
+      if (endpoint.status === 'disabled') {
+        throw new ConflictException(`endpoint ${id} is disabled (${endpoint.disabledReason}); resume it first`);
+      }
+      return this.outbox.record(manager, {
+        type: WEBHOOK_TEST_EVENT,
+        key: `endpoint:${id}`,
+        data: { endpointId: id, url: endpoint.url, sentAt: new Date().toISOString() },
+      });
+    });
+    return { eventId: event.id, type: event.type };
   }
 
   /** Every message since `since` that the endpoint subscribes to becomes pending again (or new). */

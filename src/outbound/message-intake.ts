@@ -1,7 +1,8 @@
 /**
  * Domain events → messages and deliveries, as one outbox handler for every type. For each event: one
  * message (unique on the event id, so a redelivered event makes nothing new) and one delivery per
- * matching endpoint that is not disabled (unique on endpoint + message), in one statement, so in one
+ * matching endpoint that is not disabled (unique on endpoint + message; a `webhook.test` event goes to
+ * the one endpoint it names), in one statement, so in one
  * transaction (committed without waiting for the WAL flush: outbound-db.ts says why that is safe).
  * Deliveries of active endpoints are then enqueued; a paused endpoint's are held in Postgres.
  *
@@ -16,7 +17,7 @@
  * reconciler enqueues pending deliveries that have no job.
  */
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import type { DomainEvent } from '#src/platform/events/domain-event.js';
+import { type DomainEvent, WEBHOOK_TEST_EVENT } from '#src/platform/events/domain-event.js';
 import { OutboxRelay } from '#src/platform/events/outbox.relay.js';
 import { Batcher } from '#src/platform/batcher.js';
 import { DeliveryQueue } from './delivery-queue.js';
@@ -52,8 +53,10 @@ WITH ev AS (
   RETURNING id, event_id, type
 ), d AS (
   INSERT INTO webhook_deliveries (endpoint_id, message_id)
-  SELECT e.id, msg.id FROM msg JOIN webhook_endpoints e
-    ON e.status <> 'disabled' AND ${patternMatchSql('msg.type', 'e.event_types')}
+  SELECT e.id, msg.id FROM msg JOIN ev ON ev.id = msg.event_id JOIN webhook_endpoints e
+    ON e.status <> 'disabled' AND CASE WHEN msg.type = '${WEBHOOK_TEST_EVENT}'
+      THEN e.id::text = ev.data->>'endpointId'
+      ELSE ${patternMatchSql('msg.type', 'e.event_types')} END
   ORDER BY msg.id
   ON CONFLICT (endpoint_id, message_id) DO NOTHING
   RETURNING id, endpoint_id, message_id

@@ -103,6 +103,14 @@ export class ReplayResultDto {
   replayed: number;
 }
 
+export class TestEventResultDto {
+  @ApiProperty({ example: '1042', description: "The outbox event; its delivery appears in the endpoint's deliveries" })
+  eventId: string;
+
+  @ApiProperty({ example: 'webhook.test' })
+  type: string;
+}
+
 export class DeliveryCountsDto {
   @ApiProperty() pending: number;
   @ApiProperty() succeeded: number;

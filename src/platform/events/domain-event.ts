@@ -66,7 +66,12 @@ export const DOMAIN_EVENT_TYPES = {
   'delivery.exhausted': 'An outbound webhook delivery used up its retries and failed for good.',
   'inbound.rejected.spike': 'Inbound webhooks of one source failed signature checks more often than the threshold.',
   'outbox.dead_lettered': 'A domain event was dead-lettered for one of its handlers after OUTBOX_MAX_ATTEMPTS.',
+  'webhook.test':
+    'A test event an operator sent to one endpoint (POST /admin/webhooks/endpoints/:id/test); only that endpoint gets it, whatever it subscribes to.',
 } as const;
+
+/** Delivered only to the endpoint named in its `endpointId`, not by subscription. */
+export const WEBHOOK_TEST_EVENT = 'webhook.test';
 
 /**
  * Operational events: about the system itself, for operators. None is ever recorded about one of
@@ -79,4 +84,5 @@ export const OPERATIONAL_EVENT_TYPES: readonly string[] = [
   'delivery.exhausted',
   'inbound.rejected.spike',
   'outbox.dead_lettered',
+  'webhook.test',
 ];
