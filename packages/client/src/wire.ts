@@ -1,0 +1,145 @@
+/**
+ * The wire of the live-feed backend, as the server sends and takes it: the feeds and their topics,
+ * the events of every transport (WebSocket `livefeed.v1`, SSE, long poll), their payloads, and the
+ * ops of the feed WebSocket. Ids are opaque cursors, the same on every transport.
+ */
+
+export type FeedName = 'ticker' | 'scores';
+export const FEEDS: readonly FeedName[] = ['ticker', 'scores'];
+
+/** The WebSocket subprotocol of `/feeds/ws`. */
+export const WS_PROTOCOL = 'livefeed.v1';
+/** Close code of the feed WebSocket asking the client to reconnect and resume from its cursors. */
+export const WS_RESUME = 4000;
+/** Close code of a failed `auth` op. */
+export const WS_UNAUTHORIZED = 4401;
+
+export interface Tick {
+  symbol: string;
+  price: number;
+  size: number;
+  /** Epoch milliseconds. */
+  ts: number;
+}
+
+export type MatchStatus = 'scheduled' | 'live' | 'finished';
+export type MatchEventKind = 'kickoff' | 'score' | 'period' | 'final';
+
+export interface MatchView {
+  id: string;
+  sport: string;
+  homeTeam: string;
+  awayTeam: string;
+  startsAt: string;
+  status: MatchStatus;
+  home: number;
+  away: number;
+  period: number;
+  /** Seq of the last timeline event: a `score` with `event.seq` at or below it is already counted. */
+  seq: number;
+}
+
+export interface MatchEventView {
+  id: string;
+  seq: number;
+  kind: MatchEventKind;
+  team: 'home' | 'away' | null;
+  points: number | null;
+  period: number;
+  home: number;
+  away: number;
+  at: string;
+}
+
+/** `score`: one accepted match event and the match's state after it. */
+export interface Score {
+  matchId: string;
+  home: number;
+  away: number;
+  status: MatchStatus;
+  event: MatchEventView;
+}
+
+export interface TickerSnapshot {
+  quotes: Tick[];
+}
+
+export interface ScoresSnapshot {
+  matches: MatchView[];
+}
+
+/** `reset`: the cursor could not be resumed from; a snapshot follows. */
+export interface Reset {
+  reason: string;
+}
+
+/** `revoked`: these topics stop (a plan change); the others go on. */
+export interface Revoked {
+  topics: string[];
+  reason: string;
+}
+
+/** `refresh`: the token expires at `expiresAt`; reconnect with a new one before then. */
+export interface Refresh {
+  expiresAt: string;
+}
+
+/** What each feed's data events and snapshot carry. */
+export interface FeedPayloads {
+  ticker: { snapshot: TickerSnapshot; tick: Tick };
+  scores: { snapshot: ScoresSnapshot; score: Score };
+}
+
+type DataEvent<F extends FeedName> = {
+  [T in keyof FeedPayloads[F]]: { feed: F; type: T; id?: string; data: FeedPayloads[F][T] };
+}[keyof FeedPayloads[F]];
+
+type ControlEvent<F extends FeedName> =
+  | { feed: F; type: 'reset'; id?: string; data: Reset }
+  | { feed: F; type: 'revoked'; id?: string; data: Revoked }
+  | { feed: F; type: 'refresh'; id?: string; data: Refresh };
+
+/** One event of a feed, on whichever transport: `{ feed, type, id?, data }`. */
+export type FeedEvent<F extends FeedName = FeedName> = F extends FeedName ? DataEvent<F> | ControlEvent<F> : never;
+
+export type FeedEventType = FeedEvent['type'];
+
+/** What the long poll answers: events after the cursor, and the cursor to pass next. */
+export interface PollResponse {
+  events: { id: string; type: string; data: unknown }[];
+  cursor: string;
+}
+
+/** Client → server frames of `/feeds/ws`. */
+export type WsClientOp =
+  | { op: 'auth'; token: string; ref?: string }
+  | { op: 'subscribe'; feed: FeedName; topics: string[]; cursor?: string; ref?: string }
+  | { op: 'unsubscribe'; feed: FeedName; topics: string[]; ref?: string }
+  | { op: 'ping'; ref?: string };
+
+export type WsErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'unknown_topic'
+  | 'too_many_streams'
+  | 'not_subscribed'
+  | 'unavailable'
+  | 'internal';
+
+/** Server → client replies of `/feeds/ws` (events are `FeedEvent`s). */
+export type WsServerReply =
+  | { op: 'authenticated'; ref?: string }
+  | { op: 'subscribed'; feed: FeedName; topics: string[]; ref?: string }
+  | { op: 'unsubscribed'; feed: FeedName; topics: string[]; ref?: string }
+  | { op: 'pong'; ref?: string }
+  | { op: 'error'; code: WsErrorCode; message: string; ref?: string };
+
+export type WsServerFrame = WsServerReply | FeedEvent;
+
+/** The HTTP routes of each feed and the query parameter that names its topics. */
+export const FEED_ROUTES: Record<FeedName, { stream: string; poll: string; topicsParam: string }> = {
+  ticker: { stream: '/ticker/stream', poll: '/ticker/poll', topicsParam: 'symbols' },
+  scores: { stream: '/scores/stream', poll: '/scores/poll', topicsParam: 'matches' },
+};
