@@ -17,6 +17,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { RawServerDefault } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { asyncApiDocument } from './docs/asyncapi.js';
 import type { AppConfig } from './config/app-config.js';
 import { serveDashboardAssets } from './dashboard/dashboard.static.js';
 import { ADMIN_AUTH, USER_AUTH } from './platform/auth/decorators.js';
@@ -28,6 +29,9 @@ import { accessLogLevel, requestId } from './platform/observability/logger.js';
 import { MetricsService } from './platform/observability/metrics.service.js';
 import { RedisIoAdapter } from './platform/redis/redis-io.adapter.js';
 import { RedisService } from './platform/redis/redis.service.js';
+
+/** The version both API documents carry. */
+const API_VERSION = '0.1.0';
 
 export interface CreateAppOptions {
   /** Extra modules (tests add fixtures this way). */
@@ -175,9 +179,9 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     new DocumentBuilder()
       .setTitle('Live-feed backend')
       .setDescription(
-        'Ticker and scores over SSE and polls, chat over socket.io, inbound and outbound webhooks, admin API.',
+        'Ticker and scores over SSE, NDJSON, the feed WebSocket and polls, chat over socket.io, inbound and outbound webhooks, admin API. The realtime wire: `/docs/asyncapi.json` (AsyncAPI 3).',
       )
-      .setVersion('0.1.0')
+      .setVersion(API_VERSION)
       // The admin credential is a static key sent as `Authorization: Bearer <key>`. It stays an http
       // bearer scheme (Swagger UI then adds the `Bearer ` prefix itself; an apiKey scheme on the
       // Authorization header would make the operator type it), but not a JWT: addBearerAuth's
@@ -203,5 +207,10 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  // The realtime wire (feed WebSocket, SSE streams, chat socket): AsyncAPI 3, beside the OpenAPI document.
+  const asyncApi = asyncApiDocument(API_VERSION);
+  app
+    .getHttpAdapter()
+    .get('/docs/asyncapi.json', (_request: unknown, reply: { send(body: unknown): void }) => reply.send(asyncApi));
   return app;
 }

@@ -143,3 +143,35 @@ export const FEED_ROUTES: Record<FeedName, { stream: string; poll: string; topic
   ticker: { stream: '/ticker/stream', poll: '/ticker/poll', topicsParam: 'symbols' },
   scores: { stream: '/scores/stream', poll: '/scores/poll', topicsParam: 'matches' },
 };
+
+/** Every value of a union, as a list the compiler checks to be complete (a missing or extra one is an error). */
+type Exactly<U, L extends readonly U[]> = [U] extends [L[number]] ? L : never;
+const listOf =
+  <U>() =>
+  <const L extends readonly U[]>(list: Exactly<U, L>): L =>
+    list;
+
+/** The names above as values (the AsyncAPI document at `/docs/asyncapi.json` is checked against them). */
+export const WS_CLIENT_OPS = listOf<WsClientOp['op']>()(['auth', 'subscribe', 'unsubscribe', 'ping']);
+export const WS_SERVER_OPS = listOf<WsServerReply['op']>()([
+  'authenticated',
+  'subscribed',
+  'unsubscribed',
+  'pong',
+  'error',
+]);
+export const WS_ERROR_CODES = listOf<WsErrorCode>()([
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'unknown_topic',
+  'too_many_streams',
+  'not_subscribed',
+  'unavailable',
+  'internal',
+]);
+export const FEED_EVENT_TYPES = {
+  ticker: listOf<FeedEvent<'ticker'>['type']>()(['snapshot', 'tick', 'reset', 'revoked', 'refresh']),
+  scores: listOf<FeedEvent<'scores'>['type']>()(['snapshot', 'score', 'reset', 'revoked', 'refresh']),
+} as const;
