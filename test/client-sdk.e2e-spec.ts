@@ -264,4 +264,26 @@ describe('client SDK (e2e, two instances behind a proxy)', () => {
     const lastScore = events.filter((event) => event.type === 'score').pop();
     expect(lastScore?.data).toMatchObject({ matchId: match, home: 2, away: 1, status: 'live' });
   }, 60_000);
+
+  it('without topics reads the whole feed, on every transport', async () => {
+    expect((await api(a.url, 'POST', '/admin/ticker/instruments', { symbol: 'SDKW', name: 'SDK W' })).status).toBe(201);
+    for (const transport of ['ws', 'sse', 'poll'] as TransportKind[]) {
+      const events: FeedEvent<'ticker'>[] = [];
+      const whole = createClient({ baseUrl: proxy.url, token: TEST_ADMIN_KEY, transports: [transport] });
+      subscriptions.push(whole.feeds.subscribe({ feed: 'ticker', onEvent: (event) => events.push(event) }));
+      await waitFor(() => events.some((event) => event.type === 'snapshot'));
+      const price = { ws: 11, sse: 12, poll: 13 }[transport];
+      const ticks = {
+        ticks: [
+          { symbol: 'SDKA', price },
+          { symbol: 'SDKW', price },
+        ],
+      };
+      expect((await api(b.url, 'POST', '/admin/ticker/ticks', ticks)).status).toBe(202);
+      const got = (symbol: string) =>
+        events.some((event) => event.type === 'tick' && event.data.symbol === symbol && event.data.price === price);
+      await waitFor(() => got('SDKA') && got('SDKW'));
+      subscriptions.pop()!.close();
+    }
+  });
 });

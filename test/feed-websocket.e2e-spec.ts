@@ -139,6 +139,31 @@ describe('feed WebSocket (e2e, two instances)', () => {
     expect(prices(client.frames, 'WSB')).not.toContain(1000);
   });
 
+  it('subscribing without topics reads the whole feed, as SSE without a list; it is whole or by topics, not both', async () => {
+    const client = await open(a);
+    const whole = await client.request({ op: 'subscribe', feed: 'ticker' });
+    expect(whole).toMatchObject({ op: 'subscribed', feed: 'ticker' });
+    expect(whole.topics).toBeUndefined();
+    await client.waitFor((f) => events(f, 'ticker', 'snapshot').length === 1);
+    const symbols = events(client.frames, 'ticker', 'snapshot')[0].data.quotes.map((q: any) => q.symbol);
+    expect(symbols).toEqual(expect.arrayContaining(['WSA', 'WSB']));
+    await tick(b, 'WSA', 7001);
+    await tick(b, 'WSC', 7002);
+    await client.waitFor((f) => prices(f, 'WSA').includes(7001) && prices(f, 'WSC').includes(7002));
+    expect(await client.request({ op: 'subscribe', feed: 'ticker', topics: ['WSB'] })).toMatchObject({
+      op: 'error',
+      code: 'bad_request',
+    });
+    expect(await client.request({ op: 'unsubscribe', feed: 'ticker', topics: ['WSB'] })).toMatchObject({
+      code: 'bad_request',
+    });
+    expect(await client.request({ op: 'unsubscribe', feed: 'ticker' })).toMatchObject({ op: 'unsubscribed' });
+    await tick(b, 'WSA', 7003);
+    expect(await client.request({ op: 'ping' })).toMatchObject({ op: 'pong' });
+    await sleep(200);
+    expect(prices(client.frames, 'WSA')).not.toContain(7003);
+  });
+
   it('resumes with a cursor on the other instance with no gap and no repeat; a foreign cursor gets reset and a snapshot', async () => {
     const first = await open(a);
     await first.request({ op: 'subscribe', feed: 'ticker', topics: ['WSC'] });

@@ -131,11 +131,11 @@ const WS_OPS: Record<string, Schema> = {
     {
       op: { const: 'subscribe' },
       feed: str({ enum: [...FEED_NAMES] }),
-      topics: { type: 'array', items: str(), minItems: 1 },
+      topics: { type: 'array', items: str(), minItems: 1, description: 'none: every topic of the feed' },
       cursor,
       ref: {},
     },
-    ['op', 'feed', 'topics'],
+    ['op', 'feed'],
   ),
   unsubscribe: obj(
     {
@@ -144,7 +144,7 @@ const WS_OPS: Record<string, Schema> = {
       topics: { type: 'array', items: str() },
       ref: {},
     },
-    ['op', 'feed', 'topics'],
+    ['op', 'feed'],
   ),
   ping: obj({ op: { const: 'ping' }, ref: {} }, ['op']),
   authenticated: obj({ op: { const: 'authenticated' }, ref: {} }, ['op']),
@@ -155,7 +155,7 @@ const WS_OPS: Record<string, Schema> = {
       topics: { type: 'array', items: str() },
       ref: {},
     },
-    ['op', 'feed', 'topics'],
+    ['op', 'feed'],
   ),
   unsubscribed: obj(
     {
@@ -164,7 +164,7 @@ const WS_OPS: Record<string, Schema> = {
       topics: { type: 'array', items: str() },
       ref: {},
     },
-    ['op', 'feed', 'topics'],
+    ['op', 'feed'],
   ),
   pong: obj({ op: { const: 'pong' }, ref: {} }, ['op']),
   error: obj({ op: { const: 'error' }, code: str({ enum: [...WS_ERROR_CODES] }), message: str(), ref: {} }, [

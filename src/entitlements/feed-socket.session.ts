@@ -2,7 +2,8 @@
  * The protocol of one feed WebSocket (`livefeed.v1`), its ops handled one at a time in order.
  * Client → server, JSON text frames:
  *   `{ op: "auth", token, ref? }` (first frame only, when the upgrade carried no token)
- *   `{ op: "subscribe", feed, topics, cursor?, ref? }`, `{ op: "unsubscribe", feed, topics, ref? }`,
+ *   `{ op: "subscribe", feed, topics?, cursor?, ref? }`, `{ op: "unsubscribe", feed, topics?, ref? }`
+ *   (no `topics`: the whole feed, as an SSE stream without a list),
  *   `{ op: "ping", ref? }`.
  * Server → client: `{ op: "authenticated" | "subscribed" | "unsubscribed" | "pong" | "error", … }`
  * and the feeds' events `{ feed, type, id?, data }` (ws-connection.ts).
@@ -40,6 +41,8 @@ export interface SessionDeps {
 interface OpenFeed {
   stream: SocketStream;
   admission: Admission;
+  /** Subscribed without topics: every topic of the feed. */
+  whole: boolean;
 }
 
 /** A refused op: its error code and message. */
@@ -133,23 +136,30 @@ export class FeedSocketSession {
     const cursor = message.cursor;
     if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length > MAX_CURSOR_CHARS))
       throw new OpError('bad_request', 'cursor must be a string');
-    const topics = await feed.parseTopics(this.topicsOf(message.topics));
-    if (!topics?.size) throw new OpError('bad_request', 'topics must be a non-empty array of strings');
+    // No `topics`: every topic of the feed (what an SSE stream without a list reads).
+    const whole = message.topics === undefined;
+    const topics = whole ? undefined : await feed.parseTopics(this.topicsOf(message.topics));
+    if (!whole && !topics?.size) throw new OpError('bad_request', 'topics must be a non-empty array of strings');
     const viewer = await this.whoIsIt();
+    const reply = { op: 'subscribed', feed: feed.name, ...(topics ? { topics: [...topics] } : {}), ref: message.ref };
     const open = this.open.get(feed.name);
     if (open) {
-      const union = new Set([...(open.stream.topics() ?? []), ...topics]);
+      if (open.whole || whole) {
+        if (open.whole && whole) return this.connection.reply(reply);
+        throw new OpError('bad_request', `${feed.name} is read whole or by topics on a socket: unsubscribe it first`);
+      }
+      const union = new Set([...(open.stream.topics() ?? []), ...topics!]);
       if (union.size > this.deps.maxTopics)
         throw new OpError('bad_request', `topics: at most ${this.deps.maxTopics} per feed on a socket`);
       this.deps.access.grant(viewer, feed.name, union, feed.catalog); // 403 naming any refused
-      this.connection.reply({ op: 'subscribed', feed: feed.name, topics: [...topics], ref: message.ref });
+      this.connection.reply(reply);
       await open.stream.changeTopics(union);
       return;
     }
     const grant = this.deps.access.grant(viewer, feed.name, topics, feed.catalog);
     const admission = await this.deps.gate.admit(grant, feed);
     const stream = this.deps.realtime.socketStream(this.connection, feed.feed, {
-      topics: grant.topics ?? topics,
+      topics: grant.topics,
       policy: grant.policy,
       snapshot: (asOfMs, only) => feed.snapshot(only ?? stream.topics(), asOfMs),
       onClose: () => {
@@ -157,18 +167,24 @@ export class FeedSocketSession {
         if (this.open.get(feed.name)?.stream === stream) this.open.delete(feed.name);
       },
     });
-    this.open.set(feed.name, { stream, admission });
+    this.open.set(feed.name, { stream, admission, whole });
     admission.follow(stream);
-    this.connection.reply({ op: 'subscribed', feed: feed.name, topics: [...topics], ref: message.ref });
+    this.connection.reply(reply);
     await stream.start(cursor as string | undefined);
   }
 
   private unsubscribe(message: Record<string, unknown>): Promise<void> | void {
     const feed = this.feedOf(message.feed);
-    const topics = this.topicsOf(message.topics);
     const open = this.open.get(feed.name);
     if (!open) throw new OpError('not_subscribed', `not subscribed to ${feed.name}`);
-    const normalised = new Set(topics.map((topic) => feed.normalise(topic)));
+    // No `topics`: the whole feed's stream ends.
+    if (message.topics === undefined) {
+      this.connection.reply({ op: 'unsubscribed', feed: feed.name, ref: message.ref });
+      open.stream.end();
+      return;
+    }
+    if (open.whole) throw new OpError('bad_request', `${feed.name} is read whole here: unsubscribe it without topics`);
+    const normalised = new Set(this.topicsOf(message.topics).map((topic) => feed.normalise(topic)));
     const remaining = new Set([...(open.stream.topics() ?? [])].filter((topic) => !normalised.has(topic)));
     this.connection.reply({ op: 'unsubscribed', feed: feed.name, topics: [...normalised], ref: message.ref });
     if (remaining.size === 0) {

@@ -47,7 +47,7 @@ export function createClient(options: ClientOptions): LiveFeedClient {
   return {
     feeds: {
       subscribe: (subscribe) => {
-        if (subscribe.topics.length === 0) throw new Error('topics: at least one');
+        if (subscribe.topics?.length === 0) throw new Error('topics: at least one, or none for the whole feed');
         return new FeedSubscription(subscribe, settings, tokens).start();
       },
     },

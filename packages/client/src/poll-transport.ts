@@ -20,7 +20,7 @@ export async function openPoll(context: TransportContext): Promise<Connection> {
   };
   const pollOnce = async (timeoutMs: number) => {
     const url = feedUrl(context.baseUrl, route.poll);
-    url.searchParams.set(route.topicsParam, context.topics.join(','));
+    if (context.topics) url.searchParams.set(route.topicsParam, context.topics.join(','));
     url.searchParams.set('cursor', context.cursor()!);
     url.searchParams.set('timeoutMs', String(timeoutMs));
     const result = await getJson<PollResponse>(url, { headers, signal: abort.signal });

@@ -11,7 +11,7 @@ import { bearer } from './http.js';
 export async function openSse(context: TransportContext): Promise<Connection> {
   const route = FEED_ROUTES[context.feed];
   const url = feedUrl(context.baseUrl, route.stream);
-  url.searchParams.set(route.topicsParam, context.topics.join(','));
+  if (context.topics) url.searchParams.set(route.topicsParam, context.topics.join(','));
   const cursor = context.cursor();
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), context.connectTimeoutMs);

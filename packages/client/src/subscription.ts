@@ -15,7 +15,8 @@ import { openWs } from './ws-transport.js';
 
 export interface SubscribeOptions<F extends FeedName = FeedName> {
   feed: F;
-  topics: string[];
+  /** The topics (symbols, match ids); none: every topic of the feed. */
+  topics?: string[];
   onEvent(event: FeedEvent<F>): void;
   /** Resume from this cursor (an event's id) instead of starting with a snapshot. */
   cursor?: string;

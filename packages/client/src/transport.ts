@@ -10,7 +10,8 @@ export type TransportKind = 'ws' | 'sse' | 'poll';
 export interface TransportContext {
   baseUrl: string;
   feed: FeedName;
-  topics: string[];
+  /** Undefined: every topic of the feed. */
+  topics: string[] | undefined;
   token: string | undefined;
   connectTimeoutMs: number;
   pollTimeoutMs: number;

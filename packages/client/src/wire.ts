@@ -113,8 +113,9 @@ export interface PollResponse {
 /** Client → server frames of `/feeds/ws`. */
 export type WsClientOp =
   | { op: 'auth'; token: string; ref?: string }
-  | { op: 'subscribe'; feed: FeedName; topics: string[]; cursor?: string; ref?: string }
-  | { op: 'unsubscribe'; feed: FeedName; topics: string[]; ref?: string }
+  /** No `topics`: every topic of the feed. */
+  | { op: 'subscribe'; feed: FeedName; topics?: string[]; cursor?: string; ref?: string }
+  | { op: 'unsubscribe'; feed: FeedName; topics?: string[]; ref?: string }
   | { op: 'ping'; ref?: string };
 
 export type WsErrorCode =
@@ -131,8 +132,8 @@ export type WsErrorCode =
 /** Server → client replies of `/feeds/ws` (events are `FeedEvent`s). */
 export type WsServerReply =
   | { op: 'authenticated'; ref?: string }
-  | { op: 'subscribed'; feed: FeedName; topics: string[]; ref?: string }
-  | { op: 'unsubscribed'; feed: FeedName; topics: string[]; ref?: string }
+  | { op: 'subscribed'; feed: FeedName; topics?: string[]; ref?: string }
+  | { op: 'unsubscribed'; feed: FeedName; topics?: string[]; ref?: string }
   | { op: 'pong'; ref?: string }
   | { op: 'error'; code: WsErrorCode; message: string; ref?: string };
 

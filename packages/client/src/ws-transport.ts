@@ -43,7 +43,7 @@ export function openWs(context: TransportContext): Promise<Connection> {
 
     ws.onopen = () => {
       const cursor = context.cursor();
-      const op = { op: 'subscribe', feed: context.feed, topics: context.topics, cursor, ref: SUBSCRIBE_REF };
+      const op = { op: 'subscribe', feed: context.feed, topics: context.topics, cursor, ref: SUBSCRIBE_REF }; // no topics: the whole feed
       ws.send(JSON.stringify(op));
     };
     ws.onmessage = (message) => {

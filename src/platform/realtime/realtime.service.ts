@@ -324,7 +324,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   socketStream(
     connection: WsConnection,
     feed: Feed,
-    options: Omit<StreamOptions, 'lastEventId' | 'onOpen'> & { topics: ReadonlySet<string> },
+    options: Omit<StreamOptions, 'lastEventId' | 'onOpen'>,
   ): SocketStream {
     const sink = connection.sink(feed.name, feed.definition.policy, this.feedState.get(feed.name)!.ws);
     const stream = new FeedStream(feed, sink, options.topics, options.policy ?? LIVE, options.snapshot, this.logger);
