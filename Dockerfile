@@ -31,4 +31,4 @@ EXPOSE 3000
 # Liveness only (the process serves HTTP); readiness (Postgres + Redis) is GET /health/ready.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/main.js"]
+CMD ["node", "--import", "./dist/otel.js", "dist/main.js"]

@@ -24,8 +24,11 @@ import { Batcher } from '#src/platform/batcher.js';
 
 export type InboundEventDetail = Omit<InboundEvent, 'payload'> & { payload: unknown };
 
-/** An event whose job is to be queued: its id and how many times it was replayed (the job id's suffix). */
-type QueuedEvent = { id: string; replays: number };
+/**
+ * An event whose job is to be queued: its id, how many times it was replayed (the job id's suffix)
+ * and, with tracing on, the trace of the request that stored it.
+ */
+type QueuedEvent = { id: string; replays: number; trace?: string | null };
 
 /** How long a job waits for others to share its trip to Redis, and the most that go together. */
 const ENQUEUE_WINDOW_MS = 10;
@@ -79,9 +82,9 @@ export class InboundEventsService implements BeforeApplicationShutdown {
       this.metrics.enqueueFailures.inc(events.length);
       return answer(false);
     }
-    const jobs = events.map(({ id, replays }) => ({
+    const jobs = events.map(({ id, replays, trace }) => ({
       name: INBOUND_JOB,
-      data: { id },
+      data: (trace ? { id, trace } : { id }) as InboundJobData,
       // Completed jobs are not kept: Postgres has the outcome, and a lost one is found by the reconciler.
       opts: { jobId: inboundJobId(id, replays), removeOnComplete: true },
     }));

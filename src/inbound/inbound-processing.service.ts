@@ -18,6 +18,7 @@ import { InboundHandlers } from './inbound-handlers.js';
 import { InboundMetrics } from './inbound.metrics.js';
 import { Batcher } from '#src/platform/batcher.js';
 import { rows } from '#src/platform/database/sql.js';
+import { activeTraceparent } from '#src/platform/observability/tracing.js';
 
 interface LockedRow {
   id: string;
@@ -27,6 +28,12 @@ interface LockedRow {
   payload: string;
   status: InboundStatus;
   received_at: Date;
+}
+
+/** A job's event, and its span's `traceparent` (null with tracing off). */
+interface Submitted {
+  id: string;
+  trace: string | null;
 }
 
 export type ProcessOutcome = 'processed' | 'ignored' | 'skipped' | 'missing';
@@ -39,10 +46,10 @@ const MAX_BATCH = 50;
 export class InboundProcessingService {
   private readonly logger = new Logger(InboundProcessingService.name);
   /** Group commit; a rolled-back batch is run again event by event (the Batcher's isolation). */
-  private readonly shared = new Batcher<string, ProcessOutcome>(
-    async (ids) => {
-      const outcomes = await this.transaction(ids);
-      return ids.map((id) => outcomes.get(id) ?? 'missing');
+  private readonly shared = new Batcher<Submitted, ProcessOutcome>(
+    async (jobs) => {
+      const outcomes = await this.transaction(jobs);
+      return jobs.map((job) => outcomes.get(job.id) ?? 'missing');
     },
     { maxBatch: MAX_BATCH, maxInFlight: MAX_IN_FLIGHT },
   );
@@ -60,7 +67,7 @@ export class InboundProcessingService {
    */
   async process(id: string, lastAttempt: boolean): Promise<ProcessOutcome> {
     try {
-      return await this.shared.submit(id);
+      return await this.shared.submit({ id, trace: activeTraceparent() });
     } catch (error) {
       const message = (error as Error).message || String(error);
       const [row] = await rows<{ provider: string; type: string }>(
@@ -78,7 +85,10 @@ export class InboundProcessingService {
   }
 
   /** One transaction for these events; throws (having rolled back everything) if any handler throws. */
-  private async transaction(ids: string[]): Promise<Map<string, ProcessOutcome>> {
+  private async transaction(jobs: Submitted[]): Promise<Map<string, ProcessOutcome>> {
+    const ids = jobs.map((job) => job.id);
+    // Each event's domain events continue its own job's trace, though the transaction is shared.
+    const traces = new Map(jobs.map((job) => [job.id, job.trace]));
     const outcomes = new Map<string, ProcessOutcome>();
     const done: { row: LockedRow; status: 'processed' | 'ignored' }[] = [];
     await this.dataSource.transaction(async (manager) => {
@@ -101,7 +111,7 @@ export class InboundProcessingService {
               manager,
               event: { id: row.id, provider: row.provider, externalId: row.external_id, type: row.type },
               payload: parseProviderJson(row.payload),
-              record: (event) => void recorded.push(event),
+              record: (event) => void recorded.push({ ...event, traceContext: traces.get(row.id) ?? null }),
             })
           : { ignored: '' };
         domainEvents.push(...recorded);

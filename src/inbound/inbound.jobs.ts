@@ -3,6 +3,8 @@ export const INBOUND_JOB = 'process-event';
 
 export interface InboundJobData {
   id: string;
+  /** The receiving request's W3C `traceparent`, when tracing is on: processing continues its trace. */
+  trace?: string;
 }
 
 /** Same event, same replay count → same job id, so a second `add` (intake, reconciler) is a no-op. */

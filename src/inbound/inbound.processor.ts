@@ -6,6 +6,7 @@ import { QUEUES } from '#src/platform/queue/queue.constants.js';
 import { QueueWorkers } from '#src/platform/queue/workers.js';
 import { InboundProcessingService, type ProcessOutcome } from './inbound-processing.service.js';
 import type { InboundJobData } from './inbound.jobs.js';
+import { SpanKind, inSpan, tracingEnabled } from '#src/platform/observability/tracing.js';
 
 /** Runs each stored event's job; retries (attempts, backoff) are the queue's (queue.constants.ts). */
 @Injectable()
@@ -33,6 +34,16 @@ export class InboundProcessor implements OnApplicationBootstrap, BeforeApplicati
 
   process(job: Job<InboundJobData>): Promise<ProcessOutcome> {
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    return this.processing.process(job.data.id, lastAttempt);
+    if (!tracingEnabled()) return this.processing.process(job.data.id, lastAttempt);
+    // The span continues the receiving request's trace; the events it records carry it on.
+    return inSpan(
+      'inbound.process',
+      {
+        kind: SpanKind.CONSUMER,
+        parents: [job.data.trace],
+        attributes: { 'inbound.event_id': job.data.id, 'messaging.message.id': job.id ?? '' },
+      },
+      () => this.processing.process(job.data.id, lastAttempt),
+    );
   }
 }

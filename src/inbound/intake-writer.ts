@@ -15,6 +15,7 @@ import { InboundMetrics } from './inbound.metrics.js';
 import type { VerifiedEvent } from './inbound.verifier.js';
 import { Batcher } from '#src/platform/batcher.js';
 import { pgPool } from '#src/platform/database/sql.js';
+import { activeTraceparent } from '#src/platform/observability/tracing.js';
 
 export interface StoreResult {
   received: true;
@@ -27,6 +28,8 @@ interface Pending {
   provider: string;
   event: VerifiedEvent;
   payload: string;
+  /** The request's trace (null with tracing off), for the job: batches run outside the request. */
+  trace: string | null;
 }
 
 /** Statements in flight at once; more events wait for the next batch. */
@@ -76,7 +79,12 @@ export class IntakeWriter {
    */
   async store(provider: string, event: VerifiedEvent, raw: Buffer): Promise<StoreResult> {
     try {
-      return await this.writes.submit({ provider, event, payload: event.json ?? raw.toString('utf8') });
+      return await this.writes.submit({
+        provider,
+        event,
+        payload: event.json ?? raw.toString('utf8'),
+        trace: activeTraceparent(),
+      });
     } catch {
       this.metrics.rejected.inc({ provider, reason: 'storage_unavailable' });
       throw new ServiceUnavailableException('the event could not be stored; retry later');
@@ -121,14 +129,14 @@ export class IntakeWriter {
     }
     // A row comes back only if it was inserted now; the first of two copies in one batch gets it.
     const inserted = new Map(rows.map((row) => [`${row.provider}\u0000${row.external_id}`, row.id]));
-    const stored: { id: string; replays: number }[] = [];
+    const stored: { id: string; replays: number; trace: string | null }[] = [];
     const results: StoreResult[] = [];
     for (const p of batch) {
       const key = `${p.provider}\u0000${p.event.externalId}`;
       const id = inserted.get(key);
       if (id) {
         inserted.delete(key);
-        stored.push({ id, replays: 0 });
+        stored.push({ id, replays: 0, trace: p.trace });
         this.metrics.received.inc({ provider: p.provider });
         results.push({ received: true, id, duplicate: false });
       } else {

@@ -12,9 +12,10 @@ import { OutboxService } from '#src/platform/events/outbox.service.js';
 import { type AttemptRecord, type ClaimedDelivery, DeliveryStore } from './delivery-store.js';
 import { OutboundMetrics } from './outbound.metrics.js';
 import { RetryPolicy } from './retry-policy.js';
-import { Signer, activeSecrets } from './signer.js';
+import { type SignedHeaders, Signer, activeSecrets } from './signer.js';
 import { rows } from '#src/platform/database/sql.js';
 import { WebhookSender } from './webhook-sender.js';
+import { SpanKind, inSpan, tracingEnabled } from '#src/platform/observability/tracing.js';
 
 export type Outcome =
   { kind: 'succeeded' } | { kind: 'retry'; delayMs: number } | { kind: 'failed' } | { kind: 'disabled' };
@@ -40,6 +41,26 @@ export class DeliveryAttemptsService {
   }
 
   /**
+   * The send in a span that continues the trace of the delivery's domain event (its outbox row's
+   * context); the HTTP client span under it carries `traceparent` to the receiver.
+   */
+  private tracedSend(delivery: ClaimedDelivery, headers: SignedHeaders) {
+    return inSpan(
+      'webhook.deliver',
+      {
+        kind: SpanKind.PRODUCER,
+        parents: [delivery.traceContext],
+        attributes: {
+          'webhook.delivery_id': delivery.id,
+          'webhook.endpoint_id': delivery.endpointId,
+          'webhook.attempt': delivery.attempts + 1,
+        },
+      },
+      () => this.sender.send(delivery.url, { ...headers }, delivery.body),
+    );
+  }
+
+  /**
    * Signs (every active secret), sends, records the attempt and decides what happens next. With
    * `recordSuccessLater`, a 2xx is recorded in the background (the caller's job can finish a round
    * trip sooner): until the record lands the delivery keeps its lease, so nothing re-sends it; if the
@@ -48,7 +69,9 @@ export class DeliveryAttemptsService {
   async attempt(delivery: ClaimedDelivery, options: { recordSuccessLater?: boolean } = {}): Promise<Outcome> {
     const secrets = activeSecrets(delivery.secret, delivery.previousSecrets);
     const headers = this.signer.sign(delivery.webhookId, delivery.body, secrets);
-    const result = await this.sender.send(delivery.url, { ...headers }, delivery.body);
+    const result = tracingEnabled()
+      ? await this.tracedSend(delivery, headers)
+      : await this.sender.send(delivery.url, { ...headers }, delivery.body);
     this.metrics.observe(result.statusCode, result.latencyMs);
 
     const attemptNo = delivery.attempts + 1;

@@ -11,6 +11,7 @@ import type { PreviousSecret } from './entities/endpoint.entity.js';
 import { OutboundDb } from './outbound-db.js';
 import { outboundTiming } from './outbound-timing.js';
 import { msInterval } from '#src/platform/database/sql.js';
+import { tracingEnabled } from '#src/platform/observability/tracing.js';
 import { OPERATIONAL_EVENT_TYPES, OUTBOX_CHANNEL, partitionOf } from '#src/platform/events/domain-event.js';
 
 export interface ClaimedDelivery {
@@ -24,6 +25,8 @@ export interface ClaimedDelivery {
   rate: number | null;
   webhookId: string;
   body: string;
+  /** The trace of its domain event (the outbox row's `traceparent`); read only with tracing on. */
+  traceContext?: string | null;
 }
 
 export interface DeliveryState {
@@ -61,6 +64,12 @@ export interface AttemptRecord {
 const CLAIMED_COLUMNS = `d.id, d.endpoint_id AS "endpointId", d.message_id AS "messageId", d.attempts,
   e.url, e.secret, e.previous_secrets AS "previousSecrets", e.rate_limit_per_second AS rate,
   m.webhook_id AS "webhookId", m.body`;
+
+/** With tracing on, a claim also reads the trace of the message's domain event (a primary-key lookup). */
+const claimedColumns = () =>
+  tracingEnabled()
+    ? `${CLAIMED_COLUMNS}, (SELECT o.trace_context FROM outbox_events o WHERE o.id = m.event_id) AS "traceContext"`
+    : CLAIMED_COLUMNS;
 
 const CLAIMABLE = `e.id = d.endpoint_id AND m.id = d.message_id
   AND d.status = 'pending' AND e.status = 'active'
@@ -172,7 +181,7 @@ export class DeliveryStore {
       `UPDATE webhook_deliveries d SET lease_until = now() + ${msInterval('$2')}
        FROM webhook_endpoints e, webhook_messages m
        WHERE d.id = $1 AND ${CLAIMABLE} AND (NOT $3::boolean OR d.attempts = 0)
-       RETURNING ${CLAIMED_COLUMNS}`,
+       RETURNING ${claimedColumns()}`,
       [deliveryId, this.leaseMs, options.freshOnly ?? false],
     );
     return row ?? null;
@@ -183,7 +192,7 @@ export class DeliveryStore {
       `UPDATE webhook_deliveries d SET lease_until = now() + ${msInterval('$2')}
        FROM webhook_endpoints e, webhook_messages m
        WHERE d.id = ANY($1::uuid[]) AND ${CLAIMABLE} AND NOT e.ordered
-       RETURNING ${CLAIMED_COLUMNS}`,
+       RETURNING ${claimedColumns()}`,
       [ids, this.leaseMs],
     );
     const byId = new Map(claimed.map((row) => [row.id, row]));

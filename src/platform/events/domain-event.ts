@@ -19,6 +19,8 @@ export interface NewDomainEvent<T = Record<string, unknown>> {
    * serializes them per key, e.g. with a row lock). Unkeyed events share the key ''.
    */
   key?: string;
+  /** The trace it continues (a W3C `traceparent`); default: the active span's, if tracing is on. */
+  traceContext?: string | null;
 }
 
 /**

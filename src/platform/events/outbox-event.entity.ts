@@ -31,6 +31,10 @@ export class OutboxEvent {
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError: string | null;
 
+  /** The W3C `traceparent` of the span that recorded it (null with tracing off): the relay continues it. */
+  @Column({ name: 'trace_context', type: 'text', nullable: true })
+  traceContext: string | null;
+
   @Column({ name: 'processed_at', type: 'timestamptz', nullable: true })
   processedAt: Date | null;
 }

@@ -40,6 +40,7 @@ import { AppConfig } from '#src/config/app-config.js';
 import { msInterval, rows as sqlRows } from '#src/platform/database/sql.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { QueueWorkers } from '#src/platform/queue/workers.js';
+import { SpanKind, inSpan } from '#src/platform/observability/tracing.js';
 import {
   type DomainEvent,
   type DomainEventHandler,
@@ -74,6 +75,8 @@ interface Row {
   data: Record<string, unknown>;
   occurred_at: Date;
   attempts: number;
+  /** The recording span's `traceparent` (null with tracing off). */
+  trace: string | null;
   done: string[];
 }
 
@@ -115,7 +118,7 @@ RETURNING l.partition`;
  * relay that had a partition before recorded (a lease is free only once that record has committed).
  */
 const EVENTS_SQL = `
-SELECT e.id, e.type, e.partition_key AS key, e.partition, e.data, e.occurred_at, e.attempts,
+SELECT e.id, e.type, e.partition_key AS key, e.partition, e.data, e.occurred_at, e.attempts, e.trace_context AS trace,
        ARRAY(SELECT h.handler FROM outbox_handled h WHERE h.event_id = e.id) AS done
 FROM unnest($1::smallint[]) AS t(partition) CROSS JOIN LATERAL (
   SELECT * FROM outbox_events e
@@ -322,7 +325,16 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   /** Undefined when the handler took the events, else its error. */
   private async attempt(handler: Registration, rows: Row[]): Promise<string | undefined> {
     try {
-      await handler.handle(rows.map(toEvent));
+      // The span continues the events' trace (links if the batch holds several); no-op when off.
+      await inSpan(
+        `outbox.handle ${handler.name}`,
+        {
+          kind: SpanKind.CONSUMER,
+          parents: rows.map((row) => row.trace),
+          attributes: { 'outbox.handler': handler.name, 'outbox.events': rows.length },
+        },
+        () => handler.handle(rows.map(toEvent)),
+      );
       return undefined;
     } catch (error) {
       this.failed.inc({ handler: handler.name });

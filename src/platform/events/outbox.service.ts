@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { activeTraceparent } from '#src/platform/observability/tracing.js';
 import { type DomainEvent, type NewDomainEvent, OUTBOX_CHANNEL, partitionOf } from './domain-event.js';
 
 /**
@@ -13,12 +14,14 @@ export class OutboxService {
       throw new Error('OutboxService.record must be called inside a transaction');
     }
     if (events.length === 0) return [];
+    // The trace the event continues: the relay makes it the parent of its handlers' spans.
+    const active = activeTraceparent();
     // One statement; the notification is delivered by Postgres only if and when the transaction
     // commits (and once per transaction, however many rows ask for it).
     const rows: { id: string; occurred_at: Date }[] = await manager.query(
       `WITH inserted AS (
-         INSERT INTO outbox_events (type, data, partition_key, partition)
-         SELECT * FROM unnest($1::varchar[], $2::jsonb[], $3::varchar[], $5::smallint[])
+         INSERT INTO outbox_events (type, data, partition_key, partition, trace_context)
+         SELECT * FROM unnest($1::varchar[], $2::jsonb[], $3::varchar[], $5::smallint[], $6::text[])
          RETURNING id, occurred_at
        )
        SELECT id, occurred_at, pg_notify($4, '') FROM inserted ORDER BY id`,
@@ -28,6 +31,7 @@ export class OutboxService {
         events.map((event) => event.key ?? ''),
         OUTBOX_CHANNEL,
         events.map((event) => partitionOf(event.key ?? '')),
+        events.map((event) => event.traceContext ?? active),
       ],
     );
     return rows.map((row, index) => ({

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Params } from 'nestjs-pino';
 import type { AppConfig } from '#src/config/app-config.js';
+import { traceLogFields, tracingEnabled } from './tracing.js';
 
 /** Header and body paths that never reach a log line. */
 export const REDACTED_PATHS = [
@@ -38,6 +39,8 @@ export function loggerParams(config: AppConfig): Params {
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       genReqId: requestId,
       autoLogging: false,
+      // With tracing on, each line names the active span's trace (`trace_id`, `span_id`).
+      ...(tracingEnabled() ? { mixin: traceLogFields } : {}),
     },
   };
 }

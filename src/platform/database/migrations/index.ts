@@ -8,6 +8,7 @@ import { InboundWebhooks1795305741936 } from './1795305741936-InboundWebhooks.js
 import { OutboundWebhooks1795305931252 } from './1795305931252-OutboundWebhooks.js';
 import { Entitlements1795400000000 } from './1795400000000-Entitlements.js';
 import { OutboxPartitions1795500000000 } from './1795500000000-OutboxPartitions.js';
+import { OutboxTraceContext1795600000000 } from './1795600000000-OutboxTraceContext.js';
 
 export const migrations = [
   Init1795300207983,
@@ -18,4 +19,5 @@ export const migrations = [
   OutboundWebhooks1795305931252,
   Entitlements1795400000000,
   OutboxPartitions1795500000000,
+  OutboxTraceContext1795600000000,
 ];
