@@ -374,7 +374,12 @@ describe('Dockerfile', () => {
     expect(instructions('ENV').join(' ')).toMatch(/(^|\s)NODE_ENV=production(\s|$)/);
     expect(instructions('EXPOSE')).toContain('3000');
     expect(instructions('HEALTHCHECK').join(' ')).toMatch(/fetch\(.*\/health\/live/);
-    expect(JSON.parse(instructions('CMD').at(-1) ?? 'null')).toEqual(['node', 'dist/main.js']);
+    expect(JSON.parse(instructions('CMD').at(-1) ?? 'null')).toEqual([
+      'node',
+      '--import',
+      './dist/otel.js',
+      'dist/main.js',
+    ]);
   });
 });
 
