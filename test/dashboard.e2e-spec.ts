@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser (Chromium through playwright-core) against the real app in demo
- * mode: served at `/` with a strict CSP, prices and scores live over SSE, resume after a drop, and
- * the long poll when SSE is blocked, and the signed-in user's plan with its "delayed" badge and the
+ * mode: served at `/` with a strict CSP, prices and scores live through the client SDK (feed
+ * WebSocket first), resume from the page's cursor after a drop, the long poll when the WebSocket
+ * and SSE are blocked, and the signed-in user's plan with its "delayed" badge and the
  * demo plan switch through a signed Stripe webhook. The chat and the README's screenshot:
  * dashboard-chat.e2e-spec.ts.
  */
@@ -165,18 +166,28 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     console.log(`dashboard: kickoff shown after ${kickoffMs} ms, score after ${scoreMs} ms`);
   });
 
-  it('after a dropped stream the browser resumes with its own Last-Event-ID, and an event from the gap arrives', async () => {
+  it('after a dropped connection the page resumes from its own cursor, and an event from the gap arrives', async () => {
     const context = await browser.newContext();
     contexts.push(context);
-    // Every request for the scores stream, in order, with the Last-Event-ID header it carried.
-    const streamRequests: Promise<string | undefined>[] = [];
-    context.on('request', (request) => {
-      if (request.url().includes('/scores/stream')) {
-        streamRequests.push(request.allHeaders().then((headers) => headers['last-event-id']));
-      }
-    });
+    // Every scores subscription the page sends on the feed WebSocket, in order, with its cursor.
+    const subscribes: { cursor?: string }[] = [];
+    context.on('page', (opened) =>
+      opened.on('websocket', (socket) => {
+        if (!socket.url().includes('/feeds/ws')) return; // socket.io's chat frames are not JSON
+        socket.on('framesent', ({ payload }) => {
+          const op = JSON.parse(String(payload));
+          if (op.op === 'subscribe' && op.feed === 'scores') subscribes.push(op);
+        });
+      }),
+    );
     const { page: p, errors } = await openPage(context, app.url);
     await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
+    // The indicator's states from now on (a reconnect over the WebSocket takes milliseconds).
+    await p.evaluate(`(() => {
+      const item = document.querySelector('[data-feed="scores"]');
+      window.__states = [];
+      new MutationObserver(() => window.__states.push(item.dataset.state)).observe(item, { attributes: true });
+    })()`);
     const created = await api(app.url, 'POST', '/admin/scores/matches', {
       sport: 'football',
       homeTeam: 'Resume United',
@@ -188,19 +199,20 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     const card = p.locator(`[data-match-id="${id}"]`);
     await card.locator('.score', { hasText: '0 – 0' }).waitFor({ timeout: 5_000 });
 
-    // The instance's Redis subscriber reconnects: it ends every stream (it may have missed events),
-    // and the goal below is published while this page is disconnected (SSE retry: 2 s).
+    // The instance's Redis subscriber reconnects: it ends every stream and socket (it may have
+    // missed events), and the goal below is published around the page's reconnect.
     app.app.get(RedisService).subscriber.disconnect(true);
-    await waitFor(async () => (await feedState(p, 'scores')) === 'reconnecting', 10_000, 20);
     expect(
       (await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'score', team: 'home' })).status,
     ).toBe(201);
     await card.locator('.score', { hasText: '1 – 0' }).waitFor({ timeout: 10_000 });
     await waitFor(async () => (await feedState(p, 'scores')) === 'connected', 20_000);
-    const resumedWith = await Promise.all(streamRequests);
-    expect(resumedWith[0]).toBeUndefined();
-    expect(resumedWith.length).toBeGreaterThanOrEqual(2);
-    expect(resumedWith.at(-1)).toMatch(/^.+:\d+-\d+$/); // the cursor of the last event the page had
+    const states = (await p.evaluate('window.__states')) as string[];
+    expect(states.indexOf('reconnecting')).toBeGreaterThanOrEqual(0);
+    expect(states.at(-1)).toBe('connected');
+    expect(subscribes[0].cursor).toBeUndefined();
+    expect(subscribes.length).toBeGreaterThanOrEqual(2);
+    expect(subscribes.at(-1)!.cursor).toMatch(/^.+:\d+-\d+$/); // the cursor of the last event the page had
     expect(await card.locator('.timeline li').allTextContents()).toEqual([
       expect.stringContaining('Resume United +1 (1–0)'),
       expect.stringContaining('kickoff'),
@@ -208,10 +220,15 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     expect(errors).toEqual([]);
   });
 
-  it('with the SSE endpoints blocked, the page falls back to the long poll and prices and scores still update', async () => {
+  it('with the feed WebSocket and the SSE endpoints blocked, the page falls back to the long poll and prices and scores still update', async () => {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     contexts.push(context);
     const blocked: string[] = [];
+    // A proxy that does not pass upgrades: the socket is closed before it is subscribed.
+    await context.routeWebSocket('**/feeds/ws**', (socket) => {
+      blocked.push(socket.url());
+      void socket.close({ code: 1011, reason: 'blocked' });
+    });
     for (const pattern of ['**/ticker/stream**', '**/scores/stream**']) {
       await context.route(pattern, (route) => {
         blocked.push(route.request().url());
@@ -221,6 +238,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     const { page: p, errors } = await openPage(context, app.url);
     await waitFor(async () => (await feedState(p, 'ticker')) === 'fallback', 20_000);
     await waitFor(async () => (await feedState(p, 'scores')) === 'fallback', 20_000);
+    expect(blocked.some((url) => url.includes('/feeds/ws'))).toBe(true);
     expect(blocked.some((url) => url.includes('/ticker/stream'))).toBe(true);
     expect(blocked.some((url) => url.includes('/scores/stream'))).toBe(true);
     await p.locator('[data-feed="ticker"] .state', { hasText: 'fallback' }).waitFor();
@@ -244,8 +262,8 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     await api(app.url, 'POST', `/admin/scores/matches/${id}/events`, { kind: 'score', team: 'home' });
     await p.locator(`[data-match-id="${id}"] .score`, { hasText: '1 – 0' }).waitFor({ timeout: 5_000 });
     expect(await feedState(p, 'ticker')).toBe('fallback');
-    // The only errors are Chromium's reports of the blocked stream requests.
-    expect(errors.filter((error) => !/net::ERR_FAILED|stream/.test(error))).toEqual([]);
+    // The only errors are Chromium's reports of the blocked socket and stream requests.
+    expect(errors.filter((error) => !/net::ERR_FAILED|stream|WebSocket/.test(error))).toEqual([]);
   });
 
   it('shows the plan and a "delayed 15 min" badge; the demo plan switch goes through the signed Stripe webhook to the open stream', async () => {
@@ -259,10 +277,19 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     expect(put.status).toBe(200);
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     contexts.push(context);
+    // The URL of every feed WebSocket that subscribed the ticker, and the Stripe signatures sent.
     const tickerStreams: string[] = [];
     const webhooks: string[] = [];
+    context.on('page', (opened) =>
+      opened.on('websocket', (socket) => {
+        if (!socket.url().includes('/feeds/ws')) return; // socket.io's chat frames are not JSON
+        socket.on('framesent', ({ payload }) => {
+          const op = JSON.parse(String(payload));
+          if (op.op === 'subscribe' && op.feed === 'ticker') tickerStreams.push(socket.url());
+        });
+      }),
+    );
     context.on('request', (request) => {
-      if (request.url().includes('/ticker/stream')) tickerStreams.push(request.url());
       if (request.url().endsWith('/webhooks/stripe')) webhooks.push(request.headers()['stripe-signature'] ?? '');
     });
     const { page: p, errors } = await openPage(context, app.url);
@@ -272,7 +299,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
     await p.locator('#plan-name', { hasText: 'free' }).waitFor({ timeout: 20_000 });
     await p.locator('#ticker-badge', { hasText: 'delayed 15 min' }).waitFor();
     expect(await p.locator('#scores-badge').isHidden()).toBe(true);
-    // The feeds read as the user now: a feed token on the stream's URL, never the user's own JWT.
+    // The feeds read as the user now: a feed token on the socket's URL, never the user's own JWT.
     await waitFor(
       async () => (await feedState(p, 'ticker')) === 'connected' && tickerStreams.some((u) => u.includes('token=')),
       20_000,

@@ -5,7 +5,7 @@
  */
 import { ChatPanel } from './chat/chat-panel.js';
 import { FeedAuth } from './feed-auth.js';
-import type { FeedState } from './feed-client.js';
+import type { FeedState } from './live-feed.js';
 import { PlanPanel } from './plan-panel.js';
 import { Scoreboard } from './scoreboard.js';
 import { TickerBoard } from './ticker-board.js';

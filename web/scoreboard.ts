@@ -6,42 +6,16 @@
  */
 import { byId, flash, formatTime, h, replace } from './dom.js';
 import type { FeedAuth } from './feed-auth.js';
-import { FeedClient, type FeedState } from './feed-client.js';
+import type {
+  MatchEventView as MatchEvent,
+  MatchStatus,
+  MatchView,
+  Score as ScoreFrame,
+} from '../packages/client/src/wire.js';
+import { type FeedState, followFeed } from './live-feed.js';
 import { getJson } from './http.js';
 
-type Status = 'scheduled' | 'live' | 'finished';
-
-interface MatchView {
-  id: string;
-  sport: string;
-  homeTeam: string;
-  awayTeam: string;
-  startsAt: string;
-  status: Status;
-  home: number;
-  away: number;
-  period: number;
-  seq: number;
-}
-
-interface MatchEvent {
-  seq: number;
-  kind: 'kickoff' | 'score' | 'period' | 'final';
-  team: 'home' | 'away' | null;
-  points: number | null;
-  period: number;
-  home: number;
-  away: number;
-  at: string;
-}
-
-interface ScoreFrame {
-  matchId: string;
-  home: number;
-  away: number;
-  status: Status;
-  event: MatchEvent;
-}
+type Status = MatchStatus;
 
 interface MatchState {
   view: MatchView;
@@ -67,25 +41,15 @@ export class Scoreboard {
   ) {}
 
   start(): void {
-    new FeedClient<{ matches: MatchView[] }>({
-      stream: '/scores/stream',
-      poll: '/scores/poll',
-      eventTypes: ['score'],
-      auth: this.auth,
-      snapshot: async (headers) => {
-        // Cursor first: events after it may already be in the lists, and the seq check skips them.
-        const { cursor } = await getJson<{ cursor: string }>('/scores/poll?timeoutMs=0', { headers });
-        const lists = await Promise.all(
-          (['live', 'scheduled'] as const).map((status) =>
-            getJson<{ items: MatchView[] }>(`/scores/matches?status=${status}&limit=100`),
-          ),
-        );
-        return { data: { matches: lists.flatMap((list) => list.items) }, cursor };
+    followFeed(
+      this.auth,
+      'scores',
+      (event) => {
+        if (event.type === 'snapshot') this.snapshot(event.data.matches);
+        else if (event.type === 'score') this.apply(event.data);
       },
-      onSnapshot: ({ matches }) => this.snapshot(matches),
-      onEvent: (_type, data) => this.apply(data as ScoreFrame),
-      onState: this.onState,
-    }).start();
+      this.onState,
+    );
     // A new match makes no feed event until its kickoff: look for upcoming ones now and then.
     setInterval(() => void this.refreshUpcoming(), UPCOMING_REFRESH_MS);
   }

@@ -4,15 +4,11 @@
  */
 import { byId, flash, formatTime, h } from './dom.js';
 import type { FeedAuth } from './feed-auth.js';
-import { FeedClient, type FeedState } from './feed-client.js';
+import type { Tick } from '../packages/client/src/wire.js';
+import { type FeedState, followFeed } from './live-feed.js';
 import { getJson } from './http.js';
 
-export interface Quote {
-  symbol: string;
-  price: number;
-  size: number;
-  ts: number;
-}
+export type Quote = Tick;
 
 interface Row {
   first: number;
@@ -41,21 +37,15 @@ export class TickerBoard {
     } catch {
       // names are a nicety: the symbols still show
     }
-    new FeedClient<{ quotes: Quote[] }>({
-      stream: '/ticker/stream',
-      poll: '/ticker/poll',
-      eventTypes: ['tick'],
-      auth: this.auth,
-      snapshot: async (headers) => {
-        const { quotes, cursor } = await getJson<{ quotes: Quote[]; cursor: string }>('/ticker/quotes', { headers });
-        return { data: { quotes }, cursor };
+    followFeed(
+      this.auth,
+      'ticker',
+      (event) => {
+        if (event.type === 'snapshot') for (const quote of event.data.quotes) this.update(quote, false);
+        else if (event.type === 'tick') this.update(event.data, true);
       },
-      onSnapshot: ({ quotes }) => {
-        for (const quote of quotes) this.update(quote, false);
-      },
-      onEvent: (_type, data) => this.update(data as Quote, true),
-      onState: this.onState,
-    }).start();
+      this.onState,
+    );
   }
 
   private update(quote: Quote, animate: boolean): void {

@@ -44,9 +44,10 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Builds the page's bundle (`npm run build:web`) if it is missing or older than a file in web/. */
+/** Builds the page's bundle (`npm run build:web`) if it is missing or older than a file in web/ or the SDK it bundles. */
 export function ensureDashboardBuilt(): void {
-  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newestMtime(join(ROOT, 'web'))) return;
+  const newest = Math.max(newestMtime(join(ROOT, 'web')), newestMtime(join(ROOT, 'packages/client/src')));
+  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newest) return;
   execFileSync(process.execPath, [join(ROOT, 'web/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
 }
 

@@ -22,6 +22,11 @@ export interface SubscribeOptions<F extends FeedName = FeedName> {
   cursor?: string;
   /** Each time the transport in use changes (the first one included). */
   onTransport?(transport: TransportKind): void;
+  /**
+   * `open` each time a connection opens (on whichever transport), `reconnecting` when one drops or
+   * none could open: for a connection indicator.
+   */
+  onState?(state: 'open' | 'reconnecting', transport: TransportKind): void;
   /** A transport that failed to open or dropped (informational: the subscription goes on). */
   onError?(error: Error): void;
 }
@@ -101,6 +106,7 @@ export class FeedSubscription<F extends FeedName> implements Subscription {
           index++;
           continue;
         }
+        this.options.onState?.('reconnecting', kind);
         await this.pause(delay); // nothing opens: try them all again, best first
         delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
         index = 0;
@@ -114,6 +120,7 @@ export class FeedSubscription<F extends FeedName> implements Subscription {
         this.transport = kind;
         this.options.onTransport?.(kind);
       }
+      this.options.onState?.('open', kind);
       const openedAt = Date.now();
       const upgrade = index > 0 ? this.pause(this.settings.upgradeIntervalMs) : undefined;
       const outcome = await Promise.race([
@@ -129,6 +136,7 @@ export class FeedSubscription<F extends FeedName> implements Subscription {
         continue;
       }
       if (outcome.reason instanceof Error) this.report(outcome.reason);
+      this.options.onState?.('reconnecting', kind);
       // Dropped: the same transport again; if it cannot reopen, the next one.
       if (Date.now() - openedAt < QUICK_DROP_MS) await this.pause(this.settings.retryDelayMs);
     }
