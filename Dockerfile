@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 
 # live-feed-backend: build with dev dependencies, run with production dependencies only.
-# Node 24 LTS (package.json engines: ^22.13.0 || >=24.11.0); the node:24 tags track the latest 24.x release.
+# Node 24 LTS (package.json engines: ^22.15.0 || >=24.11.0); the node:24 tags track the latest 24.x release.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- stage 1: compile TypeScript to dist/, bundle the dashboard into public/dist/ --------
