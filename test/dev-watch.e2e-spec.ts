@@ -44,10 +44,22 @@ describe('npm run start:dev (e2e)', () => {
   beforeAll(async () => {
     env = await createTestEnv();
     copy = mkdtempSync(join(tmpdir(), 'lf-dev-watch-'));
-    for (const path of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'web', 'public', 'scripts']) {
+    // packages/: the dashboard bundles the client SDK's source.
+    const paths = [
+      'package.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'src',
+      'web',
+      'public',
+      'scripts',
+      'packages',
+    ];
+    const built = [join(ROOT, 'public/dist'), join(ROOT, 'packages/client/dist')];
+    for (const path of paths) {
       cpSync(join(ROOT, path), join(copy, path), {
         recursive: true,
-        filter: (source) => !source.startsWith(join(ROOT, 'public/dist')),
+        filter: (source) => !built.some((dir) => source.startsWith(dir)),
       });
     }
     symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(copy, 'node_modules'));
