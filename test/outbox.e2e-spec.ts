@@ -164,7 +164,6 @@ describe('transactional outbox (e2e, two instances)', () => {
 
   it('a failing handler is retried and blocks only its own key: its later events wait, other keys go on', async () => {
     seen.length = 0;
-    expect(partitionOf('red')).not.toBe(partitionOf('green')); // (keys of one partition share its backoff)
     failuresLeft.set('red/3', 3);
     for (let seq = 1; seq <= 6; seq++) {
       await record(seq % 2 ? a : b, 'test.flaky', seq, { key: 'red' });
@@ -184,6 +183,43 @@ describe('transactional outbox (e2e, two instances)', () => {
     );
     expect(row.attempts).toBe(3);
     expect(row.last_error).toMatch(/test-flaky: flaky failure on red\/3/);
+  });
+
+  it('a failing key backs off alone: another key of its partition goes on meanwhile, then both are in order', async () => {
+    seen.length = 0;
+    const failing = 'amber';
+    const neighbour = Array.from({ length: 10_000 }, (_, i) => `n${i}`).find(
+      (key) => partitionOf(key) === partitionOf(failing),
+    )!;
+    // Six failures: backoffs of 100 ms doubling to 3.2 s. The neighbour comes after the fifth, when the
+    // failing key waits 1.6 s, and must not wait with it.
+    failuresLeft.set(`${failing}/1`, 6);
+    await record(a, 'test.flaky', 1, { key: failing });
+    await waitFor(async () => {
+      const [row] = await query<{ attempts: number }>(
+        env.databaseUrl,
+        `SELECT attempts FROM outbox_events WHERE partition_key = $1`,
+        [failing],
+      );
+      return row?.attempts >= 5;
+    }, 10_000);
+    const posted = Date.now();
+    for (let seq = 1; seq <= 3; seq++) await record(seq % 2 ? b : a, 'test.flaky', seq, { key: neighbour });
+    await record(b, 'test.flaky', 2, { key: failing });
+    await waitFor(() => of('test-flaky', neighbour).length === 3, 10_000);
+    const neighbourDone = Math.max(...of('test-flaky', neighbour).map((s) => s.at));
+    // The neighbour did not wait out the failing key's backoffs (a partition-wide backoff would have held it).
+    expect(of('test-flaky', failing)).toEqual([]);
+    expect(neighbourDone - posted).toBeLessThan(1_000);
+    await waitFor(() => of('test-flaky', failing).length === 2, 15_000);
+    expect(of('test-flaky', failing).map((s) => s.seq)).toEqual([1, 2]);
+    expect(of('test-flaky', neighbour).map((s) => s.seq)).toEqual([1, 2, 3]);
+    expect(Math.min(...of('test-flaky', failing).map((s) => s.at))).toBeGreaterThan(neighbourDone);
+    // Through again, the key has left the backoff table.
+    await waitFor(async () => {
+      const rows = await query(env.databaseUrl, 'SELECT 1 FROM outbox_backoffs WHERE partition_key = $1', [failing]);
+      return rows.length === 0;
+    });
   });
 
   it('a slow key holds no transaction and no other partition: a TRUNCATE of its table goes through meanwhile', async () => {

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AdminOutboxController } from './admin-outbox.controller.js';
 import { OutboxBacklog } from './outbox-backlog.js';
+import { OutboxBackoff } from './outbox-backoff.entity.js';
 import { OutboxEvent } from './outbox-event.entity.js';
 import { OutboxHandled } from './outbox-handled.entity.js';
 import { OutboxLease } from './outbox-lease.entity.js';
@@ -11,7 +12,7 @@ import { OutboxService } from './outbox.service.js';
 /** Domain events: the transactional outbox and its relay. */
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([OutboxEvent, OutboxHandled, OutboxLease])],
+  imports: [TypeOrmModule.forFeature([OutboxEvent, OutboxHandled, OutboxLease, OutboxBackoff])],
   controllers: [AdminOutboxController],
   providers: [OutboxService, OutboxRelay, OutboxBacklog],
   exports: [OutboxService, OutboxRelay],

@@ -19,9 +19,10 @@
  *     handler), so in the batch a failure blocks only its own key, and each key stays in order.
  *  3. Record (one statement): what each handler finished of the events that stay pending
  *     (`outbox_handled`, also the record of a dead-letter), events every handler finished
- *     (`processed_at`), attempts and the last error of failed events; drop the leases, or keep a
- *     failed partition's lease until its backoff ends (its other keys' new events wait that long
- *     too, at most 5 s). After OUTBOX_MAX_ATTEMPTS a failing event is dead-lettered for that
+ *     (`processed_at`), attempts and the last error of failed events; drop the leases, and put a
+ *     failed key in backoff (`outbox_backoffs`: none of its events is claimed for 100 ms, doubling
+ *     per failure in a row up to 5 s; the other keys of its partition go on). A key that gets
+ *     through again leaves the backoff. After OUTBOX_MAX_ATTEMPTS a failing event is dead-lettered for that
  *     handler and logged, and an `outbox.dead_lettered` event is recorded in the same transaction
  *     (none about an operational event: a handler failing on those cannot loop).
  * A relay that dies between claim and record loses nothing: its leases run out and another relay
@@ -87,9 +88,12 @@ interface Outcome {
   errors: Map<string, string>;
   /** Events some handler has not finished (failed, or waiting behind a failure of its key). */
   incomplete: Set<string>;
-  /** Partitions with a failure: their lease is kept for the backoff. */
-  failedPartitions: Set<number>;
+  /** Keys with a failure: they back off. */
+  failedKeys: Set<string>;
 }
+
+/** An event (`e`) whose key is not in backoff. */
+const NOT_BACKING_OFF = `NOT EXISTS (SELECT 1 FROM outbox_backoffs b WHERE b.partition_key = e.partition_key AND b.until > now())`;
 
 /**
  * Claim, first statement: leases. $1 owner, $2 lease (ms), $3 partitions per claim, $4 scan: how
@@ -98,7 +102,7 @@ interface Outcome {
 const LEASE_SQL = `
 WITH pending AS (
   SELECT partition, min(id) AS first FROM (
-    SELECT partition, id FROM outbox_events WHERE processed_at IS NULL ORDER BY id LIMIT $4
+    SELECT partition, id FROM outbox_events e WHERE processed_at IS NULL AND ${NOT_BACKING_OFF} ORDER BY id LIMIT $4
   ) oldest GROUP BY partition
 ), free AS (
   SELECT p.partition, p.first FROM pending p
@@ -122,15 +126,15 @@ SELECT e.id, e.type, e.partition_key AS key, e.partition, e.data, e.occurred_at,
        ARRAY(SELECT h.handler FROM outbox_handled h WHERE h.event_id = e.id) AS done
 FROM unnest($1::smallint[]) AS t(partition) CROSS JOIN LATERAL (
   SELECT * FROM outbox_events e
-  WHERE e.partition = t.partition AND e.processed_at IS NULL
+  WHERE e.partition = t.partition AND e.processed_at IS NULL AND ${NOT_BACKING_OFF}
   ORDER BY e.id LIMIT $2
 ) e
 ORDER BY e.id LIMIT $2`;
 
 /**
  * $1-$3 handled (event, handler, outcome), $4-$6 per event: complete, error; $7 owner, $8 partitions
- * to free, $9 partitions with a failure (their lease stays until the backoff ends: 100 ms, doubling,
- * at most 5 s).
+ * to free, $9 keys with a failure (into backoff: 100 ms, doubling, at most 5 s), $10 keys that were
+ * failing and got through (out of backoff).
  */
 const RECORD_SQL = `
 WITH handled AS (
@@ -145,10 +149,13 @@ WITH handled AS (
   WHERE e.id = f.id AND (f.complete OR f.error IS NOT NULL)
 ), freed AS (
   DELETE FROM outbox_leases WHERE owner = $7 AND partition = ANY($8::smallint[])
+), recovered AS (
+  DELETE FROM outbox_backoffs WHERE partition_key = ANY($10::varchar[])
 )
-UPDATE outbox_leases SET failures = failures + 1,
-  until = now() + ${msInterval('least(100 * power(2, least(failures, 6)), 5000)')}
-WHERE owner = $7 AND partition = ANY($9::smallint[])`;
+INSERT INTO outbox_backoffs AS b (partition_key, failures, until)
+SELECT key, 1, now() + interval '100 milliseconds' FROM unnest($9::varchar[]) AS k(key)
+ON CONFLICT (partition_key) DO UPDATE SET failures = b.failures + 1,
+  until = now() + ${msInterval('least(100 * power(2, least(b.failures, 6)), 5000)')}`;
 
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -267,7 +274,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       clearInterval(renew);
     }
     await this.record(rows, partitions, outcome);
-    return { claimed: rows.length, full: rows.length >= batchSize, failed: outcome.failedPartitions.size > 0 };
+    return { claimed: rows.length, full: rows.length >= batchSize, failed: outcome.failedKeys.size > 0 };
   }
 
   private async renew(partitions: number[]): Promise<void> {
@@ -282,7 +289,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** Every handler on its events of the batch, in parallel. */
   private async handle(rows: Row[]): Promise<Outcome> {
-    const outcome: Outcome = { handled: [], errors: new Map(), incomplete: new Set(), failedPartitions: new Set() };
+    const outcome: Outcome = { handled: [], errors: new Map(), incomplete: new Set(), failedKeys: new Set() };
     await Promise.all(
       [...this.handlers.values()].map(async (handler) => {
         const mine = rows.filter(
@@ -355,7 +362,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       outcome.handled.push({ eventId: id, handler: handler.name, outcome: 'dead' });
       return false;
     }
-    outcome.failedPartitions.add(row.partition);
+    outcome.failedKeys.add(row.key);
     for (const later of list.slice(i)) outcome.incomplete.add(String(later.id));
     return true;
   }
@@ -367,7 +374,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
    * dead-letter, its `outbox.dead_lettered` joins that statement in one transaction.
    */
   private async record(rows: Row[], partitions: number[], outcome: Outcome): Promise<void> {
-    const { handled, errors, incomplete, failedPartitions } = outcome;
+    const { handled, errors, incomplete, failedKeys } = outcome;
+    // Keys that had failed before (an event of theirs has attempts) and had none now leave the backoff.
+    const recovered = new Set(rows.filter((row) => row.attempts > 0).map((row) => row.key));
+    for (const key of failedKeys) recovered.delete(key);
     const kept = handled.filter((entry) => entry.outcome === 'dead' || incomplete.has(entry.eventId));
     const ids = rows.map((row) => String(row.id));
     const params = [
@@ -378,8 +388,9 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       ids.map((id) => !incomplete.has(id)),
       ids.map((id) => errors.get(id) ?? null),
       this.owner,
-      partitions.filter((partition) => !failedPartitions.has(partition)),
-      [...failedPartitions],
+      partitions,
+      [...failedKeys],
+      [...recovered],
     ];
     const notices = deadLetterNotices(rows, handled, errors);
     if (notices.length === 0) {
@@ -415,7 +426,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  /** Retention: processed events older than OUTBOX_RETENTION_HOURS are deleted, and leases long run out. */
+  /** Retention: processed events older than OUTBOX_RETENTION_HOURS are deleted, and leases and backoffs long run out. */
   async cleanup(): Promise<number> {
     const hours = this.config.outbox.retentionHours;
     try {
@@ -427,6 +438,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         [hours],
       );
       await this.dataSource.query(`DELETE FROM outbox_leases WHERE until < now() - interval '1 hour'`);
+      await this.dataSource.query(`DELETE FROM outbox_backoffs WHERE until < now() - interval '1 hour'`);
       return deleted.length;
     } catch (error) {
       this.logger.warn(`outbox cleanup: ${(error as Error).message}`);

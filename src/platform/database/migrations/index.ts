@@ -9,6 +9,7 @@ import { OutboundWebhooks1795305931252 } from './1795305931252-OutboundWebhooks.
 import { Entitlements1795400000000 } from './1795400000000-Entitlements.js';
 import { OutboxPartitions1795500000000 } from './1795500000000-OutboxPartitions.js';
 import { OutboxTraceContext1795600000000 } from './1795600000000-OutboxTraceContext.js';
+import { OutboxKeyBackoff1795700000000 } from './1795700000000-OutboxKeyBackoff.js';
 
 export const migrations = [
   Init1795300207983,
@@ -20,4 +21,5 @@ export const migrations = [
   Entitlements1795400000000,
   OutboxPartitions1795500000000,
   OutboxTraceContext1795600000000,
+  OutboxKeyBackoff1795700000000,
 ];
