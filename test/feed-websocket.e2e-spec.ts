@@ -262,6 +262,36 @@ describe('feed WebSocket (e2e, two instances)', () => {
     expect(prices(client.frames, 'WSG')).toEqual([]);
   });
 
+  it('a plan change revoking every topic of one feed ends that feed only: the socket and its other feed go on', async () => {
+    const user = await api(a.url, 'POST', '/admin/users', { name: 'ws pro', plan: 'pro' });
+    const token = (await api(a.url, 'POST', `/admin/users/${user.body.id}/tokens`, {})).body.token as string;
+    const client = await open(b, { headers: { authorization: `Bearer ${token}` } });
+    await client.request({ op: 'subscribe', feed: 'ticker', topics: ['WSG'] });
+    await client.request({ op: 'subscribe', feed: 'scores', topics: [match] });
+    await client.waitFor(
+      (f) => events(f, 'ticker', 'snapshot').length === 1 && events(f, 'scores', 'snapshot').length === 1,
+    );
+    const entitlements = (await api(a.url, 'GET', '/admin/entitlements')).body.items as { plan: string }[];
+    const pro = entitlements.find((e) => e.plan === 'pro') as any;
+    const { plan: _plan, ...body } = pro;
+    const put = (ticker: unknown) => api(a.url, 'PUT', '/admin/entitlements/pro', { ...body, ticker });
+    expect((await put({ ...pro.ticker, tiers: ['basic'] })).status).toBe(200);
+    try {
+      await client.waitFor((f) => events(f, 'ticker', 'revoked').length === 1, 5_000);
+      expect(events(client.frames, 'ticker', 'revoked')[0].data).toMatchObject({ topics: ['WSG'] });
+      const scored = events(client.frames, 'scores', 'score').length;
+      await score(match, { kind: 'score', team: 'away' });
+      await client.waitFor((f) => events(f, 'scores', 'score').length > scored, 5_000);
+      expect(client.ws.readyState).toBe(client.ws.OPEN);
+      // The ticker's stream is over on this socket: unsubscribing it is refused, subscribing a basic symbol works.
+      expect(await client.request({ op: 'unsubscribe', feed: 'ticker' })).toMatchObject({ code: 'not_subscribed' });
+      await client.request({ op: 'subscribe', feed: 'ticker', topics: ['WSA'] });
+      await client.waitFor((f) => events(f, 'ticker', 'snapshot').length === 2);
+    } finally {
+      expect((await put(pro.ticker)).status).toBe(200);
+    }
+  });
+
   it('a client that stops reading: the ticker is conflated within the budget, then the newest price of each symbol arrives', async () => {
     const client = await open(a);
     await client.request({ op: 'subscribe', feed: 'ticker', topics: ['WSA', 'WSB', 'WSC'] });

@@ -30,6 +30,8 @@ export interface StreamSink {
   /** Replayed events, written with backpressure. */
   replay(events: FeedEvent[]): Promise<void>;
   close(abort?: boolean): void;
+  /** Every topic of the stream was revoked: it has nothing left to serve (SSE ends; a socket ends this feed only). */
+  finished(): void;
 }
 
 /** A stream's snapshot: of these topics (undefined: all), now or as of `asOfMs` (a delayed stream). */
@@ -196,7 +198,7 @@ export class FeedStream {
     this.connection.sendControl('revoked', { topics: fresh, reason });
     if (this.serving) {
       this.serving = new Set([...this.serving].filter((topic) => !this.revoked!.has(topic)));
-      if (this.serving.size === 0) this.connection.close();
+      if (this.serving.size === 0) this.connection.finished();
     }
   }
 

@@ -187,6 +187,11 @@ export class SseConnection implements StreamSink {
     }
   }
 
+  /** Every topic was revoked: the response ends (the client has the `revoked` event). */
+  finished(): void {
+    this.close();
+  }
+
   close(abort = false): void {
     if (this.closed) return;
     if (abort) this.out.destroy();

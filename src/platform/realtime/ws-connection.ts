@@ -246,6 +246,11 @@ export class WsFeedSink implements StreamSink {
     this.connection.close(WS_RESUME, `resume ${this.feed} from your cursor`);
   }
 
+  /** Every topic was revoked (the client has the `revoked` event): this feed ends, the socket and its other feeds go on. */
+  finished(): void {
+    this.ended();
+  }
+
   /** This feed's stream is over (unsubscribed, or the socket closed). */
   ended(): void {
     if (this.closed) return;
