@@ -18,6 +18,8 @@ import { WebhookReceiver } from './helpers/webhook-receiver.js';
 const STRIPE = 'whsec_tracing_test_secret';
 const SERVER = 2;
 const CLIENT = 3;
+const PRODUCER = 4;
+const CONSUMER = 5;
 
 interface ExportedSpan {
   traceId: string;
@@ -174,6 +176,10 @@ describe('OpenTelemetry (e2e, the built app)', () => {
     expect(spans.deliver.parentSpanId).toBe(spans.processing.spanId);
     expect(spans.client.parentSpanId).toBe(spans.deliver.spanId);
     expect(sent.split('-')[2]).toBe(spans.client.spanId);
+    // BullMQ's own telemetry (bullmq-otel): adding and processing the jobs.
+    const bull = otlp.spans.filter((s) => attributeText(s).includes('bullmq.queue.name'));
+    expect(bull.some((s) => s.kind === PRODUCER)).toBe(true);
+    expect(bull.some((s) => s.kind === CONSUMER && s.name.startsWith('process'))).toBe(true);
     // Postgres and Redis spans of the same flow are there too (instrumented through the ESM hook).
     expect(otlp.spans.some((s) => attributeText(s).includes('postgresql'))).toBe(true);
     expect(otlp.spans.some((s) => attributeText(s).includes('"redis"'))).toBe(true);

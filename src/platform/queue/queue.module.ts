@@ -2,8 +2,10 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
+import { BullMQOtel } from 'bullmq-otel';
 import { AppConfig } from '#src/config/app-config.js';
 import type { Cluster } from 'ioredis';
+import { tracingEnabled } from '#src/platform/observability/tracing.js';
 import { RedisService, redisOptions } from '#src/platform/redis/redis.service.js';
 import { QueueErrorLog } from './queue-errors.js';
 import { QUEUES, registerQueue } from './queue.constants.js';
@@ -15,7 +17,9 @@ import { QueueWorkers } from './workers.js';
  * job options in one table, queue.constants.ts), workers run through `QueueWorkers` (workers.ts:
  * options from the config, graceful close, periodic work as job schedulers); a job cut off by a
  * hard kill is picked up again by the stalled-job check. Every queue's Redis errors are logged
- * (queue-errors.ts), not printed as unhandled.
+ * (queue-errors.ts), not printed as unhandled. With tracing on, BullMQ's own OpenTelemetry
+ * integration (`bullmq-otel`, maintained by BullMQ's authors) makes the spans of adding and
+ * processing jobs; its `telemetry` goes to every queue here and to every worker (workers.ts).
  */
 @Global()
 @Module({
@@ -32,6 +36,7 @@ import { QueueWorkers } from './workers.js';
             ? (redis.bullConnection() as Cluster)
             : (redisOptions(config.redis, { maxRetriesPerRequest: null }) as BullRedisOptions),
         prefix: redis.tagged('bull'),
+        ...(tracingEnabled() ? { telemetry: bullTelemetry() } : {}),
       }),
     }),
     registerQueue(QUEUES.maintenance),
@@ -40,3 +45,10 @@ import { QueueWorkers } from './workers.js';
   exports: [BullModule, QueueWorkers],
 })
 export class QueueModule {}
+
+let telemetry: BullMQOtel | undefined;
+
+/** One BullMQ telemetry for the process (queues and workers), made once tracing is on. */
+function bullTelemetry(): BullMQOtel {
+  return (telemetry ??= new BullMQOtel({ tracerName: 'live-feed-backend' }));
+}

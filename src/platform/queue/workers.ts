@@ -46,6 +46,7 @@ export class QueueWorkers implements OnApplicationBootstrap, BeforeApplicationSh
     const worker = new Worker(queue.name, process, {
       connection: queue.opts.connection as ConnectionOptions,
       prefix: queue.opts.prefix,
+      telemetry: queue.opts.telemetry,
       ...settings,
     });
     let lastError = '';
