@@ -27,7 +27,8 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
-const BUNDLE = join(ROOT, 'public/dist/dashboard.js');
+/** What web/build.mjs writes: the dashboard's and the console's bundles. */
+const BUNDLES = ['dashboard', 'console'].map((name) => join(ROOT, `public/dist/${name}.js`));
 
 /**
  * Where the dashboard test saves the README's screenshot: git-ignored, because tests never change
@@ -44,10 +45,10 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Builds the page's bundle (`npm run build:web`) if it is missing or older than a file in web/ or the SDK it bundles. */
+/** Builds the pages' bundles (`npm run build:web`) if one is missing or older than a file in web/ or the SDK it bundles. */
 export function ensureDashboardBuilt(): void {
   const newest = Math.max(newestMtime(join(ROOT, 'web')), newestMtime(join(ROOT, 'packages/client/src')));
-  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newest) return;
+  if (BUNDLES.every((bundle) => existsSync(bundle) && statSync(bundle).mtimeMs >= newest)) return;
   execFileSync(process.execPath, [join(ROOT, 'web/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
 }
 

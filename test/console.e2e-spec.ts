@@ -1,0 +1,259 @@
+/**
+ * The operator console (`/console`) in Chromium against the real app: sign-in with the admin key
+ * (a wrong one is refused and nothing is stored; a 401 later signs out), the Webhooks-out page
+ * driving a local receiver (create, test event, live delivery log and attempts, failures and retry,
+ * pause, resume, replay), and the Feeds page showing a stalled SSE client among the slowest
+ * connections. Screenshots go to test-results/console-*.png (git-ignored; `npm run screenshot`
+ * copies one to docs/console.png).
+ */
+import { jest } from '@jest/globals';
+import { type Socket, connect } from 'node:net';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { type WatchedPage, ensureDashboardBuilt, launchChromium, openPage } from './helpers/browser.js';
+import { ROOT } from './helpers/processes.js';
+import {
+  TEST_ADMIN_KEY,
+  type TestApp,
+  type TestEnv,
+  api,
+  createTestEnv,
+  sleep,
+  startTestApp,
+  waitFor,
+} from './helpers/test-app.js';
+import { WebhookReceiver } from './helpers/webhook-receiver.js';
+
+// A browser, the app and its workers on a shared 2-core machine: slow when others run too.
+jest.setTimeout(180_000);
+
+/** Where the README's console screenshot is saved; scripts/screenshot.mjs copies it to docs/console.png. */
+export const CONSOLE_SCREENSHOT = join(ROOT, 'test-results/console-webhooks.png');
+
+/** Chromium logs every non-2xx fetch as a console error; the page shows those itself. */
+const realErrors = (errors: string[]) => errors.filter((error) => !error.includes('Failed to load resource'));
+
+describe('operator console in Chromium (e2e)', () => {
+  let env: TestEnv;
+  let app: TestApp;
+  let browser: Browser;
+  let receiver: WebhookReceiver;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    ensureDashboardBuilt();
+    receiver = await WebhookReceiver.start();
+    env = await createTestEnv({
+      OUTBOUND_ALLOWED_CIDRS: '127.0.0.0/8',
+      OUTBOUND_RETRY_SCHEDULE: '1,1',
+      OUTBOUND_CONNECT_TIMEOUT_MS: '1000',
+      OUTBOUND_REQUEST_TIMEOUT_MS: '3000',
+      INSTANCE_HEARTBEAT_MS: '250',
+    });
+    app = await startTestApp(env);
+    browser = await launchChromium();
+  });
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await receiver?.close();
+    await env?.cleanup();
+  });
+
+  const open = async (): Promise<WatchedPage> => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    contexts.push(context);
+    return openPage(context, `${app.url}/console`);
+  };
+
+  const signIn = async (page: Page, key = TEST_ADMIN_KEY) => {
+    await page.getByLabel('Admin key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  const storedKey = (page: Page) => page.evaluate(() => sessionStorage.getItem('console.adminKey'));
+
+  it('serves the page and its bundle from the app, outside the API docs', async () => {
+    const page = await fetch(`${app.url}/console`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('src="/assets/dist/console.js"');
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)/);
+    expect((await fetch(`${app.url}/assets/dist/console.js`)).status).toBe(200);
+    expect((await fetch(`${app.url}/assets/console.css`)).status).toBe(200);
+    const docs = await api(app.url, 'GET', '/docs-json');
+    expect(Object.keys(docs.body.paths)).not.toContain('/console');
+  });
+
+  it('signs in with the admin key; a wrong key is refused and nothing is stored; a 401 later signs out', async () => {
+    const { page, errors } = await open();
+    await signIn(page, 'not-the-admin-key');
+    await page.getByRole('alert').filter({ hasText: 'The admin key was refused' }).waitFor({ timeout: 10_000 });
+    expect(await storedKey(page)).toBeNull();
+    expect(await page.locator('#nav').isHidden()).toBe(true);
+
+    await signIn(page);
+    await page.getByRole('navigation', { name: 'Console pages' }).waitFor({ timeout: 10_000 });
+    expect(await storedKey(page)).toBe(TEST_ADMIN_KEY);
+    expect(page.url()).not.toContain(TEST_ADMIN_KEY);
+    expect(await page.getByLabel('Admin key').isHidden()).toBe(true);
+
+    // A reload keeps the session (the tab's sessionStorage).
+    await page.reload();
+    await page.getByRole('navigation', { name: 'Console pages' }).waitFor({ timeout: 10_000 });
+
+    // The key stops working (here: replaced in storage): the next call's 401 signs out with a message.
+    await page.evaluate(() => sessionStorage.setItem('console.adminKey', 'revoked-key'));
+    await page.goto(`${app.url}/console#/users`);
+    await page.getByRole('alert').filter({ hasText: 'Signed out: the server refused the admin key' }).waitFor({
+      timeout: 10_000,
+    });
+    expect(await storedKey(page)).toBeNull();
+    expect(await page.getByLabel('Admin key').isVisible()).toBe(true);
+    expect(realErrors(errors)).toEqual([]);
+  });
+
+  it('Webhooks out: create, test event, live delivery and attempts, failures and retry, pause, resume, replay', async () => {
+    const { page, errors } = await open();
+    await signIn(page);
+    await page.getByRole('link', { name: 'Webhooks out' }).click();
+    let failing = false;
+    const url = receiver.route('/console-hook', {
+      reply: () => (failing ? { status: 500, body: 'receiver down' } : { status: 200, body: 'thanks' }),
+    });
+
+    // Create: the secret is shown once, the endpoint is listed.
+    const form = page.locator('form.endpoint-form');
+    await form.getByLabel('URL').fill(url);
+    await form.getByLabel('Event types').fill('webhook.test');
+    await form.getByLabel('Description').fill('console test');
+    await form.getByRole('button', { name: 'Create endpoint' }).click();
+    const secret = (await page.locator('code.secret').textContent({ timeout: 10_000 }))!;
+    expect(secret).toMatch(/^whsec_/);
+    receiver.route('/console-hook', { secrets: [secret] });
+    await page.getByRole('link', { name: url }).first().click();
+    await page.getByRole('heading', { name: url }).waitFor({ timeout: 10_000 });
+    await page.evaluate('window.__sameDocument = true');
+
+    // A test event: its delivery and its attempt appear without a reload.
+    const rows = page.locator('section[aria-label="Deliveries"] tbody tr');
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await rows.filter({ hasText: 'succeeded' }).first().waitFor({ timeout: 15_000 });
+    expect(receiver.succeeded('/console-hook')).toHaveLength(1);
+    expect(receiver.received('/console-hook')[0].verifiedWith).toEqual([secret]);
+    await rows.first().getByRole('button', { name: 'Attempts' }).click();
+    const attempts = page.locator('section[aria-label="Delivery"] tbody tr');
+    await attempts.filter({ hasText: '200' }).filter({ hasText: 'thanks' }).waitFor({ timeout: 10_000 });
+
+    // The receiver fails: the new delivery's failed attempts show (live), and a retry succeeds.
+    failing = true;
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    const failed = rows.filter({ hasText: 'failed' }).first();
+    await failed.waitFor({ timeout: 30_000 });
+    await failed.getByRole('button', { name: 'Attempts' }).click();
+    await page.locator('.delivery-head[data-status="failed"]').waitFor({ timeout: 10_000 });
+    await waitFor(async () => (await attempts.filter({ hasText: 'receiver down' }).count()) === 3, 10_000);
+    expect(await attempts.filter({ hasText: '500' }).count()).toBe(3);
+    await page.screenshot({ path: join(ROOT, 'test-results/console-failed-delivery.png'), fullPage: true });
+    failing = false;
+    await page.getByRole('button', { name: 'Retry now' }).click();
+    await page.locator('.delivery-head[data-status="succeeded"]').waitFor({ timeout: 15_000 });
+    await attempts.filter({ hasText: 'thanks' }).waitFor({ timeout: 10_000 });
+    expect(await attempts.count()).toBe(4);
+    expect(receiver.succeeded('/console-hook')).toHaveLength(2);
+
+    // Pause: a test event is held (pending, nothing sent); resume sends it.
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('.endpoint-head [data-status="paused"]').waitFor({ timeout: 10_000 });
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await rows.filter({ hasText: 'pending' }).first().waitFor({ timeout: 10_000 });
+    await sleep(1_500);
+    expect(receiver.received('/console-hook')).toHaveLength(5);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.locator('.endpoint-head [data-status="active"]').waitFor({ timeout: 10_000 });
+    await waitFor(() => receiver.succeeded('/console-hook').length === 3, 15_000);
+    await waitFor(async () => (await rows.filter({ hasText: 'pending' }).count()) === 0, 10_000);
+
+    // Replay since before the first event: all three messages are delivered again, same webhook-ids.
+    const before = receiver.received('/console-hook').length;
+    await page.getByLabel('Replay since').fill(localInput(Date.now() - 3_600_000));
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Replayed 3 message(s)' }).waitFor({ timeout: 10_000 });
+    await waitFor(() => receiver.received('/console-hook').length === before + 3, 15_000);
+    const ids = (from: number, to: number) =>
+      new Set(
+        receiver
+          .received('/console-hook')
+          .slice(from, to)
+          .map((request) => request.webhookId),
+      );
+    expect(ids(before, before + 3)).toEqual(ids(0, before));
+
+    // Reveal the secret: only on the click.
+    expect(await page.getByText(secret).count()).toBe(0);
+    await page.getByRole('button', { name: 'Reveal secret' }).click();
+    await page.getByRole('status').filter({ hasText: secret }).waitFor({ timeout: 10_000 });
+
+    // The log's status filter.
+    await page.locator('form.filters').getByLabel('Status').selectOption('succeeded');
+    await waitFor(
+      async () => (await rows.count()) === 3 && (await rows.filter({ hasText: 'succeeded' }).count()) === 3,
+    );
+
+    expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    await page.screenshot({ path: CONSOLE_SCREENSHOT, fullPage: false });
+    expect(realErrors(errors)).toEqual([]);
+  });
+
+  it('Feeds: a stalled SSE client (never reads) is among the slowest connections', async () => {
+    expect((await api(app.url, 'POST', '/admin/ticker/instruments', { symbol: 'SLOW', name: 'Slow' })).status).toBe(
+      201,
+    );
+    const { page, errors } = await open();
+    await signIn(page);
+    await page.getByRole('link', { name: 'Feeds' }).click();
+
+    const stalled = await stalledStream(app.url, '/ticker/stream?symbols=SLOW');
+    try {
+      const slowest = page.locator('section[aria-label="Slowest connections"] tbody tr');
+      const price = { n: 1 };
+      // Ticks until the kernel's socket buffers are full and the server's own buffer holds bytes.
+      await waitFor(
+        async () => {
+          const ticks = Array.from({ length: 1000 }, () => ({ symbol: 'SLOW', price: price.n++, size: 1 }));
+          expect((await api(app.url, 'POST', '/admin/ticker/ticks', { ticks })).status).toBe(202);
+          const text =
+            (await slowest
+              .first()
+              .textContent()
+              .catch(() => '')) ?? '';
+          return /\d(\.\d)? KiB/.test(text) && text.includes('sse') && text.includes('ticker');
+        },
+        120_000,
+        0,
+      );
+      await page.screenshot({ path: join(ROOT, 'test-results/console-feeds.png'), fullPage: true });
+    } finally {
+      stalled.destroy();
+    }
+    expect(realErrors(errors)).toEqual([]);
+  });
+});
+
+/** An SSE request on a raw TCP socket that is never read from: its bytes pile up. */
+async function stalledStream(base: string, path: string): Promise<Socket> {
+  const { hostname, port } = new URL(base);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.pause();
+  return socket;
+}
+
+/** A time as a datetime-local input's value (local time, seconds). */
+function localInput(ms: number): string {
+  return new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+}
