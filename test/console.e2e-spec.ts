@@ -10,7 +10,13 @@ import { jest } from '@jest/globals';
 import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { type WatchedPage, ensureDashboardBuilt, launchChromium, openPage } from './helpers/browser.js';
+import {
+  CONSOLE_SCREENSHOT_PATH,
+  type WatchedPage,
+  ensureDashboardBuilt,
+  launchChromium,
+  openPage,
+} from './helpers/browser.js';
 import { ROOT } from './helpers/processes.js';
 import {
   TEST_ADMIN_KEY,
@@ -26,9 +32,6 @@ import { WebhookReceiver } from './helpers/webhook-receiver.js';
 
 // A browser, the app and its workers on a shared 2-core machine: slow when others run too.
 jest.setTimeout(180_000);
-
-/** Where the README's console screenshot is saved; scripts/screenshot.mjs copies it to docs/console.png. */
-export const CONSOLE_SCREENSHOT = join(ROOT, 'test-results/console-webhooks.png');
 
 /** Chromium logs every non-2xx fetch as a console error; the page shows those itself. */
 const realErrors = (errors: string[]) => errors.filter((error) => !error.includes('Failed to load resource'));
@@ -192,19 +195,22 @@ describe('operator console in Chromium (e2e)', () => {
       );
     expect(ids(before, before + 3)).toEqual(ids(0, before));
 
+    // The log's status filter: nothing has failed for good; all three succeeded.
+    const status = page.locator('form.filters').getByLabel('Status');
+    await status.selectOption('failed');
+    await page.getByText('No deliveries match').waitFor({ timeout: 10_000 });
+    await status.selectOption('succeeded');
+    await waitFor(async () => (await rows.filter({ hasText: 'succeeded' }).count()) === 3, 10_000);
+    expect(await rows.count()).toBe(3);
+
+    expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    await page.screenshot({ path: CONSOLE_SCREENSHOT_PATH, fullPage: false });
+
     // Reveal the secret: only on the click.
     expect(await page.getByText(secret).count()).toBe(0);
     await page.getByRole('button', { name: 'Reveal secret' }).click();
     await page.getByRole('status').filter({ hasText: secret }).waitFor({ timeout: 10_000 });
 
-    // The log's status filter.
-    await page.locator('form.filters').getByLabel('Status').selectOption('succeeded');
-    await waitFor(
-      async () => (await rows.count()) === 3 && (await rows.filter({ hasText: 'succeeded' }).count()) === 3,
-    );
-
-    expect(await page.evaluate('window.__sameDocument')).toBe(true);
-    await page.screenshot({ path: CONSOLE_SCREENSHOT, fullPage: false });
     expect(realErrors(errors)).toEqual([]);
   });
 

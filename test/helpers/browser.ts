@@ -36,6 +36,9 @@ const BUNDLES = ['dashboard', 'console'].map((name) => join(ROOT, `public/dist/$
  */
 export const SCREENSHOT_PATH = join(ROOT, 'test-results/screenshot.png');
 
+/** The console's, from test/console.e2e-spec.ts; `npm run screenshot` copies it to docs/console.png. */
+export const CONSOLE_SCREENSHOT_PATH = join(ROOT, 'test-results/console-webhooks.png');
+
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

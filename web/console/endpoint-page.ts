@@ -142,10 +142,7 @@ export async function endpointPage(context: PageContext): Promise<void> {
   };
 
   const refreshStats = async () => {
-    const [numbers, timeline] = await Promise.all([
-      admin<Stats>(`${base}/stats`),
-      admin<Timeline>(`${base}/timeline?hours=1`),
-    ]);
+    const numbers = await admin<Stats>(`${base}/stats`);
     if (!context.active) return;
     const rate = numbers.successRate === null ? '–' : `${(numbers.successRate * 100).toFixed(1)} %`;
     replace(
@@ -164,6 +161,11 @@ export async function endpointPage(context: PageContext): Promise<void> {
         ].flatMap(([term, value]) => [h('dt', { text: term }), h('dd', { text: value })]),
       ),
     );
+  };
+
+  const refreshCharts = async () => {
+    const timeline = await admin<Timeline>(`${base}/timeline?hours=1`);
+    if (!context.active) return;
     const at = (point: { at: string }) => Date.parse(point.at);
     replace(
       charts.body,
@@ -182,7 +184,8 @@ export async function endpointPage(context: PageContext): Promise<void> {
   };
 
   context.every(1_000, refresh);
-  context.every(5_000, refreshStats);
+  context.every(2_000, refreshStats);
+  context.every(2_000, refreshCharts);
 }
 
 /** A time as a datetime-local input's value (local time, seconds). */
