@@ -9,14 +9,8 @@
 import { jest } from '@jest/globals';
 import { type Socket, connect } from 'node:net';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import {
-  CONSOLE_SCREENSHOT_PATH,
-  type WatchedPage,
-  ensureDashboardBuilt,
-  launchChromium,
-  openPage,
-} from './helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { CONSOLE_SCREENSHOT_PATH, SpecBrowser, type WatchedPage, openPage } from './helpers/browser.js';
 import { ROOT } from './helpers/processes.js';
 import {
   TEST_ADMIN_KEY,
@@ -39,12 +33,10 @@ const realErrors = (errors: string[]) => errors.filter((error) => !error.include
 describe('operator console in Chromium (e2e)', () => {
   let env: TestEnv;
   let app: TestApp;
-  let browser: Browser;
+  let browser: SpecBrowser;
   let receiver: WebhookReceiver;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    ensureDashboardBuilt();
     receiver = await WebhookReceiver.start();
     env = await createTestEnv({
       OUTBOUND_ALLOWED_CIDRS: '127.0.0.0/8',
@@ -54,11 +46,9 @@ describe('operator console in Chromium (e2e)', () => {
       INSTANCE_HEARTBEAT_MS: '250',
     });
     app = await startTestApp(env);
-    browser = await launchChromium();
+    browser = await SpecBrowser.launch();
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
+  afterEach(() => browser.closeContexts());
   afterAll(async () => {
     await browser?.close();
     await app?.close();
@@ -66,11 +56,8 @@ describe('operator console in Chromium (e2e)', () => {
     await env?.cleanup();
   });
 
-  const open = async (): Promise<WatchedPage> => {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    contexts.push(context);
-    return openPage(context, `${app.url}/console`);
-  };
+  const open = async (): Promise<WatchedPage> =>
+    openPage(await browser.newContext({ viewport: { width: 1400, height: 1000 } }), `${app.url}/console`);
 
   const signIn = async (page: Page, key = TEST_ADMIN_KEY) => {
     await page.getByLabel('Admin key').fill(key);

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, chromium } from 'playwright-core';
 import { ROOT } from './processes.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -53,6 +53,36 @@ export function ensureDashboardBuilt(): void {
   const newest = Math.max(newestMtime(join(ROOT, 'web')), newestMtime(join(ROOT, 'packages/client/src')));
   if (BUNDLES.every((bundle) => existsSync(bundle) && statSync(bundle).mtimeMs >= newest)) return;
   execFileSync(process.execPath, [join(ROOT, 'web/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/**
+ * The browser of one spec file: launched once (bundles built first), a fresh context per use
+ * (`newContext`, 1400 × 900 unless told), every context closed by `closeContexts` (call it in
+ * afterEach) and the browser by `close` (afterAll).
+ */
+export class SpecBrowser {
+  private readonly contexts: BrowserContext[] = [];
+
+  private constructor(readonly browser: Browser) {}
+
+  static async launch(): Promise<SpecBrowser> {
+    ensureDashboardBuilt();
+    return new SpecBrowser(await launchChromium());
+  }
+
+  async newContext(options: BrowserContextOptions = { viewport: { width: 1400, height: 900 } }) {
+    const context = await this.browser.newContext(options);
+    this.contexts.push(context);
+    return context;
+  }
+
+  async closeContexts(): Promise<void> {
+    for (const context of this.contexts.splice(0)) await context.close().catch(() => undefined);
+  }
+
+  close(): Promise<void> {
+    return this.browser.close();
+  }
 }
 
 export interface WatchedPage {

@@ -4,7 +4,7 @@
  */
 import { h, replace } from '../dom.js';
 import { admin, query, send } from './api.js';
-import { type PageContext, actionButton, badge, field, formatDate, input, panel, select, table } from './ui.js';
+import { type PageContext, actionButton, badge, formatDate, input, panel, searchPanel, select, table } from './ui.js';
 
 interface Attempt {
   number: number;
@@ -37,17 +37,11 @@ export function deliveriesPanel(context: PageContext, endpointId: string): HTMLE
   const status = select('status', ['', 'pending', 'succeeded', 'failed']);
   const since = input('since', { type: 'datetime-local', step: '1' });
   const until = input('until', { type: 'datetime-local', step: '1' });
-  const filters = h(
-    'form',
-    { className: 'inline-form filters', attrs: { 'aria-label': 'Search deliveries' } },
-    field('Event type', eventType),
-    field('Status', status),
-    field('Since', since),
-    field('Until', until),
+  const log = searchPanel(
+    'Deliveries',
+    { 'Event type': eventType, Status: status, Since: since, Until: until },
+    () => void refresh().catch(context.report),
   );
-  const log = panel('Deliveries', filters);
-  const rows = h('div');
-  log.body.append(rows);
   const detail = panel('Delivery');
   detail.element.hidden = true;
   let selected: string | null = null;
@@ -112,7 +106,7 @@ export function deliveriesPanel(context: PageContext, endpointId: string): HTMLE
     const page = await admin<{ items: Delivery[]; total: number }>(path);
     if (!context.active) return;
     replace(
-      rows,
+      log.results,
       table(
         ['Created', 'Event type', 'Status', 'Attempts', 'Last status', 'Last error', ''],
         page.items.map((delivery) => {
@@ -136,8 +130,6 @@ export function deliveriesPanel(context: PageContext, endpointId: string): HTMLE
     );
     await showDetail();
   };
-  filters.addEventListener('input', () => void refresh().catch(context.report));
-  filters.addEventListener('submit', (event) => event.preventDefault());
   context.every(1_000, refresh);
   return h('div', {}, log.element, detail.element);
 }

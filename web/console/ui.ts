@@ -45,6 +45,26 @@ export function panel(title: string, ...children: Child[]): { element: HTMLEleme
   return { element, body };
 }
 
+/**
+ * A list with a search form above it: `fields` (label → control) are filters, and any change
+ * calls `onChange`. The page draws the list into `results`.
+ */
+export function searchPanel(
+  title: string,
+  fields: Record<string, HTMLElement>,
+  onChange: () => void,
+): { element: HTMLElement; results: HTMLElement } {
+  const form = h(
+    'form',
+    { className: 'inline-form filters', attrs: { 'aria-label': `Search ${title.toLowerCase()}` } },
+    ...Object.entries(fields).map(([label, control]) => field(label, control)),
+  );
+  form.addEventListener('input', onChange);
+  form.addEventListener('submit', (event) => event.preventDefault());
+  const results = h('div');
+  return { element: panel(title, form, results).element, results };
+}
+
 /** A labelled input (or select) for a form. */
 export function field(label: string, control: HTMLElement): HTMLElement {
   return h('label', { className: 'field' }, h('span', { text: label }), control);

@@ -6,7 +6,7 @@ import { h, replace } from '../dom.js';
 import { admin, query, send } from './api.js';
 import { lineChart } from './chart.js';
 import { history, seriesOf } from './instances.js';
-import { type PageContext, actionButton, badge, field, formatDate, input, panel, select, table } from './ui.js';
+import { type PageContext, actionButton, badge, formatDate, input, panel, searchPanel, select, table } from './ui.js';
 
 interface InboundEvent {
   id: string;
@@ -35,16 +35,11 @@ export function webhooksInPage(context: PageContext): void {
   const provider = input('provider', { placeholder: 'stripe' });
   const status = select('status', ['', 'received', 'processed', 'ignored', 'failed']);
   const type = input('type', { placeholder: 'payment_intent.succeeded' });
-  const filters = h(
-    'form',
-    { className: 'inline-form filters', attrs: { 'aria-label': 'Search inbound events' } },
-    field('Provider', provider),
-    field('Status', status),
-    field('Type', type),
+  const events = searchPanel(
+    'Events',
+    { Provider: provider, Status: status, Type: type },
+    () => void refresh().catch(context.report),
   );
-  const events = panel('Events', filters);
-  const list = h('div');
-  events.body.append(list);
   const detail = panel('Event');
   detail.element.hidden = true;
   replace(context.root, groups.element, rejections.element, events.element, detail.element);
@@ -89,7 +84,7 @@ export function webhooksInPage(context: PageContext): void {
     );
     if (!context.active) return;
     replace(
-      list,
+      events.results,
       table(
         ['Received', 'Provider', 'Type', 'Status', 'Attempts', 'Last error', ''],
         page.items.map((event) => {
@@ -109,8 +104,6 @@ export function webhooksInPage(context: PageContext): void {
       ),
     );
   };
-  filters.addEventListener('input', () => void refresh().catch(context.report));
-  filters.addEventListener('submit', (event) => event.preventDefault());
   context.every(2_000, refresh);
 
   context.every(5_000, async () => {
