@@ -22,7 +22,11 @@ import {
   startTestApp,
   waitFor,
 } from './helpers/test-app.js';
+import { send as sendSigned, signStripe, stripeEvent } from './helpers/inbound-signing.js';
+import { connectChat } from './helpers/socket-chat.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
+
+const STRIPE_SECRET = 'whsec_console_test_0123456789';
 
 // A browser, the app and its workers on a shared 2-core machine: slow when others run too.
 jest.setTimeout(180_000);
@@ -44,6 +48,7 @@ describe('operator console in Chromium (e2e)', () => {
       OUTBOUND_CONNECT_TIMEOUT_MS: '1000',
       OUTBOUND_REQUEST_TIMEOUT_MS: '3000',
       INSTANCE_HEARTBEAT_MS: '250',
+      STRIPE_WEBHOOK_SECRETS: STRIPE_SECRET,
     });
     app = await startTestApp(env);
     browser = await SpecBrowser.launch();
@@ -201,6 +206,62 @@ describe('operator console in Chromium (e2e)', () => {
     expect(realErrors(errors)).toEqual([]);
   });
 
+  it('every page shows what the admin API reports: instances, outbox, chat, inbound events and rejections, users and plans', async () => {
+    const user = await api(app.url, 'POST', '/admin/users', { name: 'Console Carol', plan: 'pro' });
+    expect(user.status).toBe(201);
+    const token = await api(app.url, 'POST', `/admin/users/${user.body.id}/tokens`, {});
+    const chat = await connectChat(app.url, token.body.token);
+    try {
+      const event = stripeEvent('customer.created', { id: 'cus_console' });
+      expect((await sendSigned(app.url, signStripe(JSON.stringify(event), STRIPE_SECRET))).status).toBe(200);
+      const forged = signStripe(JSON.stringify(stripeEvent('customer.created', { id: 'cus_forged' })), 'whsec_wrong');
+      expect((await sendSigned(app.url, forged)).status).toBe(400);
+
+      const { page, errors } = await open();
+      await signIn(page);
+      const pageError = page.locator('#page-error');
+
+      // Overview: this instance, its chat connection, the outbox, the charts.
+      const instance = page.locator('section[aria-label="Instances"] tbody tr', { hasText: app.config.app.instanceId });
+      await instance.waitFor({ timeout: 15_000 });
+      await page.locator('section[aria-label="Outbox"] dt', { hasText: 'Pending' }).waitFor();
+      await page.locator('figure', { hasText: 'Feed events' }).locator('svg').waitFor({ timeout: 15_000 });
+      expect(await pageError.textContent()).toBe('');
+
+      // Chat: one user online.
+      await page.getByRole('link', { name: 'Chat' }).click();
+      await page.locator('.online-users', { hasText: /^1$/ }).waitFor({ timeout: 15_000 });
+
+      // Webhooks in: the stored event with its payload; the forged one in the rejections chart.
+      await page.getByRole('link', { name: 'Webhooks in' }).click();
+      await page.locator('section[aria-label="Last 24 hours"] tbody tr', { hasText: 'customer.created' }).waitFor({
+        timeout: 15_000,
+      });
+      const row = page.locator('section[aria-label="Events"] tbody tr', { hasText: 'customer.created' });
+      await row.getByRole('button', { name: 'Payload' }).click();
+      await page.locator('pre.payload', { hasText: 'cus_console' }).waitFor({ timeout: 10_000 });
+      await page.locator('section[aria-label="Signature rejections"] .legend li').first().waitFor({ timeout: 15_000 });
+      await page.locator('form.filters').getByLabel('Provider').fill('github');
+      await page.getByText('No events match').waitFor({ timeout: 10_000 });
+      expect(await pageError.textContent()).toBe('');
+
+      // Users and plans.
+      await page.getByRole('link', { name: 'Users and plans' }).click();
+      await page
+        .locator('section[aria-label="Users"] tbody tr', { hasText: 'Console Carol' })
+        .getByText('pro')
+        .waitFor();
+      await page.locator('section[aria-label="Plans and entitlements"] tbody tr', { hasText: 'free' }).waitFor();
+      await page.locator('form.inline-form').getByLabel('Name').fill('Console Dave');
+      await page.getByRole('button', { name: 'Create user' }).click();
+      await page.locator('section[aria-label="Users"] tbody tr', { hasText: 'Console Dave' }).waitFor();
+      expect(await pageError.textContent()).toBe('');
+      expect(realErrors(errors)).toEqual([]);
+    } finally {
+      chat.close();
+    }
+  });
+
   it('Feeds: a stalled SSE client (never reads) is among the slowest connections', async () => {
     expect((await api(app.url, 'POST', '/admin/ticker/instruments', { symbol: 'SLOW', name: 'Slow' })).status).toBe(
       201,
@@ -208,6 +269,19 @@ describe('operator console in Chromium (e2e)', () => {
     const { page, errors } = await open();
     await signIn(page);
     await page.getByRole('link', { name: 'Feeds' }).click();
+
+    // The live tail of one topic: ticks posted after it started appear.
+    await page.getByLabel('Topic').fill('SLOW');
+    await page.getByRole('button', { name: 'Tail' }).click();
+    const tailed = page.locator('ol.tail li', { hasText: '"price":777.25' });
+    await waitFor(
+      async () => {
+        await api(app.url, 'POST', '/admin/ticker/ticks', { ticks: [{ symbol: 'SLOW', price: 777.25 }] });
+        return (await tailed.count()) > 0;
+      },
+      15_000,
+      500,
+    );
 
     const stalled = await stalledStream(app.url, '/ticker/stream?symbols=SLOW');
     try {
