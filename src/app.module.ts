@@ -8,6 +8,7 @@ import { InboundModule } from './inbound/inbound.module.js';
 import { AuthModule } from './platform/auth/auth.module.js';
 import { DatabaseModule } from './platform/database/database.module.js';
 import { EventsModule } from './platform/events/events.module.js';
+import { InstancesModule } from './platform/instances/instances.module.js';
 import { loggerParams } from './platform/observability/logger.js';
 import { ObservabilityModule } from './platform/observability/observability.module.js';
 import { OutboundModule } from './outbound/outbound.module.js';
@@ -48,6 +49,7 @@ export class AppModule {
         AuthModule,
         RateLimitModule,
         RealtimeModule,
+        InstancesModule,
         ...FEATURE_MODULES,
         ...extra,
       ],

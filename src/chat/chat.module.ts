@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { UsersModule } from '#src/users/users.module.js';
+import { AdminChatController } from './admin-chat.controller.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ChatMetrics } from './chat.metrics.js';
 import { ChatRouter } from './chat-router.js';
@@ -20,7 +21,7 @@ import { MessagePoster } from './message-poster.js';
 /** Chat over socket.io: conversations, messages, inbox and delivery, presence, typing, system messages. */
 @Module({
   imports: [TypeOrmModule.forFeature([Conversation, ConversationMember, Message]), UsersModule],
-  controllers: [ConversationsController],
+  controllers: [ConversationsController, AdminChatController],
   providers: [
     ChatGateway,
     ChatMetrics,

@@ -193,6 +193,14 @@ export class PresenceService {
     }
   }
 
+  /** Users with a live connection on any instance (the sweep's index, entries not yet lapsed). */
+  async onlineCount(): Promise<number> {
+    const now = Date.now();
+    const buckets = Array.from({ length: this.buckets }, (_, b) => `${this.base(b)}:expiry`);
+    const counts = await Promise.all(buckets.map((key) => this.redis.command.zcount(key, `(${now}`, '+inf')));
+    return counts.reduce((total, count) => total + count, 0);
+  }
+
   async sweep(): Promise<string[]> {
     try {
       const now = Date.now();

@@ -64,6 +64,8 @@ function loadAll(env: Env) {
       port: r.int('PORT', 3000, 0, 65535),
       host: r.string('HOST', '0.0.0.0'),
       instanceId: r.string('INSTANCE_ID', `${hostname()}-${process.pid}`),
+      /** How often an instance writes its heartbeat (connections, rates) to the registry the console reads. */
+      instanceHeartbeatMs: r.int('INSTANCE_HEARTBEAT_MS', 2_000, 100, 60_000),
       demoMode,
       corsOrigins: r.list('CORS_ORIGINS'),
       logLevel: r.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),

@@ -1,8 +1,13 @@
 import { Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '#src/platform/auth/decorators.js';
-import { ListInboundEventsDto } from './dto/list-inbound-events.dto.js';
-import { InboundEventDetailDto, InboundEventDto, InboundEventPageDto } from './dto/inbound-responses.dto.js';
+import { InboundStatsQueryDto, ListInboundEventsDto } from './dto/list-inbound-events.dto.js';
+import {
+  InboundEventDetailDto,
+  InboundEventDto,
+  InboundEventPageDto,
+  InboundStatsDto,
+} from './dto/inbound-responses.dto.js';
 import { InboundEventsService } from './inbound-events.service.js';
 
 @ApiTags('admin: inbound webhooks')
@@ -17,6 +22,17 @@ export class AdminInboundController {
   @ApiOkResponse({ type: InboundEventPageDto })
   list(@Query() query: ListInboundEventsDto) {
     return this.events.list(query);
+  }
+
+  @Get('stats')
+  @ApiOperation({
+    summary: 'Inbound events by provider, status and type',
+    description:
+      'Counts of the events received in the last `hours` (1–720). Refused requests are not stored: their rates by reason are in `GET /admin/instances`.',
+  })
+  @ApiOkResponse({ type: InboundStatsDto })
+  async stats(@Query() query: InboundStatsQueryDto): Promise<InboundStatsDto> {
+    return { hours: query.hours, groups: await this.events.stats(query.hours) };
   }
 
   /** One event with its headers and payload. */

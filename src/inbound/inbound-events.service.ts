@@ -113,6 +113,17 @@ export class InboundEventsService implements BeforeApplicationShutdown {
     return page(items, total, query);
   }
 
+  /** Events received in the last `hours`, counted by provider, status and type (the console's Webhooks in). */
+  async stats(hours: number): Promise<{ provider: string; status: string; type: string; count: number }[]> {
+    return rows(
+      this.dataSource,
+      `SELECT provider, status, type, count(*)::int AS count FROM inbound_events
+       WHERE received_at > now() - make_interval(hours => $1)
+       GROUP BY provider, status, type ORDER BY count DESC, provider, type, status LIMIT 500`,
+      [hours],
+    );
+  }
+
   /** One event with its payload (parsed; the stored text is exactly what was signed). */
   async get(id: string): Promise<InboundEventDetail> {
     const event = await this.events.createQueryBuilder('e').addSelect('e.payload').where('e.id = :id', { id }).getOne();

@@ -11,7 +11,7 @@ import {
 import { AdminOnly } from '#src/platform/auth/decorators.js';
 import { DeliveriesService } from './deliveries.service.js';
 import { CreateEndpointDto } from './dto/create-endpoint.dto.js';
-import { ListDeliveriesQueryDto, ListEndpointsQueryDto } from './dto/list-query.dto.js';
+import { ListDeliveriesQueryDto, ListEndpointsQueryDto, TimelineQueryDto } from './dto/list-query.dto.js';
 import { ReplayDto } from './dto/replay.dto.js';
 import {
   DeliveryPageDto,
@@ -19,6 +19,7 @@ import {
   EndpointPageDto,
   EndpointSecretDto,
   EndpointStatsDto,
+  EndpointTimelineDto,
   EndpointWithSecretDto,
   ReplayResultDto,
   RotatedSecretDto,
@@ -165,6 +166,16 @@ export class AdminEndpointsController {
   @ApiOkResponse({ type: EndpointStatsDto })
   stats(@Param('id', ParseUUIDPipe) id: string) {
     return this.endpoints.stats(id);
+  }
+
+  @Get(':id/timeline')
+  @ApiOperation({
+    summary: 'Endpoint attempts over time',
+    description: 'Attempts, successes, failures and p95 latency in 60 buckets over the last `hours` (1–168).',
+  })
+  @ApiOkResponse({ type: EndpointTimelineDto })
+  timeline(@Param('id', ParseUUIDPipe) id: string, @Query() query: TimelineQueryDto) {
+    return this.endpoints.timeline(id, query.hours);
   }
 
   @Get(':id/deliveries')

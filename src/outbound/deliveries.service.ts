@@ -59,13 +59,20 @@ export class DeliveriesService {
     await this.endpoints.find(endpointId);
     const params: unknown[] = [endpointId];
     let where = 'd.endpoint_id = $1';
-    if (query.status) {
-      params.push(query.status);
-      where += ` AND d.status = $${params.length}`;
+    const filters: [unknown, string][] = [
+      [query.status, 'd.status ='],
+      [query.eventType, 'm.type ='],
+      [query.since, 'd.created_at >='],
+      [query.until, 'd.created_at <'],
+    ];
+    for (const [value, condition] of filters) {
+      if (value === undefined) continue;
+      params.push(value);
+      where += ` AND ${condition} $${params.length}`;
     }
     const [{ total }] = await rows<{ total: number }>(
       this.dataSource,
-      `SELECT count(*)::int AS total FROM webhook_deliveries d WHERE ${where}`,
+      `SELECT count(*)::int AS total FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id WHERE ${where}`,
       params,
     );
     const items = await rows<Omit<DeliveryView, 'attempts'>>(

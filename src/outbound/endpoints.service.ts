@@ -51,6 +51,13 @@ export interface EndpointStats {
 }
 
 const STATS_WINDOW_HOURS = 24;
+/** A timeline has this many buckets at most, whatever its span. */
+const TIMELINE_BUCKETS = 60;
+
+export interface EndpointTimeline {
+  bucketSeconds: number;
+  points: { at: Date; attempts: number; succeeded: number; failed: number; p95LatencyMs: number | null }[];
+}
 
 @Injectable()
 export class EndpointsService {
@@ -291,6 +298,31 @@ export class EndpointsService {
       p95LatencyMs: window.p95 === null ? null : Math.round(Number(window.p95)),
       lastSuccessAt: last?.at ?? null,
       deliveries,
+    };
+  }
+
+  /** Attempts, successes and p95 latency per bucket over the last `hours` (the console's charts); empty buckets left out. */
+  async timeline(id: string, hours: number): Promise<EndpointTimeline> {
+    await this.find(id);
+    const bucketSeconds = (hours * 3600) / TIMELINE_BUCKETS;
+    const points = await rows<{ at: Date; attempts: number; succeeded: number; p95: number | null }>(
+      this.dataSource,
+      `SELECT to_timestamp(floor(extract(epoch FROM attempted_at) / $2) * $2) AS at, count(*)::int AS attempts,
+              count(*) FILTER (WHERE outcome = 'succeeded')::int AS succeeded,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95
+       FROM webhook_attempts WHERE endpoint_id = $1 AND attempted_at > now() - make_interval(hours => $3)
+       GROUP BY 1 ORDER BY 1`,
+      [id, bucketSeconds, hours],
+    );
+    return {
+      bucketSeconds,
+      points: points.map((point) => ({
+        at: point.at,
+        attempts: point.attempts,
+        succeeded: point.succeeded,
+        failed: point.attempts - point.succeeded,
+        p95LatencyMs: point.p95 === null ? null : Math.round(Number(point.p95)),
+      })),
     };
   }
 }

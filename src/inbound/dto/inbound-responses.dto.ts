@@ -81,3 +81,25 @@ export class GithubBindingPageDto extends PageResponseDto {
   @ApiProperty({ type: [GithubBindingDto] })
   items: GithubBindingDto[];
 }
+
+export class InboundStatsGroupDto {
+  @ApiProperty({ example: 'stripe' })
+  provider: string;
+
+  @ApiProperty({ example: 'processed' })
+  status: string;
+
+  @ApiProperty({ example: 'customer.subscription.updated' })
+  type: string;
+
+  @ApiProperty()
+  count: number;
+}
+
+export class InboundStatsDto {
+  @ApiProperty({ example: 24 })
+  hours: number;
+
+  @ApiProperty({ type: [InboundStatsGroupDto], description: 'Most frequent first (500 groups at most)' })
+  groups: InboundStatsGroupDto[];
+}

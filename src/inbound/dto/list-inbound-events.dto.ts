@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IntField } from '#src/platform/http/fields.js';
 import { PageQueryDto } from '#src/platform/http/page.js';
 import { INBOUND_STATUSES, type InboundStatus } from '../inbound-event.entity.js';
 
@@ -20,4 +21,9 @@ export class ListInboundEventsDto extends PageQueryDto {
   @IsString()
   @MaxLength(200)
   type?: string;
+}
+
+export class InboundStatsQueryDto {
+  @IntField({ min: 1, max: 720, optional: true, default: 24, description: 'How far back, in hours' })
+  hours: number = 24;
 }

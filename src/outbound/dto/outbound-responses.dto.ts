@@ -147,3 +147,28 @@ export class DeliveryPageDto extends PageResponseDto {
   @ApiProperty({ type: [DeliveryDto] })
   items: DeliveryDto[];
 }
+
+export class TimelinePointDto {
+  @ApiProperty({ format: 'date-time', description: 'Start of the bucket' })
+  at: string;
+
+  @ApiProperty()
+  attempts: number;
+
+  @ApiProperty()
+  succeeded: number;
+
+  @ApiProperty()
+  failed: number;
+
+  @ApiProperty({ nullable: true, type: Number })
+  p95LatencyMs: number | null;
+}
+
+export class EndpointTimelineDto {
+  @ApiProperty({ example: 60, description: 'hours × 3600 / 60: a timeline has 60 buckets' })
+  bucketSeconds: number;
+
+  @ApiProperty({ type: [TimelinePointDto], description: 'Buckets with attempts, oldest first' })
+  points: TimelinePointDto[];
+}

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AdminOutboxController } from './admin-outbox.controller.js';
 import { OutboxEvent } from './outbox-event.entity.js';
 import { OutboxHandled } from './outbox-handled.entity.js';
 import { OutboxLease } from './outbox-lease.entity.js';
@@ -10,6 +11,7 @@ import { OutboxService } from './outbox.service.js';
 @Global()
 @Module({
   imports: [TypeOrmModule.forFeature([OutboxEvent, OutboxHandled, OutboxLease])],
+  controllers: [AdminOutboxController],
   providers: [OutboxService, OutboxRelay],
   exports: [OutboxService, OutboxRelay],
 })

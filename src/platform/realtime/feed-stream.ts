@@ -83,6 +83,10 @@ export class FeedStream {
     return this.serving;
   }
 
+  get feedName(): string {
+    return this.feed.name;
+  }
+
   /** Sends the starting point, then keeps the stream going under its policy. */
   async start(lastEventId: string | undefined): Promise<void> {
     try {

@@ -34,6 +34,31 @@ export interface SocketStream extends OpenStream {
   end(): void;
 }
 
+/** One open connection as the instance registry reports it (the console's "slowest connections"). */
+export interface ConnectionView {
+  transport: 'sse' | 'ndjson' | 'ws';
+  feeds: string[];
+  /** Topics its streams serve; null when one of them serves its whole feed. */
+  topics: number | null;
+  bufferedBytes: number;
+  ageSeconds: number;
+}
+
+/** What is open on this instance, per transport and per feed, and the connections that buffer most. */
+export interface ConnectionsReport {
+  connections: { sse: number; ndjson: number; ws: number; longPoll: number };
+  /** Open streams per feed, SSE, NDJSON and WebSocket alike. */
+  subscribers: Record<string, number>;
+  slowest: ConnectionView[];
+}
+
+interface TrackedConnection {
+  transport: ConnectionView['transport'];
+  openedAt: number;
+  streams: Set<FeedStream>;
+  buffered(): number;
+}
+
 export interface StreamOptions {
   topics?: ReadonlySet<string>;
   /** `Last-Event-ID` header, or the `lastEventId` query on first connect. */
@@ -67,6 +92,8 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   private readonly feeds = new Map<string, Feed>();
   private readonly connections = new Set<SseConnection>();
   private readonly sockets = new Set<WsConnection>();
+  /** Every open connection with its streams, for `report()`. */
+  private readonly tracked = new Map<SseConnection | WsConnection, TrackedConnection>();
   private longPolls = 0;
   private heartbeat?: NodeJS.Timeout;
   private readonly feedState = new Map<
@@ -250,6 +277,35 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     return { count: this.sockets.size, maxBufferedBytes: max };
   }
 
+  /** Connections per transport, streams per feed, and the `slowest` connections by buffered bytes. */
+  report(slowest: number): ConnectionsReport {
+    const connections = { sse: 0, ndjson: 0, ws: this.sockets.size, longPoll: this.longPolls };
+    const subscribers: Record<string, number> = {};
+    for (const name of this.feeds.keys()) subscribers[name] = 0;
+    const views: ConnectionView[] = [];
+    const now = Date.now();
+    for (const tracked of this.tracked.values()) {
+      if (tracked.transport !== 'ws') connections[tracked.transport]++;
+      const feeds: string[] = [];
+      let topics: number | null = 0;
+      for (const stream of tracked.streams) {
+        feeds.push(stream.feedName);
+        subscribers[stream.feedName] = (subscribers[stream.feedName] ?? 0) + 1;
+        const served = stream.topics;
+        topics = served === undefined || topics === null ? null : topics + served.size;
+      }
+      views.push({
+        transport: tracked.transport,
+        feeds,
+        topics,
+        bufferedBytes: tracked.buffered(),
+        ageSeconds: Math.round((now - tracked.openedAt) / 1000),
+      });
+    }
+    views.sort((a, b) => b.bufferedBytes - a.bufferedBytes || b.ageSeconds - a.ageSeconds);
+    return { connections, subscribers, slowest: views.slice(0, slowest) };
+  }
+
   /** Whether this instance takes another stream, poll or socket (MAX_SSE_CONNECTIONS counts them all). */
   hasCapacity(): boolean {
     return this.connections.size + this.sockets.size + this.longPolls < this.config.realtime.maxSseConnections;
@@ -272,11 +328,8 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   async stream(request: FastifyRequest, reply: FastifyReply, feed: Feed, options: StreamOptions): Promise<void> {
     this.assertCapacity(reply);
     const labels = { feed: feed.name };
-    const connection = new SseConnection(
-      reply.raw,
-      this.feedState.get(feed.name)!.sseOptions,
-      streamFormatOf(request.headers.accept),
-    );
+    const format = streamFormatOf(request.headers.accept);
+    const connection = new SseConnection(reply.raw, this.feedState.get(feed.name)!.sseOptions, format);
     const stream = new FeedStream(
       feed,
       connection,
@@ -286,9 +339,16 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       this.logger,
     );
     this.connections.add(connection);
+    this.tracked.set(connection, {
+      transport: format,
+      openedAt: Date.now(),
+      streams: new Set([stream]),
+      buffered: () => connection.bufferedBytes,
+    });
     this.openGauge.inc(labels);
     connection.onClose(() => {
       this.connections.delete(connection);
+      this.tracked.delete(connection);
       this.openGauge.dec(labels);
       options.onClose?.();
     });
@@ -312,9 +372,16 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       hardLimitBytes: rt.sseHardLimitBytes,
     });
     this.sockets.add(connection);
+    this.tracked.set(connection, {
+      transport: 'ws',
+      openedAt: Date.now(),
+      streams: new Set(),
+      buffered: () => connection.bufferedBytes,
+    });
     this.socketsGauge.inc();
     connection.onClose(() => {
       this.sockets.delete(connection);
+      this.tracked.delete(connection);
       this.socketsGauge.dec();
     });
     return connection;
@@ -328,7 +395,12 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   ): SocketStream {
     const sink = connection.sink(feed.name, feed.definition.policy, this.feedState.get(feed.name)!.ws);
     const stream = new FeedStream(feed, sink, options.topics, options.policy ?? LIVE, options.snapshot, this.logger);
-    sink.onClose(() => options.onClose?.());
+    const streams = this.tracked.get(connection)?.streams;
+    streams?.add(stream);
+    sink.onClose(() => {
+      streams?.delete(stream);
+      options.onClose?.();
+    });
     return {
       start: (cursor) => stream.start(cursor),
       changeTopics: (topics) => stream.changeTopics(topics),
@@ -339,6 +411,15 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       close: () => sink.close(),
       end: () => sink.ended(),
     };
+  }
+
+  /**
+   * An operator's tail of one topic (the console): the events after `cursor` at once, none and the
+   * current head without one; a `reset` for a cursor the logs cannot vouch for. Undefined: no such feed.
+   */
+  async tail(name: string, topic: string, cursor: string | undefined) {
+    const feed = this.feeds.get(name);
+    return feed ? feed.poll(new Set([topic]), cursor, 0) : undefined;
   }
 
   /** Long poll with a concurrency cap shared with SSE connections. */
