@@ -194,8 +194,19 @@ describe('operator console in Chromium (e2e)', () => {
     await status.selectOption('succeeded');
     await waitFor(async () => (await rows.filter({ hasText: 'succeeded' }).count()) === 3, 10_000);
     expect(await rows.count()).toBe(3);
+    // By event type, and by time (created before an hour ago: none).
+    const filters = page.locator('form.filters');
+    await filters.getByLabel('Event type').fill('score.updated');
+    await page.getByText('No deliveries match').waitFor({ timeout: 10_000 });
+    await filters.getByLabel('Event type').fill('webhook.test');
+    await waitFor(async () => (await rows.count()) === 3, 10_000);
+    await filters.getByLabel('Until').fill(localInput(Date.now() - 3_600_000));
+    await page.getByText('No deliveries match').waitFor({ timeout: 10_000 });
+    await filters.getByLabel('Until').fill('');
+    await waitFor(async () => (await rows.count()) === 3, 10_000);
 
     expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    await page.evaluate('document.activeElement.blur()');
     await page.screenshot({ path: CONSOLE_SCREENSHOT_PATH, fullPage: false });
 
     // Reveal the secret: only on the click.
@@ -224,7 +235,7 @@ describe('operator console in Chromium (e2e)', () => {
       // Overview: this instance, its chat connection, the outbox, the charts.
       const instance = page.locator('section[aria-label="Instances"] tbody tr', { hasText: app.config.app.instanceId });
       await instance.waitFor({ timeout: 15_000 });
-      await page.locator('section[aria-label="Outbox"] dt', { hasText: 'Pending' }).waitFor();
+      await page.locator('section[aria-label="Outbox"]').getByText('Pending', { exact: true }).waitFor();
       await page.locator('figure', { hasText: 'Feed events' }).locator('svg').waitFor({ timeout: 15_000 });
       expect(await pageError.textContent()).toBe('');
 

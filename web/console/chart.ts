@@ -30,13 +30,15 @@ function formatValue(value: number): string {
 
 const clock = (ms: number) => new Date(ms).toLocaleTimeString([], { hour12: false });
 
-/** A figure with the chart and its legend; `unit` follows the maximum (`/s`, `ms`, `%`). */
-export function lineChart(title: string, series: Series[], unit = ''): HTMLElement {
+/**
+ * A figure with the chart and its legend; `unit` follows the maximum (`/s`, `ms`, `%`). The time
+ * axis spans the points, or `span` ([from, to] epoch ms) when given.
+ */
+export function lineChart(title: string, series: Series[], unit = '', span?: [number, number]): HTMLElement {
   const all = series.flatMap((s) => s.points);
   const xs = all.map(([x]) => x);
-  const ys = all.map(([, y]) => y).filter((y): y is number => y !== null);
-  const minX = Math.min(...xs);
-  const maxX = Math.max(...xs);
+  const ys = all.map(([, y]) => y).filter((y): y is number => Number.isFinite(y));
+  const [minX, maxX] = span ?? [Math.min(...xs), Math.max(...xs)];
   const maxY = Math.max(1e-9, ...ys);
   const x = (value: number) => PAD.left + ((value - minX) / Math.max(1, maxX - minX)) * (WIDTH - PAD.left - PAD.right);
   const y = (value: number) => HEIGHT - PAD.bottom - (value / maxY) * (HEIGHT - PAD.top - PAD.bottom);
@@ -58,11 +60,17 @@ export function lineChart(title: string, series: Series[], unit = ''): HTMLEleme
     // One polyline per run of non-null points.
     let run: string[] = [];
     const flush = () => {
-      if (run.length > 0) chart.append(svg('polyline', { points: run.join(' '), class: `line s${index}` }));
+      if (run.length === 1) {
+        // A lone point (a sparse timeline) would be an invisible line: a dot instead.
+        const [cx, cy] = run[0].split(',');
+        chart.append(svg('circle', { cx, cy, r: 2.5, class: `dot s${index}` }));
+      } else if (run.length > 1) {
+        chart.append(svg('polyline', { points: run.join(' '), class: `line s${index}` }));
+      }
       run = [];
     };
     for (const [px, py] of s.points) {
-      if (py === null) flush();
+      if (py === null || !Number.isFinite(py)) flush();
       else run.push(`${x(px).toFixed(1)},${y(py).toFixed(1)}`);
     }
     flush();

@@ -167,19 +167,31 @@ export async function endpointPage(context: PageContext): Promise<void> {
     const timeline = await admin<Timeline>(`${base}/timeline?hours=1`);
     if (!context.active) return;
     const at = (point: { at: string }) => Date.parse(point.at);
+    // The whole hour, so that a quiet endpoint's few buckets sit where they happened.
+    const span: [number, number] = [Date.now() - 3_600_000, Date.now()];
     replace(
       charts.body,
-      lineChart(
-        'Success rate',
-        [
-          {
-            name: 'succeeded',
-            points: timeline.points.map((p) => [at(p), p.attempts ? (100 * p.succeeded) / p.attempts : null]),
-          },
-        ],
-        '%',
+      h(
+        'div',
+        { className: 'charts' },
+        lineChart(
+          'Success rate',
+          [
+            {
+              name: 'succeeded',
+              points: timeline.points.map((p) => [at(p), p.attempts ? (100 * p.succeeded) / p.attempts : null]),
+            },
+          ],
+          '%',
+          span,
+        ),
+        lineChart(
+          'p95 latency',
+          [{ name: 'p95', points: timeline.points.map((p) => [at(p), p.p95LatencyMs]) }],
+          ' ms',
+          span,
+        ),
       ),
-      lineChart('p95 latency', [{ name: 'p95', points: timeline.points.map((p) => [at(p), p.p95LatencyMs]) }], ' ms'),
     );
   };
 

@@ -32,7 +32,7 @@ export function feedsPage(context: PageContext): void {
           items.map((instance) => [
             feed,
             instance.id,
-            String(instance.subscribers[feed]),
+            String(instance.subscribers[feed] ?? 0),
             formatRate(instance.rates.feedEvents[feed]),
             formatRate(instance.rates.framesWritten[feed]),
             formatRate(instance.rates.framesConflated[feed]),
@@ -55,7 +55,7 @@ export function feedsPage(context: PageContext): void {
           `${Math.round(connection.ageSeconds)} s`,
           connection.transport,
           connection.feeds.join(', '),
-          String(connection.topics),
+          connection.topics === null ? 'all' : String(connection.topics),
           connection.instance,
         ]),
         { empty: 'No open streaming connection' },

@@ -7,7 +7,8 @@ import { type Series } from './chart.js';
 
 export type FeedName = 'ticker' | 'scores';
 export const FEEDS: FeedName[] = ['ticker', 'scores'];
-export type PerFeed = Record<FeedName, number>;
+/** A feed with nothing to count may be missing. */
+export type PerFeed = Partial<Record<FeedName, number>>;
 
 export interface Rates {
   feedEvents: PerFeed;
@@ -34,7 +35,8 @@ export interface Connections {
 export interface SlowConnection {
   transport: 'sse' | 'ndjson' | 'ws';
   feeds: string[];
-  topics: number;
+  /** null when the stream serves its whole feed. */
+  topics: number | null;
   bufferedBytes: number;
   ageSeconds: number;
 }
@@ -43,7 +45,8 @@ export interface Instance {
   id: string;
   host: string;
   pid: number;
-  version: string;
+  /** The Node.js version it runs. */
+  node: string;
   startedAt: string;
   lastSeenAt: string;
   connections: Connections;
@@ -64,13 +67,13 @@ export const instances = () => admin<{ intervalMs: number; instances: Instance[]
 export const history = (minutes = 5) =>
   admin<{ intervalMs: number; points: HistoryPoint[] }>(`/admin/instances/history?minutes=${minutes}`);
 
-/** One series per name, each value read from a history point. */
+/** One series per name, each value read from a history point (a missing count is 0). */
 export function seriesOf(
   points: HistoryPoint[],
-  pick: Record<string, (point: HistoryPoint) => number | null>,
+  pick: Record<string, (point: HistoryPoint) => number | null | undefined>,
 ): Series[] {
   return Object.entries(pick).map(([name, read]) => ({
     name,
-    points: points.map((point) => [Date.parse(point.at), read(point)] as [number, number | null]),
+    points: points.map((point) => [Date.parse(point.at), read(point) ?? 0] as [number, number | null]),
   }));
 }

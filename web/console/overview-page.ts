@@ -41,7 +41,7 @@ export function overviewPage(context: PageContext): void {
         items.map((instance) => [
           instance.id,
           `${instance.host} / ${instance.pid}`,
-          instance.version,
+          instance.node,
           formatDate(instance.startedAt),
           formatDate(instance.lastSeenAt),
           String(instance.connections.sse),
