@@ -1,6 +1,9 @@
 /**
  * The instance heartbeat registry as the admin API reports it (`GET /admin/instances`, `…/history`),
  * shared by the overview, feeds, webhooks-in and chat pages, with the chart series they draw from it.
+ * The shapes are copies of the server's (src/platform/instances/): web/ cannot import src/, whose
+ * `#src` imports resolve to dist/ and bring Nest along; the OpenAPI schemas (InstancesDto) are the
+ * contract, and test/console.e2e-spec.ts reads the pages against the real routes.
  */
 import { admin } from './api.js';
 import { type Series } from './chart.js';
