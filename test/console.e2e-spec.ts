@@ -111,7 +111,7 @@ describe('operator console in Chromium (e2e)', () => {
     expect(realErrors(errors)).toEqual([]);
   });
 
-  it('Webhooks out: create, test event, live delivery and attempts, failures and retry, pause, resume, replay', async () => {
+  it('Webhooks out: create, test event, live delivery and attempts, failures and retry, pause, resume, replay, log filters, secret, edit', async () => {
     const { page, errors } = await open();
     await signIn(page);
     await page.getByRole('link', { name: 'Webhooks out' }).click();
@@ -132,6 +132,7 @@ describe('operator console in Chromium (e2e)', () => {
     await page.getByRole('link', { name: url }).first().click();
     await page.getByRole('heading', { name: url }).waitFor({ timeout: 10_000 });
     await page.evaluate('window.__sameDocument = true');
+    const endpointId = new URL(page.url()).hash.split('/').pop()!;
 
     // A test event: its delivery and its attempt appear without a reload.
     const rows = page.locator('section[aria-label="Deliveries"] tbody tr');
@@ -212,7 +213,32 @@ describe('operator console in Chromium (e2e)', () => {
     // Reveal the secret: only on the click.
     expect(await page.getByText(secret).count()).toBe(0);
     await page.getByRole('button', { name: 'Reveal secret' }).click();
-    await page.getByRole('status').filter({ hasText: secret }).waitFor({ timeout: 10_000 });
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Secret: ${secret}` })
+      .waitFor({ timeout: 10_000 });
+    // Rotate: the new one is shown, and revealed from now on.
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const rotated = page.getByRole('status').filter({ hasText: 'New secret: whsec_' });
+    await rotated.waitFor({ timeout: 10_000 });
+    const newSecret = (await rotated.textContent())!.replace('New secret: ', '').trim();
+    expect(newSecret).not.toBe(secret);
+    await page.getByRole('button', { name: 'Reveal secret' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Secret: ${newSecret}` })
+      .waitFor({ timeout: 10_000 });
+    expect((await api(app.url, 'GET', `/admin/webhooks/endpoints/${endpointId}/secret`)).body.secret).toBe(newSecret);
+
+    // Edit: the description and a rate limit change.
+    await page.getByRole('button', { name: 'Edit' }).click();
+    const edit = page.locator('section[aria-label="Edit"] form');
+    await edit.getByLabel('Description').fill('edited in the console');
+    await edit.getByLabel('Sends per second').fill('5');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.endpoint-head', { hasText: 'edited in the console' }).waitFor({ timeout: 10_000 });
+    const saved = await api(app.url, 'GET', `/admin/webhooks/endpoints/${endpointId}`);
+    expect(saved.body).toMatchObject({ description: 'edited in the console', rateLimitPerSecond: 5 });
 
     expect(realErrors(errors)).toEqual([]);
   });
