@@ -237,6 +237,38 @@ describe('docker-compose.yml', () => {
     expect(config.realtime.feedShards).toBe(3);
   });
 
+  it('has an observability profile: Prometheus scraping every app replica, Grafana provisioned with deploy/grafana', () => {
+    const inProfile = Object.keys(services).filter((name) => services[name].profiles?.includes('observability'));
+    expect(inProfile.sort()).toEqual(['grafana', 'prometheus']);
+    expect(services.prometheus.volumes).toContain('./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    const prometheus = parse(read('deploy/prometheus.yml')) as {
+      scrape_configs: { metrics_path: string; dns_sd_configs: { names: string[]; port: number }[] }[];
+    };
+    const [scrape] = prometheus.scrape_configs;
+    expect(scrape.metrics_path).toBe('/metrics');
+    // The service name resolves to every replica; the port is the one the app listens on.
+    expect(scrape.dns_sd_configs[0].names).toEqual(['app']);
+    expect(String(scrape.dns_sd_configs[0].port)).toBe(String(environmentOf(services.app).PORT));
+    expect(services.grafana.volumes).toEqual([
+      './deploy/grafana/provisioning:/etc/grafana/provisioning:ro',
+      './deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro',
+    ]);
+    const datasources = parse(read('deploy/grafana/provisioning/datasources/prometheus.yml')) as {
+      datasources: { uid: string; url: string }[];
+    };
+    expect(new URL(datasources.datasources[0].url).hostname).toBe('prometheus');
+    const providers = parse(read('deploy/grafana/provisioning/dashboards/livefeed.yml')) as {
+      providers: { options: { path: string } }[];
+    };
+    expect(providers.providers[0].options.path).toBe('/var/lib/grafana/dashboards');
+    // Every panel queries the provisioned datasource.
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/livefeed.json')) as {
+      panels: { type: string; datasource?: { uid: string } }[];
+    };
+    const uids = new Set(dashboard.panels.filter((p) => p.type !== 'row').map((p) => p.datasource?.uid));
+    expect([...uids]).toEqual([datasources.datasources[0].uid]);
+  });
+
   it('rejects the same environment without ADMIN_API_KEY (production requires it)', () => {
     const { ADMIN_API_KEY: _omitted, ...withoutKey } = appEnv;
     expect(() => loadConfig(withoutKey)).toThrow(/ADMIN_API_KEY/);

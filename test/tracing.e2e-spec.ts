@@ -136,6 +136,7 @@ describe('OpenTelemetry (e2e, the built app)', () => {
     const app = await start({
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
       OTEL_BSP_SCHEDULE_DELAY: '100',
+      LOG_LEVEL: 'info',
     });
     // The sender's own trace: the server span honours it, and everything after continues it.
     const traceId = randomBytes(16).toString('hex');
@@ -177,6 +178,14 @@ describe('OpenTelemetry (e2e, the built app)', () => {
     expect(otlp.spans.some((s) => attributeText(s).includes('postgresql'))).toBe(true);
     expect(otlp.spans.some((s) => attributeText(s).includes('"redis"'))).toBe(true);
     expect(otlp.requests.every((r) => r.startsWith('POST /v1/traces application/json'))).toBe(true);
+    // Logs name the trace: the webhook's access line carries its trace and server span.
+    const lines = app
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { trace_id?: string; span_id?: string; route?: string });
+    const access = lines.find((line) => line.trace_id === traceId && line.route === '/webhooks/stripe');
+    expect(access).toMatchObject({ trace_id: traceId, span_id: spans.request.spanId });
   }, 60_000);
 
   it('without OTEL_EXPORTER_OTLP_ENDPOINT the same flow exports nothing and sends no traceparent', async () => {
@@ -187,11 +196,14 @@ describe('OpenTelemetry (e2e, the built app)', () => {
       const app = await start({
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${idle.url}/v1/traces`,
         OTEL_BSP_SCHEDULE_DELAY: '100',
+        LOG_LEVEL: 'info',
       });
       const delivered = await planChange(app, {
         traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
       });
       expect(delivered.headers.traceparent).toBeUndefined();
+      expect(app.output()).toContain('"msg":"request completed"');
+      expect(app.output()).not.toContain('trace_id');
       await sleep(500); // longer than a batch's delay, had the SDK been started
       expect(idle.requests).toEqual([]);
     } finally {

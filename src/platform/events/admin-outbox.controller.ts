@@ -1,9 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { AdminOnly } from '#src/platform/auth/decorators.js';
-import { rows } from '#src/platform/database/sql.js';
+import { OutboxBacklog } from './outbox-backlog.js';
 
 class OutboxStatsDto {
   @ApiProperty({ description: 'Events some handler has still to handle' })
@@ -16,27 +14,17 @@ class OutboxStatsDto {
   deadLettered: number;
 }
 
-/** The outbox backlog (the console's Overview). Pending events are counted on their partial index. */
+/** The outbox backlog (the console's Overview). */
 @ApiTags('admin: outbox')
 @AdminOnly()
 @Controller('admin/outbox')
 export class AdminOutboxController {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly backlog: OutboxBacklog) {}
 
   @Get('stats')
   @ApiOperation({ summary: 'Outbox backlog', description: 'Pending events, the age of the oldest, dead-letters.' })
   @ApiOkResponse({ type: OutboxStatsDto })
-  async stats(): Promise<OutboxStatsDto> {
-    const [row] = await rows<{ pending: number; oldest: number | null; dead: number }>(
-      this.dataSource,
-      `SELECT (SELECT count(*)::int FROM outbox_events WHERE processed_at IS NULL) AS pending,
-              (SELECT extract(epoch FROM now() - min(occurred_at))::float FROM outbox_events WHERE processed_at IS NULL) AS oldest,
-              (SELECT count(*)::int FROM outbox_handled WHERE outcome = 'dead') AS dead`,
-    );
-    return {
-      pending: row.pending,
-      oldestPendingSeconds: row.oldest === null ? null : Math.round(row.oldest),
-      deadLettered: row.dead,
-    };
+  stats(): Promise<OutboxStatsDto> {
+    return this.backlog.read();
   }
 }

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AdminOutboxController } from './admin-outbox.controller.js';
+import { OutboxBacklog } from './outbox-backlog.js';
 import { OutboxEvent } from './outbox-event.entity.js';
 import { OutboxHandled } from './outbox-handled.entity.js';
 import { OutboxLease } from './outbox-lease.entity.js';
@@ -12,7 +13,7 @@ import { OutboxService } from './outbox.service.js';
 @Module({
   imports: [TypeOrmModule.forFeature([OutboxEvent, OutboxHandled, OutboxLease])],
   controllers: [AdminOutboxController],
-  providers: [OutboxService, OutboxRelay],
+  providers: [OutboxService, OutboxRelay, OutboxBacklog],
   exports: [OutboxService, OutboxRelay],
 })
 export class EventsModule {}
