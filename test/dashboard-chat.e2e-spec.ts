@@ -8,15 +8,8 @@
 import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Browser, BrowserContext, WebSocketRoute } from 'playwright-core';
-import {
-  SCREENSHOT_PATH,
-  type WatchedPage,
-  ensureDashboardBuilt,
-  feedState,
-  launchChromium,
-  openPage,
-} from './helpers/browser.js';
+import type { BrowserContext, WebSocketRoute } from 'playwright-core';
+import { SCREENSHOT_PATH, type WatchedPage, SpecBrowser, feedState, openPage } from './helpers/browser.js';
 import { connectChat } from './helpers/socket-chat.js';
 import { type TestApp, type TestEnv, api, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
 
@@ -31,33 +24,23 @@ jest.setTimeout(180_000);
 describe('dashboard chat in Chromium (e2e)', () => {
   let env: TestEnv;
   let app: TestApp;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  let browser: SpecBrowser;
 
   beforeAll(async () => {
-    ensureDashboardBuilt();
     env = await createTestEnv({ DEMO_MODE: 'true', DEMO_TICK_RATE: '10', DEMO_SCORE_STEP_MS: '1000' });
     app = await startTestApp(env);
-    browser = await launchChromium();
+    browser = await SpecBrowser.launch();
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close().catch(() => undefined);
-  });
+  afterEach(() => browser.closeContexts());
   afterAll(async () => {
     await browser?.close();
     await app?.close();
     await env?.cleanup();
   });
 
-  async function newContext(): Promise<BrowserContext> {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    contexts.push(context);
-    return context;
-  }
-
   /** A fresh browser context, the page, demo sign-in by name (keyboard only), chat connected. */
   async function signIn(name: string, context?: BrowserContext): Promise<Person> {
-    context ??= await newContext();
+    context ??= await browser.newContext();
     const watched = await openPage(context, app.url);
     const field = watched.page.getByLabel('Your name');
     await field.fill(name);
@@ -169,7 +152,7 @@ describe('dashboard chat in Chromium (e2e)', () => {
   });
 
   it('messages typed while the socket is down are queued, then sent once each on reconnect', async () => {
-    const context = await newContext();
+    const context = await browser.newContext();
     // Socket.io's two transports can be cut at will: long polling (HTTP) and the WebSocket.
     let down = false;
     const sockets: WebSocketRoute[] = [];

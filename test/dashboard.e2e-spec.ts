@@ -7,16 +7,8 @@
  * dashboard-chat.e2e-spec.ts.
  */
 import { jest } from '@jest/globals';
-import type { Browser, BrowserContext } from 'playwright-core';
 import { RedisService } from '#src/platform/redis/redis.service.js';
-import {
-  type WatchedPage,
-  ensureDashboardBuilt,
-  feedState,
-  launchChromium,
-  openPage,
-  prices,
-} from './helpers/browser.js';
+import { SpecBrowser, type WatchedPage, feedState, openPage, prices } from './helpers/browser.js';
 import { type TestApp, type TestEnv, api, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
 
 // A browser, the app and its feeds on a shared 2-core machine: slow when others run too.
@@ -25,29 +17,21 @@ jest.setTimeout(180_000);
 describe('dashboard feeds in Chromium (e2e)', () => {
   let env: TestEnv;
   let app: TestApp;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  let browser: SpecBrowser;
 
   beforeAll(async () => {
-    ensureDashboardBuilt();
     env = await createTestEnv({ DEMO_MODE: 'true', DEMO_TICK_RATE: '30', DEMO_SCORE_STEP_MS: '600000' });
     app = await startTestApp(env);
-    browser = await launchChromium();
+    browser = await SpecBrowser.launch();
   });
-  afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
-  });
+  afterEach(() => browser.closeContexts());
   afterAll(async () => {
     await browser?.close();
     await app?.close();
     await env?.cleanup();
   });
 
-  const page = async (): Promise<WatchedPage> => {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    contexts.push(context);
-    return openPage(context, app.url);
-  };
+  const page = async (): Promise<WatchedPage> => openPage(await browser.newContext(), app.url);
 
   it('serves the page, its bundle and styles from the app, under a CSP that allows only its own scripts', async () => {
     const index = await fetch(`${app.url}/`);
@@ -78,8 +62,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
   });
 
   it('loads with no uncaught errors, and the prices change on their own', async () => {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    contexts.push(context);
+    const context = await browser.newContext();
     // Everything comes from the app itself (no CDN): the page works offline.
     const elsewhere: string[] = [];
     context.on('request', (request) => {
@@ -167,8 +150,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
   });
 
   it('after a dropped connection the page resumes from its own cursor, and an event from the gap arrives', async () => {
-    const context = await browser.newContext();
-    contexts.push(context);
+    const context = await browser.newContext({});
     // Every scores subscription the page sends on the feed WebSocket, in order, with its cursor.
     const subscribes: { cursor?: string }[] = [];
     context.on('page', (opened) =>
@@ -221,8 +203,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
   });
 
   it('with the feed WebSocket and the SSE endpoints blocked, the page falls back to the long poll and prices and scores still update', async () => {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    contexts.push(context);
+    const context = await browser.newContext();
     const blocked: string[] = [];
     // A proxy that does not pass upgrades: the socket is closed before it is subscribed.
     await context.routeWebSocket('**/feeds/ws**', (socket) => {
@@ -275,8 +256,7 @@ describe('dashboard feeds in Chromium (e2e)', () => {
       free({ mode: 'delayed', delaySeconds: 900, tiers: ['basic', 'premium'] }),
     );
     expect(put.status).toBe(200);
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    contexts.push(context);
+    const context = await browser.newContext();
     // The URL of every feed WebSocket that subscribed the ticker, and the Stripe signatures sent.
     const tickerStreams: string[] = [];
     const webhooks: string[] = [];

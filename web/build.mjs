@@ -1,4 +1,5 @@
-// Bundles the dashboard (web/main.ts and socket.io-client from npm) into public/dist/ with esbuild.
+// Bundles the dashboard (web/main.ts and socket.io-client from npm) and the operator console
+// (web/console/main.ts) into public/dist/ with esbuild: dashboard.js and console.js.
 // `npm run build` runs it; the browser tests run it too when the bundle is missing or older than web/.
 // With --watch (`npm run start:dev`) it rebuilds on every change until stopped.
 import { build, context } from 'esbuild';
@@ -8,8 +9,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 const options = {
   absWorkingDir: root,
-  entryPoints: ['web/main.ts'],
-  outfile: 'public/dist/dashboard.js',
+  entryPoints: { dashboard: 'web/main.ts', console: 'web/console/main.ts' },
+  outdir: 'public/dist',
   bundle: true,
   format: 'esm',
   platform: 'browser',

@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
+import { ConsoleController } from './console.controller.js';
 import { DashboardController } from './dashboard.controller.js';
 
 /**
- * The dashboard: a static page (public/index.html plus the bundle esbuild builds from web/) that uses
- * only the public API: the ticker and scores feeds over SSE (long poll as fallback) and the chat socket.
+ * The app's pages: static HTML in public/ plus bundles esbuild builds from web/. The dashboard (`/`)
+ * uses only the public API: the ticker and scores feeds over SSE (long poll as fallback) and the chat
+ * socket. The operator console (`/console`) uses only the admin API.
  */
-@Module({ controllers: [DashboardController] })
+@Module({ controllers: [DashboardController, ConsoleController] })
 export class DashboardModule {}

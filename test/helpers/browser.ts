@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, chromium } from 'playwright-core';
 import { ROOT } from './processes.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -27,13 +27,17 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
 }
 
-const BUNDLE = join(ROOT, 'public/dist/dashboard.js');
+/** What web/build.mjs writes: the dashboard's and the console's bundles. */
+const BUNDLES = ['dashboard', 'console'].map((name) => join(ROOT, `public/dist/${name}.js`));
 
 /**
  * Where the dashboard test saves the README's screenshot: git-ignored, because tests never change
  * tracked files. `npm run screenshot` (scripts/screenshot.mjs) copies it to docs/screenshot.png.
  */
 export const SCREENSHOT_PATH = join(ROOT, 'test-results/screenshot.png');
+
+/** The console's, from test/console.e2e-spec.ts; `npm run screenshot` copies it to docs/console.png. */
+export const CONSOLE_SCREENSHOT_PATH = join(ROOT, 'test-results/console-webhooks.png');
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -44,11 +48,41 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Builds the page's bundle (`npm run build:web`) if it is missing or older than a file in web/ or the SDK it bundles. */
+/** Builds the pages' bundles (`npm run build:web`) if one is missing or older than a file in web/ or the SDK it bundles. */
 export function ensureDashboardBuilt(): void {
   const newest = Math.max(newestMtime(join(ROOT, 'web')), newestMtime(join(ROOT, 'packages/client/src')));
-  if (existsSync(BUNDLE) && statSync(BUNDLE).mtimeMs >= newest) return;
+  if (BUNDLES.every((bundle) => existsSync(bundle) && statSync(bundle).mtimeMs >= newest)) return;
   execFileSync(process.execPath, [join(ROOT, 'web/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/**
+ * The browser of one spec file: launched once (bundles built first), a fresh context per use
+ * (`newContext`, 1400 × 900 unless told), every context closed by `closeContexts` (call it in
+ * afterEach) and the browser by `close` (afterAll).
+ */
+export class SpecBrowser {
+  private readonly contexts: BrowserContext[] = [];
+
+  private constructor(readonly browser: Browser) {}
+
+  static async launch(): Promise<SpecBrowser> {
+    ensureDashboardBuilt();
+    return new SpecBrowser(await launchChromium());
+  }
+
+  async newContext(options: BrowserContextOptions = { viewport: { width: 1400, height: 900 } }) {
+    const context = await this.browser.newContext(options);
+    this.contexts.push(context);
+    return context;
+  }
+
+  async closeContexts(): Promise<void> {
+    for (const context of this.contexts.splice(0)) await context.close().catch(() => undefined);
+  }
+
+  close(): Promise<void> {
+    return this.browser.close();
+  }
 }
 
 export interface WatchedPage {
