@@ -6,6 +6,7 @@
  * Incoming messages are acknowledged (the sender sees "delivered"); the open conversation is marked
  * read while it is in view.
  */
+import type { Socket } from 'socket.io-client';
 import { ChatApi } from './chat-api.js';
 import { ChatConnection, type ChatState } from './chat-connection.js';
 import { type Conversation, addMessages, applyReceipt, fromView, mergeView } from './conversation.js';
@@ -99,7 +100,7 @@ export class ChatSession {
   }
 
   /** The socket.io socket, for events of your own. */
-  get socket() {
+  get socket(): Socket {
     return this.connection.socket;
   }
 
