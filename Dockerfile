@@ -11,6 +11,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The client SDK: the server's build checks its frames against the SDK's wire types, the dashboard bundles it.
+COPY packages ./packages
 COPY web ./web
 COPY public ./public
 RUN npm run build

@@ -1,6 +1,7 @@
-// `npm run start:dev`: tsc compiles src/ into dist/ in watch mode, esbuild rebundles the dashboard
-// on change (web/build.mjs --watch), and `node --watch dist/main.js` restarts the app whenever a
-// compiled module changes. Ctrl-C or SIGTERM stops all three; the app shuts down gracefully.
+// `npm run start:dev`: tsc compiles src/ into dist/ in watch mode (after the client SDK, whose wire
+// types the server imports), esbuild rebundles the dashboard on change (web/build.mjs --watch), and
+// `node --watch dist/main.js` restarts the app whenever a compiled module changes. Ctrl-C or
+// SIGTERM stops all three; the app shuts down gracefully.
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +54,8 @@ rmSync(`${root}dist`, { recursive: true, force: true });
 start('esbuild', [`${root}web/build.mjs`, '--watch']);
 const tsc = start(
   'tsc',
-  [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json', '--watch', '--preserveWatchOutput'],
+  // -b: the SDK's declarations first (the server imports its wire types), then src/.
+  [`${root}node_modules/typescript/bin/tsc`, '-b', 'tsconfig.build.json', '--watch', '--preserveWatchOutput'],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 let appStarted = false;

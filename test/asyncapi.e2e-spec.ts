@@ -1,12 +1,20 @@
 /**
  * `GET /docs/asyncapi.json` (issue 19, item 4): an AsyncAPI 3 document whose every reference
- * resolves, whose names (feeds, WebSocket ops, error codes, event types) are the SDK's
- * (`packages/client/src/wire.ts`), and whose schemas the running app's real frames satisfy: the
+ * resolves, whose names (feeds, WebSocket ops, error codes, event types, chat events) are the
+ * SDK's (`packages/client/src/wire.ts`), and whose schemas the running app's real frames satisfy: the
  * feed WebSocket's replies and events, the SSE stream's event data, and the chat's `message:new`.
  */
 import { Ajv } from 'ajv';
 import { EventSource } from 'eventsource';
-import { FEEDS, FEED_EVENT_TYPES, WS_CLIENT_OPS, WS_ERROR_CODES, WS_SERVER_OPS } from '../packages/client/src/wire.js';
+import {
+  CHAT_CLIENT_EVENTS,
+  CHAT_SERVER_EVENTS,
+  FEEDS,
+  FEED_EVENT_TYPES,
+  WS_CLIENT_OPS,
+  WS_ERROR_CODES,
+  WS_SERVER_OPS,
+} from '../packages/client/src/wire.js';
 import { connectChat } from './helpers/socket-chat.js';
 import { type TestApp, type TestEnv, api, createTestEnv, startTestApp, waitFor } from './helpers/test-app.js';
 import { type WsFeedClient, openWsFeed } from './helpers/ws-feed.js';
@@ -79,7 +87,7 @@ describe('AsyncAPI document of the realtime wire (e2e)', () => {
     }
   });
 
-  it("names exactly the SDK's feeds, ops, error codes and event types", () => {
+  it("names exactly the SDK's feeds, ops, error codes and event types, and the chat's events", () => {
     const messages = Object.keys(doc.components.messages);
     const wsOps = messages.filter((m) => m.startsWith('ws.')).map((m) => m.slice(3));
     expect(wsOps.sort()).toEqual([...WS_CLIENT_OPS, ...WS_SERVER_OPS].sort());
@@ -93,6 +101,11 @@ describe('AsyncAPI document of the realtime wire (e2e)', () => {
       const sse = messages.filter((m) => m.startsWith(`${feed}.sse.`)).map((m) => m.split('.')[2]);
       expect(sse).toEqual([...FEED_EVENT_TYPES[feed]]);
     }
+    // operation → the channel's message → the component message, whose `name` is the socket.io event.
+    const chatNames = (operation: string) =>
+      doc.operations[operation].messages.map((m: { $ref: string }) => resolve(resolve(m.$ref).$ref).name as string);
+    expect(chatNames('receiveChat')).toEqual([...CHAT_CLIENT_EVENTS]);
+    expect(chatNames('sendChat')).toEqual([...CHAT_SERVER_EVENTS]);
   });
 
   it("the app's real frames satisfy the schemas: WebSocket replies and events, SSE data, chat message:new", async () => {

@@ -3,12 +3,25 @@
  * that can refuse WebSocket upgrades and SSE routes, drop every connection and switch instances:
  * the SDK falls back WebSocket → SSE → long poll, climbs back to the WebSocket, and across every
  * switch delivers each tick published after its snapshot exactly once, in order; scores replayed
- * again after a switch (a proxy that resumes from an older cursor) are dropped by seq.
+ * again after a switch (a proxy that resumes from an older cursor) are dropped by seq. The SDK's
+ * chat session: what is written while the network is down is queued, kept in its storage and sent
+ * once each on reconnect (to the other instance); an outbox item whose ack was lost is resent with
+ * its clientMsgId and stored once; conversations, unread counts, typing, presence and read receipts
+ * follow the other side; a refused token is renewed with `getToken`.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import { type AddressInfo, type Socket, connect } from 'node:net';
-import { type FeedEvent, type TransportKind, createClient } from '../packages/client/src/index.js';
+import {
+  type ChatMessage,
+  type ChatOptions,
+  type ChatSession,
+  type FeedEvent,
+  type TransportKind,
+  createClient,
+  memoryStorage,
+} from '../packages/client/src/index.js';
 import type { Subscription } from '../packages/client/src/index.js';
+import { connectChat } from './helpers/socket-chat.js';
 import {
   TEST_ADMIN_KEY,
   type TestApp,
@@ -24,6 +37,8 @@ interface Proxy {
   target: string;
   blockUpgrades: boolean;
   blockSse: boolean;
+  /** Refuses every request and upgrade (the network is down). */
+  refuse: boolean;
   /** Rewrites the `Last-Event-ID` of SSE requests (a balancer that resumes from an older cursor). */
   rewriteCursor?: (cursor: string) => string;
   /** `kind host` of each request forwarded, in order. */
@@ -45,6 +60,7 @@ async function startProxy(target: string): Promise<Proxy> {
   };
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const isStream = /\/stream(\?|$)/.test(req.url ?? '');
+    if (proxy.refuse) return void res.writeHead(503).end('down');
     if (isStream && proxy.blockSse) return void res.writeHead(503).end('sse blocked');
     const to = new URL(proxy.target);
     const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: to.host };
@@ -68,7 +84,7 @@ async function startProxy(target: string): Promise<Proxy> {
   const server: Server = createServer(forward);
   server.on('connection', track);
   server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    if (proxy.blockUpgrades) {
+    if (proxy.blockUpgrades || proxy.refuse) {
       client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
@@ -96,6 +112,7 @@ async function startProxy(target: string): Promise<Proxy> {
     target,
     blockUpgrades: false,
     blockSse: false,
+    refuse: false,
     routed: [],
     sseText: '',
     drop: () => {
@@ -115,6 +132,7 @@ describe('client SDK (e2e, two instances behind a proxy)', () => {
   let b: TestApp;
   let proxy: Proxy;
   const subscriptions: Subscription[] = [];
+  const sessions: ChatSession[] = [];
 
   beforeAll(async () => {
     env = await createTestEnv();
@@ -124,10 +142,12 @@ describe('client SDK (e2e, two instances behind a proxy)', () => {
   }, 60_000);
   afterEach(() => {
     subscriptions.splice(0).forEach((subscription) => subscription.close());
+    sessions.splice(0).forEach((session) => session.close());
     Object.assign(proxy, {
       target: a.url,
       blockUpgrades: false,
       blockSse: false,
+      refuse: false,
       rewriteCursor: undefined,
       sseText: '',
     });
@@ -286,4 +306,147 @@ describe('client SDK (e2e, two instances behind a proxy)', () => {
       subscriptions.pop()!.close();
     }
   });
+  /** A user (admin API) and a user JWT for it. */
+  async function user(name: string): Promise<{ id: string; token: string }> {
+    const created = await api(a.url, 'POST', '/admin/users', { name });
+    expect(created.status).toBe(201);
+    const minted = await api(a.url, 'POST', `/admin/users/${created.body.id}/tokens`, {});
+    return { id: created.body.id as string, token: minted.body.token as string };
+  }
+
+  async function directConversation(from: { token: string }, to: { id: string }): Promise<string> {
+    const created = await api(
+      a.url,
+      'POST',
+      '/chat/conversations',
+      { type: 'direct', userId: to.id },
+      { authorization: `Bearer ${from.token}`, 'content-type': 'application/json' },
+    );
+    expect(created.status).toBe(201);
+    return created.body.id as string;
+  }
+
+  const historyOf = async (conversationId: string, token: string) =>
+    (
+      await api(a.url, 'GET', `/chat/conversations/${conversationId}/messages`, undefined, {
+        authorization: `Bearer ${token}`,
+      })
+    ).body.items as ChatMessage[];
+
+  async function session(baseUrl: string, token: string, options: ChatOptions = {}): Promise<ChatSession> {
+    const chat = await createClient({ baseUrl, token }).chat.connect(options);
+    sessions.push(chat);
+    await waitFor(() => chat.state === 'connected', 15_000);
+    return chat;
+  }
+
+  it('chat: messages written while the network is down are kept, then sent once each on reconnect (to the other instance)', async () => {
+    const [alice, bob] = [await user('sdk alice'), await user('sdk bob')];
+    const conversationId = await directConversation(alice, bob);
+    const received: ChatMessage[] = [];
+    const reader = await session(b.url, bob.token, { onMessage: (message) => received.push(message) });
+    const storage = memoryStorage();
+    const states: string[] = [];
+    const writer = await session(proxy.url, alice.token, { storage, onState: (state) => states.push(state) });
+    expect(writer.me).toBe(alice.id); // from GET /auth/me
+
+    proxy.refuse = true;
+    proxy.drop();
+    await waitFor(() => writer.state === 'reconnecting', 10_000);
+    const sent = [writer.send(conversationId, 'offline 1'), writer.send(conversationId, 'offline 2')];
+    expect(writer.outbox.items.map((item) => [item.body, item.status])).toEqual([
+      ['offline 1', 'queued'],
+      ['offline 2', 'queued'],
+    ]);
+    // Kept in the storage (a page would find them after a reload).
+    const kept = JSON.parse(storage.getItem(`livefeed.outbox.${alice.id}`)!) as { clientMsgId: string }[];
+    expect(kept.map((item) => item.clientMsgId)).toEqual(sent.map((item) => item.clientMsgId));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(received).toEqual([]);
+
+    proxy.target = b.url;
+    proxy.refuse = false;
+    await waitFor(() => writer.state === 'connected' && writer.outbox.items.length === 0, 20_000);
+    await waitFor(() => received.length === 2, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // a duplicate would arrive meanwhile
+    expect(received.map((message) => message.body)).toEqual(['offline 1', 'offline 2']);
+    expect((await historyOf(conversationId, bob.token)).map((message) => message.body)).toEqual([
+      'offline 1',
+      'offline 2',
+    ]);
+    expect(states).toEqual(['connected', 'reconnecting', 'connected']);
+    expect(JSON.parse(storage.getItem(`livefeed.outbox.${alice.id}`)!)).toEqual([]);
+    // The server holds each under the clientMsgId it was written with: the same id sent again is the same message.
+    const raw = await connectChat(a.url, alice.token);
+    try {
+      const again = await raw.send(conversationId, 'offline 1', sent[0].clientMsgId);
+      expect(again).toMatchObject({ ok: true, message: { id: received[0].id, seq: received[0].seq } });
+    } finally {
+      raw.close();
+    }
+    // Bob's session learned of the conversation from the message itself, with its unread count.
+    expect(reader.conversations.get(conversationId)?.unread).toBe(2);
+  }, 60_000);
+
+  it('chat: an outbox item whose ack was lost (stored, then the page reloaded) is resent with its clientMsgId and stored once', async () => {
+    const [erin, frank] = [await user('sdk erin'), await user('sdk frank')];
+    const conversationId = await directConversation(erin, frank);
+    const raw = await connectChat(a.url, erin.token);
+    const clientMsgId = 'sdk-lost-ack-1';
+    try {
+      expect((await raw.send(conversationId, 'stored once', clientMsgId)).ok).toBe(true);
+    } finally {
+      raw.close();
+    }
+    const storage = memoryStorage();
+    const key = `livefeed.outbox.${erin.id}`;
+    storage.setItem(key, JSON.stringify([{ clientMsgId, conversationId, body: 'stored once', status: 'sending' }]));
+    const acked: ChatMessage[] = [];
+    const writer = await session(proxy.url, erin.token, { userId: erin.id, storage, onMessage: (m) => acked.push(m) });
+    await waitFor(() => writer.outbox.items.length === 0, 15_000);
+    expect(storage.getItem(key)).toBe('[]');
+    await waitFor(() => acked.length === 1);
+    const history = await historyOf(conversationId, frank.token);
+    expect(history.map((message) => message.body)).toEqual(['stored once']);
+    expect(acked[0].id).toBe(history[0].id);
+    expect(writer.conversations.get(conversationId)?.lastMessage?.id).toBe(history[0].id);
+  }, 60_000);
+
+  it('chat: typing, presence, unread and read receipts between two sessions; a refused token is renewed', async () => {
+    const [carol, dave] = [await user('sdk carol'), await user('sdk dave')];
+    let minted = 0;
+    const chat = createClient({
+      baseUrl: proxy.url,
+      token: 'not-a-token',
+      getToken: async () => {
+        minted++;
+        return carol.token;
+      },
+    });
+    const writer = await chat.chat.connect({ userId: carol.id });
+    sessions.push(writer);
+    await waitFor(() => writer.state === 'connected', 15_000);
+    expect(minted).toBe(1);
+    const reader = await session(b.url, dave.token);
+
+    const conversation = await writer.startDirect(dave.id);
+    await waitFor(() => writer.presence.get(dave.id) === true, 10_000);
+    writer.typing(conversation.id);
+    await waitFor(() => reader.conversations.get(conversation.id)?.typing.has(carol.id), 10_000);
+    writer.send(conversation.id, 'hello dave');
+    await waitFor(() => reader.conversations.get(conversation.id)?.unread === 1, 10_000);
+    // Dave's socket acknowledged it: Carol's session hears Dave's delivered cursor.
+    await waitFor(() => (conversation.receipts.get(dave.id)?.deliveredSeq ?? 0) >= 1, 10_000);
+    expect(conversation.receipts.get(dave.id)?.readSeq).toBe(0);
+
+    await reader.open(conversation.id);
+    expect([...reader.conversations.get(conversation.id)!.messages.values()].map((m) => m.body)).toEqual([
+      'hello dave',
+    ]);
+    expect(reader.conversations.get(conversation.id)?.unread).toBe(0);
+    await waitFor(() => conversation.receipts.get(dave.id)?.readSeq === 1, 10_000);
+
+    reader.close();
+    await waitFor(() => writer.presence.get(dave.id) === false, 10_000);
+  }, 60_000);
 });

@@ -5,7 +5,7 @@
  * re-minted on the stream's `event: refresh` and before it expires; every change of identity or
  * token tells the feeds to reconnect from their cursor, which loses nothing.
  */
-import { postJson } from './http.js';
+import { postJson } from '../packages/client/src/index.js';
 
 const TOKEN_TTL_SECONDS = 3_600;
 /** Re-mint this long before expiry even if no stream asked (the long poll gets no `refresh`). */

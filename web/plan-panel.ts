@@ -7,7 +7,7 @@
  */
 import { byId } from './dom.js';
 import type { FeedAuth } from './feed-auth.js';
-import { ApiError, getJson, postJson, sleep } from './http.js';
+import { ApiError, getJson, postJson } from '../packages/client/src/index.js';
 
 interface FeedMode {
   mode: 'realtime' | 'delayed' | 'conflated' | 'none';
@@ -123,7 +123,7 @@ export class PlanPanel {
           this.status.textContent = `now on ${plan}`;
           return;
         }
-        await sleep(300);
+        await new Promise((resolve) => setTimeout(resolve, 300));
       }
       this.status.textContent = `the webhook was accepted; the plan has not changed yet`;
     } catch (error) {

@@ -13,7 +13,7 @@ import type {
   Score as ScoreFrame,
 } from '../packages/client/src/wire.js';
 import { type FeedState, followFeed } from './live-feed.js';
-import { getJson } from './http.js';
+import { getJson } from '../packages/client/src/index.js';
 
 type Status = MatchStatus;
 

@@ -6,7 +6,7 @@ import { byId, flash, formatTime, h } from './dom.js';
 import type { FeedAuth } from './feed-auth.js';
 import type { Tick } from '../packages/client/src/wire.js';
 import { type FeedState, followFeed } from './live-feed.js';
-import { getJson } from './http.js';
+import { getJson } from '../packages/client/src/index.js';
 
 export type Quote = Tick;
 

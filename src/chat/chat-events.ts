@@ -1,17 +1,18 @@
 /**
- * The chat's server → client events, named once: the wire contract (ARCHITECTURE "Chat") as a
- * type. Every emit to a client socket goes through `DeliveryService`, typed by this map, and what
- * instances route to each other names its events by these keys.
+ * The chat's server → client events, named once: the wire contract (the client SDK's
+ * `ChatServerEvents`, ARCHITECTURE "Chat") as socket.io's event map. Every emit to a client socket
+ * goes through `DeliveryService`, typed by this map, and what instances route to each other names
+ * its events by these keys.
  */
+import type { ChatServerEvent, ChatServerEvents } from '@livefeed/client/wire';
 import type { Socket } from 'socket.io';
-import type { ChatMessage, Receipt } from './chat-message.js';
 
-export interface ServerToClientEvents {
-  'message:new': (payload: { message: ChatMessage }, ack: () => void) => void;
-  'message:receipt': (receipt: Receipt) => void;
-  typing: (payload: { conversationId: string; userId: string }) => void;
-  presence: (payload: { userId: string; online: boolean }) => void;
-}
+/** Every event of the SDK's, with its payload; `message:new` takes an ack (delivered). */
+export type ServerToClientEvents = {
+  [E in ChatServerEvent]: E extends 'message:new'
+    ? (payload: ChatServerEvents[E], ack: () => void) => void
+    : (payload: ChatServerEvents[E]) => void;
+};
 
 /** Events without an ack, which any instance may route to any user. */
 export type SignalEvent = Exclude<keyof ServerToClientEvents, 'message:new'>;

@@ -1,26 +1,13 @@
 /**
- * The chat's wire shapes and its one error type. A `ChatError` is an HttpException, so REST routes
- * answer with the usual envelope, and the gateway turns it into `{ ok: false, error: { code, message } }`.
+ * The chat's wire shapes (the client SDK's, `@livefeed/client/wire`, so the compiler holds the server
+ * to them) and its one error type. A `ChatError` is an HttpException, so REST routes answer with the
+ * usual envelope, and the gateway turns it into `{ ok: false, error: { code, message } }`.
  */
 import { HttpException, HttpStatus } from '@nestjs/common';
+import type { ChatAck, ChatMessage, ChatErrorCode as WireErrorCode } from '@livefeed/client/wire';
 
-/** `message:new` payload and every message the API returns. `senderId` is null for a system message. */
-export interface ChatMessage {
-  id: string;
-  conversationId: string;
-  seq: number;
-  senderId: string | null;
-  body: string;
-  createdAt: string;
-}
-
-/** `message:receipt` payload: where a member's delivered and read cursors are. */
-export interface Receipt {
-  conversationId: string;
-  userId: string;
-  deliveredSeq: number;
-  readSeq: number;
-}
+/** `ChatMessage`: `message:new` payload and every message the API returns; `Receipt`: `message:receipt`. */
+export type { ChatMessage, Receipt } from '@livefeed/client/wire';
 
 export const CHAT_ERROR_CODES = {
   unauthorized: HttpStatus.UNAUTHORIZED,
@@ -30,7 +17,7 @@ export const CHAT_ERROR_CODES = {
   not_found: HttpStatus.NOT_FOUND,
   conflict: HttpStatus.CONFLICT,
   unavailable: HttpStatus.SERVICE_UNAVAILABLE,
-} as const;
+} as const satisfies Record<WireErrorCode, HttpStatus>;
 export type ChatErrorCode = keyof typeof CHAT_ERROR_CODES;
 
 export class ChatError extends HttpException {
@@ -42,8 +29,9 @@ export class ChatError extends HttpException {
   }
 }
 
-export type Ack<T extends object = Record<string, unknown>> =
-  ({ ok: true } & T) | { ok: false; error: { code: ChatErrorCode; message: string } };
+export type Ack<T extends object = Record<string, unknown>> = ChatAck<T>;
+/** What a refused chat event acks. */
+export type Refusal = Extract<Ack, { ok: false }>;
 
 export interface MessageRow {
   id: string;

@@ -24,7 +24,8 @@ import { type AuthedSocketData, socketAuth } from '#src/platform/auth/socket-aut
 import { TokenService } from '#src/platform/auth/token.service.js';
 import { invalidTextMessage, invalidTextPath } from '#src/platform/http/safe-text.js';
 import { ChatMetrics } from './chat.metrics.js';
-import { type Ack as AckBody, ChatError, isUuid } from './chat-message.js';
+import type { ChatClientEvent, ChatClientEvents } from '@livefeed/client/wire';
+import { type Ack as AckBody, ChatError, type Refusal, isUuid } from './chat-message.js';
 import { ConversationsService } from './conversations.service.js';
 import { userRoom } from './chat-events.js';
 import { DeliveryService } from './delivery.service.js';
@@ -33,7 +34,9 @@ import { MessagesService } from './messages.service.js';
 import { PresenceService } from './presence.service.js';
 import { RateLimiter } from './rate-limiter.js';
 
-type AckFn = (response: AckBody) => void;
+/** What the event `E` acks: the SDK's `ChatClientEvents[E].ack`, or a refusal. */
+type AckOf<E extends ChatClientEvent> = AckBody<ChatClientEvents[E]['ack']>;
+type AckFn = (response: AckOf<'message:send'>) => void;
 
 /** The handshake's user, with the token's expiry (events after it get `unauthorized`). */
 type ChatSocketData = AuthedSocketData;
@@ -92,7 +95,10 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         const bad = invalidTextPath(args.length === 1 ? args[0] : args, '');
         if (bad === undefined) return nextPacket();
         if (typeof ack === 'function') {
-          (ack as AckFn)({ ok: false, error: { code: 'invalid', message: invalidTextMessage(bad || 'payload') } });
+          (ack as (refusal: Refusal) => void)({
+            ok: false,
+            error: { code: 'invalid', message: invalidTextMessage(bad || 'payload') },
+          });
         }
       });
       next();
@@ -158,7 +164,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   @SubscribeMessage('sync')
-  async sync(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
+  async sync(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckOf<'sync'>> {
     try {
       return { ok: true, ...(await this.messages.sync(await this.limited(socket), payload)) };
     } catch (error) {
@@ -167,7 +173,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   @SubscribeMessage('message:read')
-  async read(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
+  async read(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckOf<'message:read'>> {
     try {
       const { others, ...receipt } = await this.messages.markRead(await this.limited(socket), payload);
       this.delivery.publishReceipt(receipt, others);
@@ -179,7 +185,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   /** Relayed to the other members, at most once per CHAT_TYPING_THROTTLE_MS per user and conversation; never stored. */
   @SubscribeMessage('typing')
-  async typing(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckBody> {
+  async typing(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown): Promise<AckOf<'typing'>> {
     try {
       const userId = await this.limited(socket);
       const conversationId = (payload as { conversationId?: unknown } | undefined)?.conversationId;
@@ -218,7 +224,7 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     return data.user.id;
   }
 
-  private failure(error: unknown, socket: Socket): AckBody {
+  private failure(error: unknown, socket: Socket): Refusal {
     if (error instanceof ChatError) {
       if (error.code === 'unauthorized') setTimeout(() => socket.disconnect(true), 50);
       return { ok: false, error: { code: error.code, message: error.message } };

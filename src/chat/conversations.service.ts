@@ -5,29 +5,17 @@
 import { Injectable, UnprocessableEntityException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { ConversationView } from '@livefeed/client/wire';
 import { AppConfig } from '#src/config/app-config.js';
 import { type Page, type PageQueryDto, page } from '#src/platform/http/page.js';
 import { UsersService } from '#src/users/users.service.js';
-import { ChatError, type ChatMessage, type MessageRow, toChatMessage } from './chat-message.js';
+import { ChatError, type MessageRow, toChatMessage } from './chat-message.js';
 import type { CreateConversationDto } from './dto/create-conversation.dto.js';
 import type { ConversationType } from './entities/conversation.entity.js';
 import type { MemberRole } from './entities/conversation-member.entity.js';
 
-export interface ConversationView {
-  id: string;
-  type: ConversationType;
-  title: string | null;
-  createdAt: string;
-  members: { userId: string; role: MemberRole }[];
-  /** Your role in it. */
-  role: MemberRole;
-  lastSeq: number;
-  lastMessage: ChatMessage | null;
-  /** Messages after your read cursor that others sent. */
-  unreadCount: number;
-  readSeq: number;
-  deliveredSeq: number;
-}
+/** A conversation as its member sees it: the SDK's type, what the REST routes answer. */
+export type { ConversationView };
 
 interface ViewRow {
   id: string;

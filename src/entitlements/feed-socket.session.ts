@@ -16,7 +16,8 @@
 import { HttpException, type Logger } from '@nestjs/common';
 import type { RawData, WebSocket } from 'ws';
 import type { RealtimeService, SocketStream } from '#src/platform/realtime/realtime.service.js';
-import type { WsConnection } from '#src/platform/realtime/ws-connection.js';
+import type { WsConnection, WsReply } from '#src/platform/realtime/ws-connection.js';
+import type { WsErrorCode } from '@livefeed/client/wire';
 import type { FeedAccessService, Viewer } from './feed-access.service.js';
 import type { Admission, FeedGate } from './feed-gate.js';
 import type { SocketFeed } from './feed-socket.server.js';
@@ -48,14 +49,14 @@ interface OpenFeed {
 /** A refused op: its error code and message. */
 class OpError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: WsErrorCode,
     message: string,
   ) {
     super(message);
   }
 }
 
-const CODES: Record<number, string> = {
+const CODES: Record<number, WsErrorCode> = {
   400: 'bad_request',
   401: 'unauthorized',
   403: 'forbidden',
@@ -112,7 +113,10 @@ export class FeedSocketSession {
     } catch (error) {
       const refused = asOpError(error);
       if (!refused) this.deps.logger.warn(`feed socket: ${(error as Error).message}`);
-      const { code, message } = refused ?? { code: 'internal', message: 'internal error' };
+      const { code, message }: { code: WsErrorCode; message: string } = refused ?? {
+        code: 'internal',
+        message: 'internal error',
+      };
       this.connection.reply({ op: 'error', code, message, ...(ref === undefined ? {} : { ref }) });
       if (code === 'unauthorized' && first) this.connection.close(WS_UNAUTHORIZED, 'unauthorized');
     }
@@ -141,7 +145,12 @@ export class FeedSocketSession {
     const topics = whole ? undefined : await feed.parseTopics(this.topicsOf(message.topics));
     if (!whole && !topics?.size) throw new OpError('bad_request', 'topics must be a non-empty array of strings');
     const viewer = await this.whoIsIt();
-    const reply = { op: 'subscribed', feed: feed.name, ...(topics ? { topics: [...topics] } : {}), ref: message.ref };
+    const reply: WsReply = {
+      op: 'subscribed',
+      feed: feed.name,
+      ...(topics ? { topics: [...topics] } : {}),
+      ref: message.ref,
+    };
     const open = this.open.get(feed.name);
     if (open) {
       if (open.whole || whole) {

@@ -8,8 +8,9 @@ import { Injectable } from '@nestjs/common';
 import { SignJWT, jwtVerify } from 'jose';
 import { AppConfig } from '#src/config/app-config.js';
 import { isUuid } from '#src/platform/http/uuid.js';
+import type { FeedName } from '@livefeed/client/wire';
 
-export type FeedName = 'ticker' | 'scores';
+export type { FeedName };
 export type FeedGrants = Partial<Record<FeedName, string[]>>;
 
 export interface FeedToken {

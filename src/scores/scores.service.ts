@@ -30,41 +30,10 @@ import { MatchEvent } from './match-event.entity.js';
 import { Match } from './match.entity.js';
 import { DOMAIN_EVENT_OF, MAX_EXTRA_PERIODS, type MatchStatus, REQUIRED_STATUS, SPORTS } from './sports.js';
 import { isUuid } from '#src/platform/http/uuid.js';
+import type { MatchEventView, MatchView, Score as ScoreFrame } from '@livefeed/client/wire';
 
-export interface MatchView {
-  id: string;
-  sport: string;
-  homeTeam: string;
-  awayTeam: string;
-  startsAt: string;
-  status: MatchStatus;
-  home: number;
-  away: number;
-  period: number;
-  /** Seq of the last timeline event: a client can skip feed events with `event.seq` at or below it. */
-  seq: number;
-}
-
-export interface MatchEventView {
-  id: string;
-  seq: number;
-  kind: string;
-  team: string | null;
-  points: number | null;
-  period: number;
-  home: number;
-  away: number;
-  at: string;
-}
-
-/** What `event: score` carries (ARCHITECTURE.md): `{ matchId, home, away, status, event }`. */
-export interface ScoreFrame {
-  matchId: string;
-  home: number;
-  away: number;
-  status: MatchStatus;
-  event: MatchEventView;
-}
+/** A match, its timeline events and `event: score` (`{ matchId, home, away, status, event }`): the SDK's wire types. */
+export type { MatchEventView, MatchView, ScoreFrame };
 
 /** The domain event's data: the frame plus what an outbound subscriber needs to make sense of it. */
 export interface ScoreEventData extends ScoreFrame {

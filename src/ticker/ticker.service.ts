@@ -23,13 +23,10 @@ import type { TickDto } from './dto/publish-ticks.dto.js';
 import { Instrument } from './instrument.entity.js';
 import { MAX_EPOCH_MS } from '#src/platform/http/fields.js';
 import type { TopicCatalog } from '#src/entitlements/feed-access.service.js';
+import type { Tick } from '@livefeed/client/wire';
 
-export interface Quote {
-  symbol: string;
-  price: number;
-  size: number;
-  ts: number;
-}
+/** A tick as the feed carries it (`event: tick`, the snapshot's quotes): the SDK's `Tick`. */
+export type Quote = Tick;
 
 @Injectable()
 export class TickerService implements OnModuleInit, OnModuleDestroy {

@@ -4,16 +4,11 @@
  * per conversation by seq, whatever socket they came through.
  */
 import { type Socket, io } from 'socket.io-client';
+import type { ChatMessage } from '../../packages/client/src/wire.js';
 import { api } from './test-app.js';
 
-export interface WireMessage {
-  id: string;
-  conversationId: string;
-  seq: number;
-  senderId: string | null;
-  body: string;
-  createdAt: string;
-}
+/** A chat message as the wire carries it (the SDK's type). */
+export type WireMessage = ChatMessage;
 
 export interface ChatClient {
   socket: Socket;

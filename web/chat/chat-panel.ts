@@ -1,12 +1,21 @@
 /**
  * The chat panel: sign-in form, "chat with" form, conversation list (presence dot, last message,
- * unread count), the open conversation (history paging, receipts, typing) and the send box. Every
- * user-supplied string goes into the DOM as text (see dom.ts).
+ * unread count), the open conversation (history paging, receipts, typing) and the send box, all
+ * drawn from the client SDK's chat session (`packages/client`: socket, conversations, receipts,
+ * typing, presence, the outbox kept in the tab's sessionStorage). Every user-supplied string goes
+ * into the DOM as text (see dom.ts).
  */
+import {
+  type ChatChange,
+  type ChatMessage,
+  type ChatSession,
+  type ChatState,
+  type Conversation,
+  type ConversationMember,
+  createClient,
+} from '../../packages/client/src/index.js';
 import { byId, formatTime, h, replace } from '../dom.js';
-import { ChatClient, type ChatChange } from './chat-client.js';
-import { nameOf, resolveUser, restoreSession, signIn, signOut, type Session } from './session.js';
-import type { ChatMessage, ChatState, Conversation, Member } from './types.js';
+import { nameOf, rememberName, resolveUser, restoreSession, signIn, signOut, type Session } from './session.js';
 
 const STATE_LABEL: Record<ChatState, string> = {
   'signed-out': 'signed out',
@@ -16,7 +25,9 @@ const STATE_LABEL: Record<ChatState, string> = {
 };
 
 export class ChatPanel {
-  private client?: ChatClient;
+  private client?: ChatSession;
+  /** Bumped on each sign-in and sign-out, so a session that connects after it is dropped. */
+  private generation = 0;
   private readonly signInForm = byId<HTMLFormElement>('sign-in');
   private readonly body = byId('chat-body');
   private readonly list = byId<HTMLUListElement>('conversations');
@@ -53,11 +64,13 @@ export class ChatPanel {
     byId<HTMLFormElement>('send-form').addEventListener('submit', (event) => {
       event.preventDefault();
       const text = this.input.value.trim();
-      if (!text || !this.client) return;
-      this.client.send(text);
+      if (!text || !this.client?.openId) return;
+      this.client.send(this.client.openId, text);
       this.input.value = '';
     });
-    this.input.addEventListener('input', () => this.client?.typing());
+    this.input.addEventListener('input', () => {
+      if (this.client?.openId) this.client.typing(this.client.openId);
+    });
     this.olderButton.addEventListener('click', () => {
       const before = this.messages.scrollHeight - this.messages.scrollTop;
       void this.client?.loadOlder().then(() => (this.messages.scrollTop = this.messages.scrollHeight - before));
@@ -70,22 +83,38 @@ export class ChatPanel {
 
   private begin(session: Session): void {
     this.client?.close();
-    this.client = new ChatClient(
-      session,
-      (change) => this.changed(change),
-      (reason) => this.end(reason),
-    );
+    this.client = undefined;
+    const generation = ++this.generation;
     byId('me-name').textContent = session.user.name;
     this.onSession(session);
     this.signInForm.hidden = true;
     this.body.hidden = false;
     this.view.hidden = true;
-    this.changed('state');
-    this.client.connect();
+    this.onState('connecting', STATE_LABEL.connecting);
     byId<HTMLInputElement>('peer').focus();
+    const connecting = createClient({ baseUrl: location.origin, token: session.token }).chat.connect({
+      userId: session.user.id,
+      storage: sessionStorage,
+      onChange: (change) => this.changed(change),
+      onState: (state) => {
+        if (state === 'signed-out') this.end('Your session expired: sign in again.');
+      },
+      inView: () => document.visibilityState === 'visible',
+    });
+    connecting.then(
+      (client) => {
+        if (generation !== this.generation) return client.close();
+        this.client = client;
+        this.changed('state');
+      },
+      (error: Error) => {
+        if (generation === this.generation) this.end(`Chat is unavailable: ${error.message}`);
+      },
+    );
   }
 
   private end(reason: string): void {
+    this.generation++;
     this.client?.close();
     this.client = undefined;
     signOut();
@@ -130,17 +159,17 @@ export class ChatPanel {
     if (!client) return;
     if (change === 'state') this.onState(client.state, STATE_LABEL[client.state]);
     if (change === 'conversations' || change === 'presence') this.renderList(client);
-    if (change === 'messages' || change === 'presence') this.renderConversation(client);
+    if (change === 'messages' || change === 'outbox' || change === 'presence') this.renderConversation(client);
     if (change === 'typing') this.renderTyping(client);
   }
 
-  private title(client: ChatClient, conversation: Conversation): string {
+  private title(client: ChatSession, conversation: Conversation): string {
     if (conversation.title) return conversation.title;
     const others = conversation.members.filter((member) => member.userId !== client.me);
     return others.map((member) => nameOf(member.userId, member.name)).join(', ') || 'just you';
   }
 
-  private presenceDot(client: ChatClient, members: Member[]): HTMLElement | null {
+  private presenceDot(client: ChatSession, members: ConversationMember[]): HTMLElement | null {
     const others = members.filter((member) => member.userId !== client.me);
     if (others.length !== 1) return null;
     const online = client.presence.get(others[0].userId) === true;
@@ -152,10 +181,12 @@ export class ChatPanel {
     });
   }
 
-  private renderList(client: ChatClient): void {
-    const conversations = [...client.conversations.values()].sort((a, b) =>
-      (b.lastMessage?.createdAt ?? '').localeCompare(a.lastMessage?.createdAt ?? ''),
-    );
+  private renderList(client: ChatSession): void {
+    const conversations = [...client.conversations.values()];
+    for (const conversation of conversations)
+      for (const member of conversation.members)
+        if (member.name) rememberName({ id: member.userId, name: member.name });
+    conversations.sort((a, b) => (b.lastMessage?.createdAt ?? '').localeCompare(a.lastMessage?.createdAt ?? ''));
     replace(
       this.list,
       ...(conversations.length === 0 ? [h('li', { className: 'empty', text: 'No conversations yet' })] : []),
@@ -180,7 +211,7 @@ export class ChatPanel {
     );
   }
 
-  private renderConversation(client: ChatClient): void {
+  private renderConversation(client: ChatSession): void {
     const conversation = client.openId ? client.conversations.get(client.openId) : undefined;
     if (!conversation) return;
     replace(
@@ -239,7 +270,7 @@ export class ChatPanel {
    * Screen readers hear each new message from others once, through a live region of its own (the
    * list is rebuilt on every change, so it cannot be the live region).
    */
-  private announce(client: ChatClient, conversationId: string, stored: ChatMessage[]): void {
+  private announce(client: ChatSession, conversationId: string, stored: ChatMessage[]): void {
     const newest = stored.at(-1)?.seq ?? 0;
     const seen = this.announced.get(conversationId);
     this.announced.set(conversationId, Math.max(newest, seen ?? 0));
@@ -252,7 +283,7 @@ export class ChatPanel {
     }
   }
 
-  private renderTyping(client: ChatClient): void {
+  private renderTyping(client: ChatSession): void {
     const conversation = client.openId ? client.conversations.get(client.openId) : undefined;
     const now = Date.now();
     const who = conversation

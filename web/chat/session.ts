@@ -3,8 +3,12 @@
  * (sessionStorage, so two tabs can be two people) and the user names it has learned (localStorage;
  * the chat API gives member ids only).
  */
-import { getJson, postJson } from '../http.js';
-import type { User } from './types.js';
+import { getJson, postJson } from '../../packages/client/src/index.js';
+
+export interface User {
+  id: string;
+  name: string;
+}
 
 export interface Session {
   token: string;

@@ -1,5 +1,5 @@
 /** `createClient`: the SDK's entry, its feeds and its chat over one base URL and one token source. */
-import { type ChatOptions, type ChatSession, connectChat } from './chat.js';
+import { type ChatOptions, ChatSession } from './chat.js';
 import { FeedSubscription, type SubscribeOptions, type Subscription } from './subscription.js';
 import { TokenSource } from './token.js';
 import type { TransportKind } from './transport.js';
@@ -29,6 +29,7 @@ export interface LiveFeedClient {
     subscribe<F extends FeedName>(options: SubscribeOptions<F>): Subscription;
   };
   chat: {
+    /** A chat session as the token's user (a user JWT): conversations, messages, receipts, presence, outbox. */
     connect(options?: ChatOptions): Promise<ChatSession>;
   };
 }
@@ -51,6 +52,6 @@ export function createClient(options: ClientOptions): LiveFeedClient {
         return new FeedSubscription(subscribe, settings, tokens).start();
       },
     },
-    chat: { connect: (chat) => connectChat(options.baseUrl, tokens, chat) },
+    chat: { connect: (chat) => ChatSession.connect(options.baseUrl, tokens, chat) },
   };
 }

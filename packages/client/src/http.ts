@@ -1,4 +1,4 @@
-/** fetch() for the JSON API (moved from web/http.ts): a non-2xx throws an ApiError with the server's message. */
+/** fetch() for the JSON API: a non-2xx throws an ApiError with the server's envelope message. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -22,6 +22,15 @@ export async function getJson<T>(url: string | URL, init: RequestInit = {}): Pro
     throw new ApiError(response.status, typeof message === 'string' ? message : `HTTP ${response.status}`);
   }
   return body as T;
+}
+
+/** POSTs `body` as JSON; the answer as `getJson` reads it. */
+export function postJson<T>(url: string | URL, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+  return getJson<T>(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
 export function bearer(token: string | undefined): Record<string, string> {

@@ -2,8 +2,11 @@
 export { createClient, type ClientOptions, type LiveFeedClient } from './client.js';
 export type { SubscribeOptions, Subscription } from './subscription.js';
 export { TransportError, type TransportKind } from './transport.js';
-export type { ChatOptions, ChatSession } from './chat.js';
-export { Outbox, memoryStorage, type Ack, type ChatMessage, type OutboxStorage, type Outgoing } from './outbox.js';
+export { ChatSession, type ChatChange, type ChatOptions } from './chat.js';
+export type { ChatApi } from './chat-api.js';
+export type { ChatState } from './chat-connection.js';
+export type { Conversation } from './conversation.js';
+export { Outbox, memoryStorage, type OutboxStorage, type Outgoing } from './outbox.js';
 export { SseParser, type SseMessage } from './sse-parser.js';
-export { ApiError } from './http.js';
+export { ApiError, getJson, postJson } from './http.js';
 export * from './wire.js';

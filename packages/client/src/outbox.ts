@@ -1,33 +1,21 @@
 /**
- * Chat messages written and not yet acknowledged (moved from web/chat/outbox.ts): kept in a
- * storage (sessionStorage in a page, memory by default), sent in order, one at a time, whenever
- * the socket is up. Each keeps the `clientMsgId` it got when written, so a resend after a lost
- * ack (disconnect, timeout) is recognised by the server and never stored twice.
+ * Chat messages written and not yet acknowledged: kept in a storage (a page's sessionStorage or
+ * localStorage, memory by default), sent in order, one at a time, whenever the socket is up. Each
+ * keeps the `clientMsgId` it got when written, so a resend after a lost ack (disconnect, timeout)
+ * is recognised by the server and never stored twice.
  */
-import type { Socket } from 'socket.io-client';
+import type { ChatAck, ChatClientEvents, ChatMessage } from './wire.js';
 
-export const ACK_TIMEOUT_MS = 10_000;
 const RESEND_DELAY_MS = 3_000;
 /** Worth sending again later; any other refusal (invalid, forbidden…) is marked failed. */
 const TRANSIENT = new Set(['rate_limited', 'unavailable']);
-
-export interface ChatMessage {
-  id: string;
-  conversationId: string;
-  seq: number;
-  senderId: string | null;
-  body: string;
-  createdAt: string;
-}
-
-export type Ack<T extends object = object> =
-  ({ ok: true } & T) | { ok: false; error: { code: string; message: string } };
 
 export interface Outgoing {
   clientMsgId: string;
   conversationId: string;
   body: string;
   status: 'queued' | 'sending' | 'failed';
+  /** Why the server refused it (`failed`). */
   error?: string;
 }
 
@@ -42,9 +30,16 @@ export function memoryStorage(): OutboxStorage {
   return { getItem: (key) => items.get(key) ?? null, setItem: (key, value) => void items.set(key, value) };
 }
 
+/** Where the outbox sends: `message:send` with its ack; rejects when disconnected or unanswered. */
+export interface OutboxChannel {
+  readonly connected: boolean;
+  send(payload: ChatClientEvents['message:send']['payload']): Promise<ChatAck<{ message: ChatMessage }>>;
+}
+
 export class Outbox {
   items: Outgoing[];
   private flushing = false;
+  private timer?: ReturnType<typeof setTimeout>;
 
   constructor(
     private readonly storage: OutboxStorage,
@@ -70,20 +65,23 @@ export class Outbox {
     this.onChange();
   }
 
-  /** Sends what waits while `socket` is connected; `stored` gets each acknowledged message. */
-  async flush(socket: Socket | undefined, stored: (message: ChatMessage, item: Outgoing) => void): Promise<void> {
+  /** Sends what waits while `channel` is connected; `stored` gets each acknowledged message. */
+  async flush(channel: OutboxChannel, stored: (message: ChatMessage, item: Outgoing) => void): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
-    const later = () => setTimeout(() => void this.flush(socket, stored), this.resendDelayMs);
+    const later = () => {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.flush(channel, stored), this.resendDelayMs);
+    };
     try {
       for (;;) {
         const item = this.items.find((entry) => entry.status !== 'failed');
-        if (!item || !socket?.connected) return;
+        if (!item || !channel.connected) return;
         item.status = 'sending';
         this.onChange();
-        let ack: Ack<{ message: ChatMessage }>;
+        let ack: ChatAck<{ message: ChatMessage }>;
         try {
-          ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('message:send', {
+          ack = await channel.send({
             conversationId: item.conversationId,
             body: item.body,
             clientMsgId: item.clientMsgId,
@@ -115,6 +113,11 @@ export class Outbox {
     } finally {
       this.flushing = false;
     }
+  }
+
+  /** No resend is scheduled after this (the items stay in the storage for the next session). */
+  stop(): void {
+    clearTimeout(this.timer);
   }
 
   private save(): void {

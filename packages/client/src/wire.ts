@@ -1,7 +1,8 @@
 /**
  * The wire of the live-feed backend, as the server sends and takes it: the feeds and their topics,
  * the events of every transport (WebSocket `livefeed.v1`, SSE, long poll), their payloads, and the
- * ops of the feed WebSocket. Ids are opaque cursors, the same on every transport.
+ * ops of the feed WebSocket; the chat's socket.io events, acks and REST shapes. Ids are opaque
+ * cursors, the same on every transport.
  */
 
 export type FeedName = 'ticker' | 'scores';
@@ -139,6 +140,103 @@ export type WsServerReply =
 
 export type WsServerFrame = WsServerReply | FeedEvent;
 
+/** A chat message (`message:new`, acks, history). `senderId` is null for a system message. */
+export interface ChatMessage {
+  id: string;
+  conversationId: string;
+  /** Per conversation, from 1, no gaps. */
+  seq: number;
+  senderId: string | null;
+  body: string;
+  createdAt: string;
+}
+
+/** `message:receipt`: where a member's delivered and read cursors are. */
+export interface Receipt {
+  conversationId: string;
+  userId: string;
+  deliveredSeq: number;
+  readSeq: number;
+}
+
+export type ConversationType = 'direct' | 'group';
+export type MemberRole = 'owner' | 'admin' | 'member';
+
+export interface ConversationMember {
+  userId: string;
+  role: MemberRole;
+  /** Not in the contract today; shown when a server sends it. */
+  name?: string;
+}
+
+/** A conversation as `GET /chat/conversations[/:id]` and `POST /chat/conversations` answer it, for the caller. */
+export interface ConversationView {
+  id: string;
+  type: ConversationType;
+  title: string | null;
+  createdAt: string;
+  members: ConversationMember[];
+  /** The caller's role in it. */
+  role: MemberRole;
+  lastSeq: number;
+  lastMessage: ChatMessage | null;
+  /** Messages after the caller's read cursor that others sent. */
+  unreadCount: number;
+  readSeq: number;
+  deliveredSeq: number;
+}
+
+/** `GET /chat/conversations`: most recently active first. */
+export interface ConversationPage {
+  items: ConversationView[];
+  page: number;
+  limit: number;
+  total: number;
+}
+
+/** `GET /chat/conversations/:id/messages`: oldest first; pass `nextBeforeSeq` as `beforeSeq` for the older page. */
+export interface MessagePage {
+  items: ChatMessage[];
+  limit: number;
+  nextBeforeSeq: number | null;
+}
+
+/** `GET /chat/presence?userIds=`. */
+export interface PresenceResponse {
+  presence: { userId: string; online: boolean }[];
+}
+
+export type ChatErrorCode =
+  'unauthorized' | 'forbidden' | 'invalid' | 'rate_limited' | 'not_found' | 'conflict' | 'unavailable';
+
+/** What every chat event with an ack answers: `{ ok: true, ...T }` or the refusal. */
+export type ChatAck<T extends object = object> =
+  ({ ok: true } & T) | { ok: false; error: { code: ChatErrorCode; message: string } };
+
+/** Client → server events of `/chat`: the payload, and what an `ok` ack carries. */
+export interface ChatClientEvents {
+  /** Idempotent by `(sender, clientMsgId)`: a resend answers with the message stored the first time. */
+  'message:send': {
+    payload: { conversationId: string; body: string; clientMsgId: string };
+    ack: { message: ChatMessage };
+  };
+  /** Messages after `afterSeq`, oldest first; `more`: ask again. */
+  sync: { payload: { conversationId: string; afterSeq: number }; ack: { messages: ChatMessage[]; more: boolean } };
+  'message:read': { payload: { conversationId: string; seq: number }; ack: { readSeq: number; deliveredSeq: number } };
+  /** Relayed to the other members at most every few seconds (`relayed: false` when throttled). */
+  typing: { payload: { conversationId: string }; ack: { relayed: boolean } };
+}
+export type ChatClientEvent = keyof ChatClientEvents;
+
+/** Server → client events of `/chat` and their payloads; `message:new` wants an (empty) ack: delivered. */
+export interface ChatServerEvents {
+  'message:new': { message: ChatMessage };
+  'message:receipt': Receipt;
+  typing: { conversationId: string; userId: string };
+  presence: { userId: string; online: boolean };
+}
+export type ChatServerEvent = keyof ChatServerEvents;
+
 /** The HTTP routes of each feed and the query parameter that names its topics. */
 export const FEED_ROUTES: Record<FeedName, { stream: string; poll: string; topicsParam: string }> = {
   ticker: { stream: '/ticker/stream', poll: '/ticker/poll', topicsParam: 'symbols' },
@@ -176,3 +274,14 @@ export const FEED_EVENT_TYPES = {
   ticker: listOf<FeedEvent<'ticker'>['type']>()(['snapshot', 'tick', 'reset', 'revoked', 'refresh']),
   scores: listOf<FeedEvent<'scores'>['type']>()(['snapshot', 'score', 'reset', 'revoked', 'refresh']),
 } as const;
+export const CHAT_CLIENT_EVENTS = listOf<ChatClientEvent>()(['message:send', 'sync', 'message:read', 'typing']);
+export const CHAT_SERVER_EVENTS = listOf<ChatServerEvent>()(['message:new', 'message:receipt', 'typing', 'presence']);
+export const CHAT_ERROR_CODES = listOf<ChatErrorCode>()([
+  'unauthorized',
+  'forbidden',
+  'invalid',
+  'rate_limited',
+  'not_found',
+  'conflict',
+  'unavailable',
+]);

@@ -14,11 +14,16 @@
  * terminated.
  */
 import type { Duplex } from 'node:stream';
+import type { WsServerReply } from '@livefeed/client/wire';
 import type { WebSocket } from 'ws';
 import type { StreamPosition } from './cursor.js';
 import type { FeedEvent, SlowConsumerPolicy } from './feed-event.js';
 import type { StreamSink } from './feed-stream.js';
 import type { SseStats } from './sse-connection.js';
+
+/** Each reply of the SDK's `WsServerReply`, its `ref` echoed as the client sent it (any JSON). */
+type Echoed<R> = R extends unknown ? Omit<R, 'ref'> & { ref?: unknown } : never;
+export type WsReply = Echoed<WsServerReply>;
 
 /** Close code asking the client to reconnect and resume from its cursors. */
 export const WS_RESUME = 4000;
@@ -78,7 +83,7 @@ export class WsConnection {
   }
 
   /** A protocol reply (`subscribed`, `error`, `pong`, …), never conflated. */
-  reply(message: object): void {
+  reply(message: WsReply): void {
     if (!this.closed) this.ws.send(JSON.stringify(message));
   }
 
