@@ -3,7 +3,7 @@
  * The key lives in this tab's sessionStorage (never in a URL, gone when the tab closes). A 401 on
  * any call signs out: the key is dropped and `onSignedOut` tells the page why.
  */
-import { ApiError, getJson } from '../http.js';
+import { ApiError, getJson } from '../../packages/client/src/index.js';
 
 const STORAGE_KEY = 'console.adminKey';
 

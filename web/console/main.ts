@@ -4,7 +4,7 @@
  * stops its timers; a 401 anywhere signs out with the reason.
  */
 import { byId, replace } from '../dom.js';
-import { ApiError } from '../http.js';
+import { ApiError } from '../../packages/client/src/index.js';
 import { session, withKey } from './api.js';
 import { chatPage } from './chat-page.js';
 import { endpointPage } from './endpoint-page.js';
