@@ -390,9 +390,10 @@ describe('Dockerfile', () => {
       lines.findIndex((line, i) => i > first && /^FROM /i.test(line)),
     );
     const copied = buildStage.filter((line) => /^COPY /i.test(line)).join(' ');
-    // tsc reads the tsconfigs and src/; the web bundle (web/build.mjs) reads web/ and writes public/dist.
-    expect(scripts.build).toMatch(/tsc -p tsconfig\.build\.json/);
-    for (const needed of ['tsconfig.build.json', 'src', 'web', 'public']) expect(copied).toContain(needed);
+    // tsc builds the SDK (packages/client, a project reference) and then src/; the web bundle
+    // (web/build.mjs) reads web/ and the SDK's source and writes public/dist.
+    expect(scripts.build).toMatch(/tsc -b tsconfig\.build\.json/);
+    for (const needed of ['tsconfig.build.json', 'src', 'packages', 'web', 'public']) expect(copied).toContain(needed);
     const runtimeCopies = instructions('COPY').filter((copy) => /public/.test(copy));
     expect(runtimeCopies.some((copy) => /--from=\S+ \/app\/public/.test(copy))).toBe(true);
   });

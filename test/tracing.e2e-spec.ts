@@ -11,6 +11,7 @@ import { type Server, createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { send, signStripe, stripeEvent } from './helpers/inbound-signing.js';
+import { bearer, connectChat, createUser } from './helpers/socket-chat.js';
 import { type AppProcess, ROOT, spawnApp } from './helpers/processes.js';
 import { type TestEnv, api, createTestEnv, sleep, waitFor } from './helpers/test-app.js';
 import { WebhookReceiver } from './helpers/webhook-receiver.js';
@@ -192,6 +193,40 @@ describe('OpenTelemetry (e2e, the built app)', () => {
       .map((line) => JSON.parse(line) as { trace_id?: string; span_id?: string; route?: string });
     const access = lines.find((line) => line.trace_id === traceId && line.route === '/webhooks/stripe');
     expect(access).toMatchObject({ trace_id: traceId, span_id: spans.request.spanId });
+  }, 60_000);
+
+  it('a chat message starts its trace at its socket event: the receive span, then its Postgres insert', async () => {
+    const app = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '100' });
+    const [alice, bob] = [await createUser(app.url, 'Alice'), await createUser(app.url, 'Bob')];
+    const direct = await api(
+      app.url,
+      'POST',
+      '/chat/conversations',
+      { type: 'direct', userId: bob.id },
+      bearer(alice.token),
+    );
+    expect(direct.status).toBe(201);
+    const chat = await connectChat(app.url, alice.token);
+    try {
+      const ack = await chat.send(direct.body.id, 'traced hello');
+      expect(ack).toMatchObject({ ok: true });
+    } finally {
+      chat.close();
+    }
+    const found = await waitFor(() => {
+      const receive = otlp.spans.find((s) => s.name.includes('message:send'));
+      if (!receive) return undefined;
+      const insert = otlp.spans.find(
+        (s) =>
+          s.traceId === receive.traceId &&
+          attributeText(s).includes('postgresql') &&
+          attributeText(s).includes('INSERT INTO messages'),
+      );
+      return insert ? { receive, insert } : undefined;
+    }, 15_000).catch(() => {
+      throw new Error(`spans: ${JSON.stringify(otlp.spans.slice(-40).map((s) => [s.name, s.kind]))}`);
+    });
+    expect(found!.receive.kind).toBe(SERVER);
   }, 60_000);
 
   it('without OTEL_EXPORTER_OTLP_ENDPOINT the same flow exports nothing and sends no traceparent', async () => {

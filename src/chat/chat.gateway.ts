@@ -23,6 +23,7 @@ import { AppConfig } from '#src/config/app-config.js';
 import { type AuthedSocketData, socketAuth } from '#src/platform/auth/socket-auth.js';
 import { TokenService } from '#src/platform/auth/token.service.js';
 import { invalidTextMessage, invalidTextPath } from '#src/platform/http/safe-text.js';
+import { SpanKind, inSpan } from '#src/platform/observability/tracing.js';
 import { ChatMetrics } from './chat.metrics.js';
 import type { ChatClientEvent, ChatClientEvents } from '@livefeed/client/wire';
 import { type Ack as AckBody, ChatError, type Refusal, isUuid } from './chat-message.js';
@@ -153,14 +154,22 @@ export class ChatGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   @SubscribeMessage('message:send')
   async send(@ConnectedSocket() socket: Socket, @MessageBody() payload: unknown, @Ack() ack?: AckFn): Promise<void> {
     const started = performance.now();
-    try {
-      const stored = await this.poster.send(this.user(socket), payload, socket);
-      ack?.({ ok: true, message: stored.message });
-    } catch (error) {
-      ack?.(this.failure(error, socket));
-    } finally {
-      this.metrics.sendAck.observe((performance.now() - started) / 1000);
-    }
+    // A message's trace starts at its socket event (no-op with tracing off). Our own span: the
+    // maintained socket.io instrumentation made no spans for socket.io loaded as ESM, as Nest loads it.
+    await inSpan(
+      'chat message:send',
+      { kind: SpanKind.SERVER, attributes: { 'chat.namespace': '/chat' } },
+      async () => {
+        try {
+          const stored = await this.poster.send(this.user(socket), payload, socket);
+          ack?.({ ok: true, message: stored.message });
+        } catch (error) {
+          ack?.(this.failure(error, socket));
+        } finally {
+          this.metrics.sendAck.observe((performance.now() - started) / 1000);
+        }
+      },
+    );
   }
 
   @SubscribeMessage('sync')
