@@ -85,6 +85,9 @@ export class SseConnection implements StreamSink {
       ...(this.http2 ? {} : { connection: 'keep-alive' }),
       'x-accel-buffering': 'no',
     });
+    // The head goes out on its own: Node keeps its header string for as long as the stream is open,
+    // and writing it alone flattens it (otherwise it stays a tree of small concatenated pieces, ~3 KB).
+    this.res.flushHeaders();
     // Written at once so that the client and any proxy see the stream open.
     this.res.write(this.format === 'ndjson' ? '\n' : `retry: ${this.options.retryMs}\n: connected\n\n`);
   }
@@ -192,6 +195,11 @@ export class SseConnection implements StreamSink {
     if (abort) this.out.destroy();
     else this.res.end();
     this.cleanup();
+  }
+
+  /** An SSE response carries one stream: ending it closes the response. */
+  end(): void {
+    this.close();
   }
 
   private cleanup(): void {
