@@ -29,7 +29,10 @@ export interface StreamSink {
   send(event: FeedEvent): void;
   /** Replayed events, written with backpressure. */
   replay(events: FeedEvent[]): Promise<void>;
+  /** Ends the stream so that its client resumes (an SSE response; a WebSocket: the whole socket). */
   close(abort?: boolean): void;
+  /** Ends this stream only (a WebSocket's feed, unsubscribed: the socket stays); an SSE response closes. */
+  end(): void;
 }
 
 /** A stream's snapshot: of these topics (undefined: all), now or as of `asOfMs` (a delayed stream). */
@@ -50,6 +53,11 @@ const MAX_HELD_DURING_REPLAY = 50_000;
 const DELAYED_POLL_MS = 200;
 const EPOCH_CHECK_EVERY = 10;
 
+/**
+ * The stream is also the handle its access control and its WebSocket session keep (OpenStream,
+ * SocketStream in realtime.service.ts): methods, not per-stream closures, since every open
+ * connection holds one.
+ */
 export class FeedStream {
   private position?: StreamPosition;
   private subscription?: FeedSubscription;
@@ -79,8 +87,22 @@ export class FeedStream {
     connection.onClose(() => this.stop());
   }
 
-  get topics(): ReadonlySet<string> | undefined {
+  /** The topics it serves now (undefined: all of the feed's, less the revoked ones). */
+  topics(): ReadonlySet<string> | undefined {
     return this.serving;
+  }
+
+  /** A control event (not a feed event: no id). */
+  sendControl(type: string, data: unknown): void {
+    this.connection.sendControl(type, data);
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+
+  end(): void {
+    this.connection.end();
   }
 
   /** Sends the starting point, then keeps the stream going under its policy. */

@@ -292,13 +292,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       this.openGauge.dec(labels);
       options.onClose?.();
     });
-    options.onOpen?.({
-      revoke: (topics, reason) => stream.revoke(topics, reason),
-      topics: () => stream.topics,
-      setPolicy: (policy) => stream.setPolicy(policy),
-      sendControl: (type, data) => connection.sendControl(type, data),
-      close: () => connection.close(),
-    });
+    options.onOpen?.(stream);
     reply.hijack();
     connection.open(reply.getHeaders());
     await stream.start(options.lastEventId);
@@ -328,17 +322,8 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   ): SocketStream {
     const sink = connection.sink(feed.name, feed.definition.policy, this.feedState.get(feed.name)!.ws);
     const stream = new FeedStream(feed, sink, options.topics, options.policy ?? LIVE, options.snapshot, this.logger);
-    sink.onClose(() => options.onClose?.());
-    return {
-      start: (cursor) => stream.start(cursor),
-      changeTopics: (topics) => stream.changeTopics(topics),
-      revoke: (topics, reason) => stream.revoke(topics, reason),
-      topics: () => stream.topics,
-      setPolicy: (policy) => stream.setPolicy(policy),
-      sendControl: (type, data) => sink.sendControl(type, data),
-      close: () => sink.close(),
-      end: () => sink.ended(),
-    };
+    if (options.onClose) sink.onClose(options.onClose);
+    return stream;
   }
 
   /** Long poll with a concurrency cap shared with SSE connections. */

@@ -163,7 +163,7 @@ export class WsConnection {
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const sink of [...this.sinks]) sink.ended();
+    for (const sink of [...this.sinks]) sink.end();
     for (const handler of this.closeHandlers.splice(0)) handler();
   }
 }
@@ -246,8 +246,8 @@ export class WsFeedSink implements StreamSink {
     this.connection.close(WS_RESUME, `resume ${this.feed} from your cursor`);
   }
 
-  /** This feed's stream is over (unsubscribed, or the socket closed). */
-  ended(): void {
+  /** This feed's stream is over (unsubscribed, or the socket closed); the socket stays as it is. */
+  end(): void {
     if (this.closed) return;
     this.closed = true;
     this.pending = undefined;
