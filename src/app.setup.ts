@@ -2,7 +2,6 @@
  * Everything global about the app, in one place: used by main.ts and by the e2e tests, so the tests
  * run the app production runs.
  */
-import helmet from '@fastify/helmet';
 import {
   BadRequestException,
   type ModuleMetadata,
@@ -23,6 +22,7 @@ import { serveDashboardAssets } from './dashboard/dashboard.static.js';
 import { ADMIN_AUTH, USER_AUTH } from './platform/auth/decorators.js';
 import { ErrorFilter, toErrorBody } from './platform/http/error.filter.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from './platform/http/json-depth.js';
+import { securityHeaders } from './platform/http/security-headers.js';
 import { closeTlsConnectionsOnClose } from './platform/http/tls-connections.js';
 import { invalidTextMessage, invalidTextPath } from './platform/http/safe-text.js';
 import { accessLogLevel, requestId } from './platform/observability/logger.js';
@@ -91,7 +91,8 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.enableCors({ origin: config.app.corsOrigins.length > 0 ? config.app.corsOrigins : false, credentials: true });
   if (options.shutdownHooks) app.enableShutdownHooks();
 
-  await app.register(helmet, {
+  // Helmet's headers on every response (security-headers.ts: computed once, not per request).
+  const security = securityHeaders({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -108,10 +109,14 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     },
     crossOriginEmbedderPolicy: false,
   });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(security);
+    done();
+  });
   await serveDashboardAssets(app);
 
   const metrics = app.get(MetricsService);
-  const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is a 415, not a string handed to validation.
   fastify.removeContentTypeParser(['text/plain']);
   // A route marked `@RouteConfig({ rawBody: true })` (signed webhooks: the signature covers the exact

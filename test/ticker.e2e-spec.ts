@@ -35,6 +35,16 @@ describe('ticker over SSE and polls (e2e, two instances)', () => {
   const publish = (app: TestApp, ticks: unknown[]) => api(app.url, 'POST', '/admin/ticker/ticks', { ticks });
   const ticks = (frames: SseFrame[]) => frames.filter((f) => f.event === 'tick');
 
+  it("a stream's head carries the security headers and the stream's own", async () => {
+    const client = await sse(`${a.url}/ticker/stream?symbols=AAPL`);
+    expect(client.status).toBe(200);
+    expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(client.headers['x-content-type-options']).toBe('nosniff');
+    expect(client.headers['content-security-policy']).toMatch(/default-src 'self'/);
+    expect(client.headers['x-accel-buffering']).toBe('no');
+    await client.waitFor((frames) => frames.some((frame) => frame.event === 'snapshot'));
+  });
+
   it('a subscriber on B receives ticks ingested on A, only for its symbols, each with an id', async () => {
     const client = await sse(`${b.url}/ticker/stream?symbols=AAPL,MSFT`);
     expect(client.status).toBe(200);

@@ -243,12 +243,13 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
     return release;
   }
 
-  /** Follows an open stream's rights until the returned function is called. */
-  watch(stream: WatchedStream): () => void {
+  /** Follows an open stream's rights until `unwatch`. */
+  watch(stream: WatchedStream): void {
     if (!this.catalogs.has(stream.catalog)) {
       this.catalogs.add(stream.catalog);
       stream.catalog.onChange?.(() => this.reviewAll());
     }
+    if (this.watched.has(stream)) return;
     this.watched.add(stream);
     const userId = stream.viewer.userId;
     if (userId) {
@@ -256,14 +257,13 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
       if (known) known.streams++;
       else this.plans.set(userId, { plan: stream.viewer.plan, streams: 1 });
     }
-    let watching = true;
-    return () => {
-      if (!watching) return;
-      watching = false;
-      this.watched.delete(stream);
-      const known = userId ? this.plans.get(userId) : undefined;
-      if (known && --known.streams === 0) this.plans.delete(userId!);
-    };
+  }
+
+  unwatch(stream: WatchedStream): void {
+    if (!this.watched.delete(stream)) return;
+    const userId = stream.viewer.userId;
+    const known = userId ? this.plans.get(userId) : undefined;
+    if (known && --known.streams === 0) this.plans.delete(userId!);
   }
 
   /** Re-reads the plans of users with open streams here; a changed plan re-decides their streams. */

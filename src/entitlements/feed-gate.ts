@@ -12,7 +12,13 @@ import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import type { StreamPolicy } from '#src/platform/realtime/feed-stream.js';
 import { type OpenStream, RealtimeService, type StreamOptions } from '#src/platform/realtime/realtime.service.js';
-import { FeedAccessService, type Grant, type TopicCatalog } from './feed-access.service.js';
+import {
+  FeedAccessService,
+  type Grant,
+  type TopicCatalog,
+  type Viewer,
+  type WatchedStream,
+} from './feed-access.service.js';
 import type { FeedName } from './feed-tokens.service.js';
 
 export interface GatedFeed {
@@ -29,19 +35,24 @@ export interface Admission {
 
 @Injectable()
 export class FeedGate {
-  private readonly open: Gauge<'feed' | 'plan' | 'mode'>;
+  /** What every admission of this instance shares (one object, not a copy per stream). */
+  private readonly watcher: Watcher;
 
   constructor(
     private readonly access: FeedAccessService,
     private readonly realtime: RealtimeService,
-    private readonly config: AppConfig,
+    config: AppConfig,
     metrics: MetricsService,
   ) {
-    this.open = metrics.gauge(
-      'feed_streams_by_plan',
-      'Open SSE streams on this instance, by feed, plan and delivery mode',
-      ['feed', 'plan', 'mode'],
-    );
+    this.watcher = {
+      access,
+      graceMs: config.auth.feedTokenGraceSeconds * 1000,
+      open: metrics.gauge(
+        'feed_streams_by_plan',
+        'Open SSE streams on this instance, by feed, plan and delivery mode',
+        ['feed', 'plan', 'mode'],
+      ),
+    };
   }
 
   /** The topics this request may have, and how far behind it is served (short polls: quotes). */
@@ -83,65 +94,7 @@ export class FeedGate {
    */
   async admit(grant: Grant, feed: GatedFeed): Promise<Admission> {
     const giveBack = await this.access.openSlot(grant.viewer, feed.name);
-    // The gauge follows the stream's plan and mode as they change.
-    let labels = { feed: feed.name, plan: grant.viewer.plan, mode: modeOf(grant.policy) };
-    this.open.inc(labels);
-    let closed = false;
-    let unwatch: (() => void) | undefined;
-    return {
-      follow: (open) => {
-        if (closed) return;
-        const expiry = this.expiry(grant.viewer.expiresAt, open);
-        const stopWatching = this.access.watch({
-          viewer: grant.viewer,
-          feed: feed.name,
-          catalog: feed.catalog,
-          revoke: (revoked, reason) => open.revoke(revoked, reason),
-          topics: () => open.topics(),
-          setPolicy: (policy) => {
-            const next = { feed: feed.name, plan: grant.viewer.plan, mode: modeOf(policy) };
-            if (!closed && (next.plan !== labels.plan || next.mode !== labels.mode)) {
-              this.open.dec(labels);
-              this.open.inc((labels = next));
-            }
-            open.setPolicy(policy);
-          },
-          end: () => open.close(),
-        });
-        unwatch = () => {
-          expiry();
-          stopWatching();
-        };
-      },
-      release: () => {
-        if (closed) return;
-        closed = true;
-        unwatch?.();
-        this.open.dec(labels);
-        giveBack();
-      },
-    };
-  }
-
-  /**
-   * A stream whose token expires: `event: refresh` FEED_TOKEN_GRACE_SECONDS before, and the close
-   * that long after (the client resumes with a new token and the same Last-Event-ID).
-   */
-  private expiry(expiresAt: number | undefined, open: OpenStream): () => void {
-    if (expiresAt === undefined) return () => undefined;
-    const grace = this.config.auth.feedTokenGraceSeconds * 1000;
-    const at = expiresAt * 1000;
-    const warn = setTimeout(
-      () => open.sendControl('refresh', { expiresAt: new Date(at).toISOString() }),
-      Math.max(0, at - grace - Date.now()),
-    );
-    const end = setTimeout(() => open.close(), Math.max(0, at + grace - Date.now()));
-    warn.unref();
-    end.unref();
-    return () => {
-      clearTimeout(warn);
-      clearTimeout(end);
-    };
+    return new StreamAdmission(this.watcher, grant, feed, giveBack);
   }
 
   async poll(
@@ -167,4 +120,92 @@ export class FeedGate {
 function modeOf(policy: StreamPolicy): 'realtime' | 'delayed' | 'conflated' {
   if (policy.delayMs > 0) return 'delayed';
   return policy.maxPerSecond ? 'conflated' : 'realtime';
+}
+
+interface Watcher {
+  access: FeedAccessService;
+  graceMs: number;
+  open: Gauge<'feed' | 'plan' | 'mode'>;
+}
+
+/**
+ * One stream's slot and rights, from admission to release: the watched stream FeedAccessService
+ * reviews, the gauge's labels (they follow the stream's plan and mode), the token's expiry timers.
+ */
+class StreamAdmission implements Admission, WatchedStream {
+  readonly viewer: Viewer;
+  readonly feed: FeedName;
+  readonly catalog: TopicCatalog;
+  private labels: { feed: string; plan: string; mode: string };
+  private stream?: OpenStream;
+  private closed = false;
+  private warnTimer?: NodeJS.Timeout;
+  private endTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly watcher: Watcher,
+    grant: Grant,
+    feed: GatedFeed,
+    private readonly giveBack: () => void,
+  ) {
+    this.viewer = grant.viewer;
+    this.feed = feed.name;
+    this.catalog = feed.catalog;
+    this.labels = { feed: feed.name, plan: grant.viewer.plan, mode: modeOf(grant.policy) };
+    watcher.open.inc(this.labels);
+  }
+
+  follow(stream: OpenStream): void {
+    if (this.closed) return;
+    this.stream = stream;
+    this.expireWithToken();
+    this.watcher.access.watch(this);
+  }
+
+  release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher.access.unwatch(this);
+    clearTimeout(this.warnTimer);
+    clearTimeout(this.endTimer);
+    this.watcher.open.dec(this.labels);
+    this.giveBack();
+  }
+
+  revoke(topics: string[], reason: string): void {
+    this.stream?.revoke(topics, reason);
+  }
+
+  topics(): ReadonlySet<string> | undefined {
+    return this.stream?.topics();
+  }
+
+  setPolicy(policy: StreamPolicy): void {
+    const next = { feed: this.feed, plan: this.viewer.plan, mode: modeOf(policy) };
+    if (!this.closed && (next.plan !== this.labels.plan || next.mode !== this.labels.mode)) {
+      this.watcher.open.dec(this.labels);
+      this.watcher.open.inc((this.labels = next));
+    }
+    this.stream?.setPolicy(policy);
+  }
+
+  end(): void {
+    this.stream?.close();
+  }
+
+  /**
+   * A stream whose token expires: `event: refresh` FEED_TOKEN_GRACE_SECONDS before, and the close
+   * that long after (the client resumes with a new token and the same Last-Event-ID).
+   */
+  private expireWithToken(): void {
+    const expiresAt = this.viewer.expiresAt;
+    if (expiresAt === undefined) return;
+    const at = expiresAt * 1000;
+    const grace = this.watcher.graceMs;
+    this.warnTimer = setTimeout(
+      () => this.stream?.sendControl('refresh', { expiresAt: new Date(at).toISOString() }),
+      Math.max(0, at - grace - Date.now()),
+    ).unref();
+    this.endTimer = setTimeout(() => this.stream?.close(), Math.max(0, at + grace - Date.now())).unref();
+  }
 }

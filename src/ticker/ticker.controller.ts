@@ -24,7 +24,7 @@ export class TickerController implements OnModuleInit {
 
   /** What a new (or reset) stream gets first: the latest quotes of its topics. */
   private readonly snapshot = async (topics: ReadonlySet<string> | undefined, asOfMs?: number) => ({
-    quotes: (await this.ticker.quotes(topics, asOfMs)).quotes,
+    quotes: await this.ticker.latestQuotes(topics, asOfMs),
   });
 
   /** The ticker on the feed WebSocket (`/feeds/ws`), with the SSE stream's snapshot. */

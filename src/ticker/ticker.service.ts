@@ -186,23 +186,33 @@ export class TickerService implements OnModuleInit, OnModuleDestroy {
     return { accepted: valid.length };
   }
 
-  /** Latest quote per symbol, the feed cursor, and an ETag over the quotes' ids. */
-  /** The latest quotes, or (`asOfMs`, a delayed plan) the quotes as they were then, read from the log. */
+  /** Latest quote per symbol, the feed cursor, and an ETag over the quotes' ids (the short poll). */
   async quotes(
     symbols?: ReadonlySet<string>,
     asOfMs?: number,
   ): Promise<{ quotes: Quote[]; cursor: string; etag: string }> {
     const [latest, cursor] = await Promise.all([
-      asOfMs === undefined
-        ? this.feed.latest(symbols ? [...symbols] : undefined)
-        : this.feed.latestAsOf(symbols, asOfMs),
+      this.latest(symbols, asOfMs),
       asOfMs === undefined ? this.feed.current() : this.feed.positionAt(asOfMs).then((p) => p.cursor),
     ]);
-    latest.sort((a, b) => a.topic.localeCompare(b.topic));
     const etag = `"${createHash('sha1')
       .update(latest.map((row) => `${row.topic}@${row.id}`).join(','))
       .digest('base64url')}"`;
     return { quotes: latest.map((row) => JSON.parse(row.data) as Quote), cursor, etag };
+  }
+
+  /** The quotes alone (a stream's snapshot: its cursor is the stream's own, so none is read here). */
+  async latestQuotes(symbols?: ReadonlySet<string>, asOfMs?: number): Promise<Quote[]> {
+    return (await this.latest(symbols, asOfMs)).map((row) => JSON.parse(row.data) as Quote);
+  }
+
+  /** The latest quotes, or (`asOfMs`, a delayed plan) the quotes as they were then, read from the log. */
+  private async latest(symbols: ReadonlySet<string> | undefined, asOfMs: number | undefined) {
+    const latest =
+      asOfMs === undefined
+        ? await this.feed.latest(symbols ? [...symbols] : undefined)
+        : await this.feed.latestAsOf(symbols, asOfMs);
+    return latest.sort((a, b) => a.topic.localeCompare(b.topic));
   }
 }
 

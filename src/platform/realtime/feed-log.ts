@@ -26,6 +26,19 @@ export interface FeedLogOptions {
   hooks: FanoutHooks & { onChannels?: () => void; onBadMessage?: (error: Error) => void };
 }
 
+/**
+ * The log's head in one call: its epoch and newest entry id (nil where there is none). A script
+ * rather than MULTI (GET + XREVRANGE): every new stream reads it, and a transaction costs ioredis
+ * several commands and a pipeline per call.
+ */
+const HEAD = `
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+return { redis.call('GET', KEYS[1]), last and last[1] or false }`;
+
+interface HeadCommands {
+  feedLogHead(epochKey: string, streamKey: string): Promise<[string | null, string | null]>;
+}
+
 /** A position check: ok, or why the log cannot replay from there. */
 export type PositionCheck = { ok: true } | { ok: false; reason: string };
 
@@ -43,6 +56,7 @@ export class FeedLog {
     this.shard = options.shard;
     this.keys = feedKeys(options.base);
     this.fanout = new FeedFanout(options.shard, options.hooks);
+    redis.command.defineCommand('feedLogHead', { numberOfKeys: 2, lua: HEAD });
     this.channels = new TopicChannels(redis, {
       base: this.keys.base,
       instanceId: options.instanceId,
@@ -87,12 +101,9 @@ export class FeedLog {
 
   /** The position of the newest entry (what a client holding everything so far would have). */
   async current(): Promise<Position> {
-    const [[, epoch], [, last]] = (await this.redis.command
-      .multi()
-      .get(this.keys.epoch)
-      .xrevrange(this.keys.stream, '+', '-', 'COUNT', 1)
-      .exec()) as [[null, string | null], [null, [string, string[]][]]];
-    return { epoch: epoch ?? (await this.ensureEpoch()), id: last[0]?.[0] ?? '0-0' };
+    const commands = this.redis.command as unknown as HeadCommands;
+    const [epoch, id] = await commands.feedLogHead(this.keys.epoch, this.keys.stream);
+    return { epoch: epoch ?? (await this.ensureEpoch()), id: id ?? '0-0' };
   }
 
   private async ensureEpoch(): Promise<string> {

@@ -29,9 +29,10 @@ export interface StreamSink {
   send(event: FeedEvent): void;
   /** Replayed events, written with backpressure. */
   replay(events: FeedEvent[]): Promise<void>;
+  /** Ends the stream so that its client resumes (an SSE response; a WebSocket: the whole socket). */
   close(abort?: boolean): void;
-  /** Every topic of the stream was revoked: it has nothing left to serve (SSE ends; a socket ends this feed only). */
-  finished(): void;
+  /** Ends this stream only (a WebSocket's feed, unsubscribed: the socket stays); an SSE response closes. */
+  end(): void;
 }
 
 /** A stream's snapshot: of these topics (undefined: all), now or as of `asOfMs` (a delayed stream). */
@@ -52,6 +53,11 @@ const MAX_HELD_DURING_REPLAY = 50_000;
 const DELAYED_POLL_MS = 200;
 const EPOCH_CHECK_EVERY = 10;
 
+/**
+ * The stream is also the handle its access control and its WebSocket session keep (OpenStream,
+ * SocketStream in realtime.service.ts): methods, not per-stream closures, since every open
+ * connection holds one.
+ */
 export class FeedStream {
   private position?: StreamPosition;
   private subscription?: FeedSubscription;
@@ -81,12 +87,26 @@ export class FeedStream {
     connection.onClose(() => this.stop());
   }
 
-  get topics(): ReadonlySet<string> | undefined {
+  /** The topics it serves now (undefined: all of the feed's, less the revoked ones). */
+  topics(): ReadonlySet<string> | undefined {
     return this.serving;
   }
 
   get feedName(): string {
     return this.feed.name;
+  }
+
+  /** A control event (not a feed event: no id). */
+  sendControl(type: string, data: unknown): void {
+    this.connection.sendControl(type, data);
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+
+  end(): void {
+    this.connection.end();
   }
 
   /** Sends the starting point, then keeps the stream going under its policy. */
@@ -198,7 +218,8 @@ export class FeedStream {
     this.connection.sendControl('revoked', { topics: fresh, reason });
     if (this.serving) {
       this.serving = new Set([...this.serving].filter((topic) => !this.revoked!.has(topic)));
-      if (this.serving.size === 0) this.connection.finished();
+      // Nothing left to serve: this stream ends (on a WebSocket its feed only; the client has `revoked`).
+      if (this.serving.size === 0) this.connection.end();
     }
   }
 

@@ -52,11 +52,11 @@ export interface ConnectionsReport {
   slowest: ConnectionView[];
 }
 
+/** What `report()` needs of an open connection beyond the connection itself (kept small: one per open connection). */
 interface TrackedConnection {
   transport: ConnectionView['transport'];
   openedAt: number;
-  streams: Set<FeedStream>;
-  buffered(): number;
+  streams: FeedStream[];
 }
 
 export interface StreamOptions {
@@ -284,21 +284,21 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     for (const name of this.feeds.keys()) subscribers[name] = 0;
     const views: ConnectionView[] = [];
     const now = Date.now();
-    for (const tracked of this.tracked.values()) {
+    for (const [connection, tracked] of this.tracked) {
       if (tracked.transport !== 'ws') connections[tracked.transport]++;
       const feeds: string[] = [];
       let topics: number | null = 0;
       for (const stream of tracked.streams) {
         feeds.push(stream.feedName);
         subscribers[stream.feedName] = (subscribers[stream.feedName] ?? 0) + 1;
-        const served = stream.topics;
+        const served = stream.topics();
         topics = served === undefined || topics === null ? null : topics + served.size;
       }
       views.push({
         transport: tracked.transport,
         feeds,
         topics,
-        bufferedBytes: tracked.buffered(),
+        bufferedBytes: connection.bufferedBytes,
         ageSeconds: Math.round((now - tracked.openedAt) / 1000),
       });
     }
@@ -339,12 +339,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       this.logger,
     );
     this.connections.add(connection);
-    this.tracked.set(connection, {
-      transport: format,
-      openedAt: Date.now(),
-      streams: new Set([stream]),
-      buffered: () => connection.bufferedBytes,
-    });
+    this.tracked.set(connection, { transport: format, openedAt: Date.now(), streams: [stream] });
     this.openGauge.inc(labels);
     connection.onClose(() => {
       this.connections.delete(connection);
@@ -352,13 +347,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       this.openGauge.dec(labels);
       options.onClose?.();
     });
-    options.onOpen?.({
-      revoke: (topics, reason) => stream.revoke(topics, reason),
-      topics: () => stream.topics,
-      setPolicy: (policy) => stream.setPolicy(policy),
-      sendControl: (type, data) => connection.sendControl(type, data),
-      close: () => connection.close(),
-    });
+    options.onOpen?.(stream);
     reply.hijack();
     connection.open(reply.getHeaders());
     await stream.start(options.lastEventId);
@@ -372,12 +361,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       hardLimitBytes: rt.sseHardLimitBytes,
     });
     this.sockets.add(connection);
-    this.tracked.set(connection, {
-      transport: 'ws',
-      openedAt: Date.now(),
-      streams: new Set(),
-      buffered: () => connection.bufferedBytes,
-    });
+    this.tracked.set(connection, { transport: 'ws', openedAt: Date.now(), streams: [] });
     this.socketsGauge.inc();
     connection.onClose(() => {
       this.sockets.delete(connection);
@@ -396,21 +380,12 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     const sink = connection.sink(feed.name, feed.definition.policy, this.feedState.get(feed.name)!.ws);
     const stream = new FeedStream(feed, sink, options.topics, options.policy ?? LIVE, options.snapshot, this.logger);
     const streams = this.tracked.get(connection)?.streams;
-    streams?.add(stream);
+    streams?.push(stream);
     sink.onClose(() => {
-      streams?.delete(stream);
+      streams?.splice(streams.indexOf(stream), 1);
       options.onClose?.();
     });
-    return {
-      start: (cursor) => stream.start(cursor),
-      changeTopics: (topics) => stream.changeTopics(topics),
-      revoke: (topics, reason) => stream.revoke(topics, reason),
-      topics: () => stream.topics,
-      setPolicy: (policy) => stream.setPolicy(policy),
-      sendControl: (type, data) => sink.sendControl(type, data),
-      close: () => sink.close(),
-      end: () => sink.ended(),
-    };
+    return stream;
   }
 
   /**

@@ -47,7 +47,8 @@ export class SseConnection implements StreamSink {
   private pending?: Map<string, FeedEvent>;
   private congested = false;
   private closed = false;
-  private readonly closeHandlers: (() => void)[] = [];
+  /** Grown by `concat` (exact size): `push` would reserve 17 slots on every open connection. */
+  private closeHandlers: (() => void)[] = [];
   /** Where the stream is in each of the feed's logs: each frame's id is the cursor after it. Set before the first event. */
   private position?: StreamPosition;
 
@@ -85,6 +86,9 @@ export class SseConnection implements StreamSink {
       ...(this.http2 ? {} : { connection: 'keep-alive' }),
       'x-accel-buffering': 'no',
     });
+    // The head goes out on its own: Node keeps its header string for as long as the stream is open,
+    // and writing it alone flattens it (otherwise it stays a tree of small concatenated pieces, ~3 KB).
+    this.res.flushHeaders();
     // Written at once so that the client and any proxy see the stream open.
     this.res.write(this.format === 'ndjson' ? '\n' : `retry: ${this.options.retryMs}\n: connected\n\n`);
   }
@@ -96,7 +100,7 @@ export class SseConnection implements StreamSink {
 
   onClose(handler: () => void): void {
     if (this.closed) handler();
-    else this.closeHandlers.push(handler);
+    else this.closeHandlers = this.closeHandlers.concat(handler);
   }
 
   /** The stream's starting point (after the snapshot or the replay's start). */
@@ -187,11 +191,6 @@ export class SseConnection implements StreamSink {
     }
   }
 
-  /** Every topic was revoked: the response ends (the client has the `revoked` event). */
-  finished(): void {
-    this.close();
-  }
-
   close(abort = false): void {
     if (this.closed) return;
     if (abort) this.out.destroy();
@@ -199,10 +198,17 @@ export class SseConnection implements StreamSink {
     this.cleanup();
   }
 
+  /** An SSE response carries one stream: ending it closes the response. */
+  end(): void {
+    this.close();
+  }
+
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
     this.pending = undefined;
-    for (const handler of this.closeHandlers.splice(0)) handler();
+    const handlers = this.closeHandlers;
+    this.closeHandlers = [];
+    for (const handler of handlers) handler();
   }
 }

@@ -44,6 +44,8 @@ interface Channel {
   name: string;
   holders: number;
   subscribed: Promise<() => Promise<void>>;
+  /** Redis confirmed it (`subscribed` resolved): a new hold of it needs no wait. */
+  confirmed: boolean;
   releaseTimer?: NodeJS.Timeout;
 }
 
@@ -77,21 +79,22 @@ export class TopicChannels {
 
   /** Holds the channels of `topics` (undefined = every topic) until `release`. */
   hold(topics: ReadonlySet<string> | undefined): ChannelHold {
-    const held: Channel[] = [];
+    let held: Channel[];
     const waits: Promise<unknown>[] = [];
     if (topics) {
-      for (const topic of topics) held.push(this.holdChannel(feedChannel(this.options.base, topic)));
+      held = Array.from(topics, (topic) => this.holdChannel(feedChannel(this.options.base, topic)));
     } else {
       if (++this.everythingHolders === 1) this.startRefreshing();
       // Announce on every new everything-listener, not only the first: Redis may have lost the
       // ZSET since (a restart), and the next refresh could come too late for this listener.
       waits.push(this.announce());
-      held.push(this.holdChannel(feedChannel(this.options.base)));
+      held = [this.holdChannel(feedChannel(this.options.base))];
     }
-    for (const channel of held) waits.push(channel.subscribed);
+    for (const channel of held) if (!channel.confirmed) waits.push(channel.subscribed);
     let released = false;
     return {
-      ready: this.bounded(Promise.all(waits)),
+      // Channels Redis already delivers (the common case: other streams hold them) need no wait.
+      ready: waits.length === 0 ? Promise.resolve() : this.bounded(Promise.all(waits)),
       release: () => {
         if (released) return;
         released = true;
@@ -121,7 +124,16 @@ export class TopicChannels {
       // A listener of its own per subscription, so a late unlisten of a dropped one removes only that one.
       const listen = () => this.redis.listen(name, (message) => this.options.onMessage(message));
       const before = this.leaving.get(name);
-      const created: Channel = { name, holders: 0, subscribed: before ? before.then(listen) : listen() };
+      const created: Channel = {
+        name,
+        holders: 0,
+        subscribed: before ? before.then(listen) : listen(),
+        confirmed: false,
+      };
+      created.subscribed.then(
+        () => (created.confirmed = true),
+        () => undefined,
+      );
       created.subscribed.catch(() => {
         // Only at shutdown (the subscriber waits out outages): forget it so a later hold retries.
         if (this.channels.get(name) === created) this.drop(created);
