@@ -7,6 +7,8 @@
  * OTEL_EXPORTER_OTLP_ENDPOINT the same flow exports nothing and sends no `traceparent`.
  */
 import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { QUEUES } from '#src/platform/queue/queue.constants.js';
 import { type Server, createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -193,6 +195,42 @@ describe('OpenTelemetry (e2e, the built app)', () => {
       .map((line) => JSON.parse(line) as { trace_id?: string; span_id?: string; route?: string });
     const access = lines.find((line) => line.trace_id === traceId && line.route === '/webhooks/stripe');
     expect(access).toMatchObject({ trace_id: traceId, span_id: spans.request.spanId });
+  }, 60_000);
+
+  it('a job the reconciler queues again (its first one lost) continues the trace of the request that stored the event', async () => {
+    const app = await start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      INBOUND_RECONCILE_INTERVAL_MS: '500',
+      INBOUND_RECONCILE_AFTER_MS: '500',
+    });
+    // The inbound queue paused from outside: the job waits, and is then lost (removed), as with a flushed Redis.
+    const queue = new Queue(QUEUES.inbound, {
+      connection: { host: '127.0.0.1', port: 6379 },
+      prefix: `${envs.at(-1)!.prefix}bull`,
+    });
+    try {
+      await queue.pause();
+      const traceId = randomBytes(16).toString('hex');
+      const event = stripeEvent('customer.created', { id: 'cus_reconciled' });
+      const headers = { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` };
+      expect((await send(app.url, signStripe(JSON.stringify(event), STRIPE), { headers })).status).toBe(200);
+      const [job] = (await waitFor(async () => {
+        const jobs = await queue.getJobs(['waiting']);
+        return jobs.length > 0 ? jobs : undefined;
+      }))!;
+      await job.remove();
+      // The reconciler finds the event without a job and queues it again, with the stored trace.
+      await waitFor(async () => (await queue.getJobs(['waiting'])).length > 0, 15_000);
+      await queue.resume();
+      const processing = await waitFor(
+        () => otlp.spans.find((s) => s.name === 'inbound.process' && s.traceId === traceId),
+        15_000,
+      );
+      expect(processing).toBeDefined();
+    } finally {
+      await queue.close();
+    }
   }, 60_000);
 
   it('a chat message starts its trace at its socket event: the receive span, then its Postgres insert', async () => {

@@ -54,4 +54,8 @@ export class InboundEvent {
 
   @Column({ name: 'processed_at', type: 'timestamptz', nullable: true })
   processedAt: Date | null;
+
+  /** The storing request's `traceparent` (null with tracing off): a re-queued job continues its trace. */
+  @Column({ name: 'trace_context', type: 'text', nullable: true, select: false })
+  traceContext: string | null;
 }

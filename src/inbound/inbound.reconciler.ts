@@ -43,9 +43,10 @@ export class InboundReconciler implements OnModuleInit {
     let queued = 0;
     let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
-      const rows = await sqlRows<{ id: string; replays: number }>(
+      // With its storing request's trace, so the job queued again continues it.
+      const rows = await sqlRows<{ id: string; replays: number; trace: string | null }>(
         this.dataSource,
-        `SELECT id, replays FROM inbound_events
+        `SELECT id, replays, trace_context AS trace FROM inbound_events
          WHERE status = 'received' AND received_at < now() - make_interval(secs => $1) AND id > $2
          ORDER BY id LIMIT $3`,
         [this.config.inbound.reconcileAfterMs / 1000, after, BATCH],

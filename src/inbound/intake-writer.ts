@@ -105,8 +105,8 @@ export class IntakeWriter {
       rows = await withTimeout(
         this.pool()
           .query(
-            `INSERT INTO inbound_events (provider, external_id, type, headers, payload)
-           SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::jsonb[], $5::text[])
+            `INSERT INTO inbound_events (provider, external_id, type, headers, payload, trace_context)
+           SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::jsonb[], $5::text[], $6::text[])
            ON CONFLICT (provider, external_id) DO NOTHING
            RETURNING id, provider, external_id`,
             [
@@ -115,6 +115,7 @@ export class IntakeWriter {
               batch.map((p) => p.event.type),
               batch.map((p) => JSON.stringify(p.event.headers)),
               batch.map((p) => p.payload),
+              batch.map((p) => p.trace),
             ],
           )
           .then((result: { rows: { id: string; provider: string; external_id: string }[] }) => result.rows),

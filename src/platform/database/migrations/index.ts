@@ -10,6 +10,7 @@ import { Entitlements1795400000000 } from './1795400000000-Entitlements.js';
 import { OutboxPartitions1795500000000 } from './1795500000000-OutboxPartitions.js';
 import { OutboxTraceContext1795600000000 } from './1795600000000-OutboxTraceContext.js';
 import { OutboxKeyBackoff1795700000000 } from './1795700000000-OutboxKeyBackoff.js';
+import { InboundTraceContext1795800000000 } from './1795800000000-InboundTraceContext.js';
 
 export const migrations = [
   Init1795300207983,
@@ -22,4 +23,5 @@ export const migrations = [
   OutboxPartitions1795500000000,
   OutboxTraceContext1795600000000,
   OutboxKeyBackoff1795700000000,
+  InboundTraceContext1795800000000,
 ];
