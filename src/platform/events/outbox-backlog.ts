@@ -1,7 +1,7 @@
 /**
  * The outbox backlog, read one way for the admin route (`GET /admin/outbox/stats`) and for
  * Prometheus (`outbox_pending_events`, `outbox_oldest_pending_seconds`, `outbox_dead_letters`,
- * each read on its scrape). Pending events are counted on their partial index.
+ * read once per scrape). Pending events are counted on their partial index.
  */
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -23,7 +23,12 @@ export class OutboxBacklog {
     metrics: MetricsService,
   ) {
     if (metrics.registry.getSingleMetric('outbox_pending_events')) return;
-    const read = () => this.read();
+    // A scrape collects the three gauges together: they share one read.
+    let reading: Promise<Backlog> | undefined;
+    const read = () =>
+      (reading ??= this.read().finally(() => {
+        reading = undefined;
+      }));
     const gauge = (name: string, help: string, pick: (backlog: Backlog) => number) =>
       new Gauge({
         name,

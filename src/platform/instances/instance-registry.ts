@@ -109,7 +109,9 @@ export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
   async history(minutes: number): Promise<HistoryPoint[]> {
     const since = Date.now() - minutes * 60_000;
     const ids = await this.liveIds(since);
-    const lists = await Promise.all(ids.map((id) => this.redis.command.lrange(this.historyKey(id), 0, -1)));
+    // Newest first: the points of the last `minutes` are the head of each list (one more for a late beat).
+    const points = Math.ceil((minutes * 60_000) / this.intervalMs) + 1;
+    const lists = await Promise.all(ids.map((id) => this.redis.command.lrange(this.historyKey(id), 0, points - 1)));
     const buckets = new Map<number, { points: HistoryPoint[] }>();
     for (const list of lists) {
       for (const json of list) {
