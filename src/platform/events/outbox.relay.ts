@@ -72,7 +72,6 @@ interface Row {
   id: string;
   type: string;
   key: string;
-  partition: number;
   data: Record<string, unknown>;
   occurred_at: Date;
   attempts: number;
@@ -122,7 +121,7 @@ RETURNING l.partition`;
  * relay that had a partition before recorded (a lease is free only once that record has committed).
  */
 const EVENTS_SQL = `
-SELECT e.id, e.type, e.partition_key AS key, e.partition, e.data, e.occurred_at, e.attempts, e.trace_context AS trace,
+SELECT e.id, e.type, e.partition_key AS key, e.data, e.occurred_at, e.attempts, e.trace_context AS trace,
        ARRAY(SELECT h.handler FROM outbox_handled h WHERE h.event_id = e.id) AS done
 FROM unnest($1::smallint[]) AS t(partition) CROSS JOIN LATERAL (
   SELECT * FROM outbox_events e
