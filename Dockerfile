@@ -33,4 +33,8 @@ EXPOSE 3000
 # Liveness only (the process serves HTTP); readiness (Postgres + Redis) is GET /health/ready.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--import", "./dist/otel.js", "dist/main.js"]
+# The young generation is capped at V8's classic 16 MB semi-spaces: on a host with a lot of memory V8
+# sizes it from the heap limit (64 MB here), and a burst of new connections then makes all of it
+# resident for good, ~8 KB per connection of a 10,000-connection burst (docs/ARCHITECTURE.md,
+# "Idle memory per connection"). package.json's start:prod is the same command (a test checks).
+CMD ["node", "--max-semi-space-size=16", "--import", "./dist/otel.js", "dist/main.js"]

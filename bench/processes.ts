@@ -1,6 +1,8 @@
 /** Child-process plumbing shared by the benchmark drivers: ports, readiness, stopping, scratch databases. */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { isAbsolute, join } from 'node:path';
 import pg from 'pg';
 
 export const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -21,6 +23,18 @@ export async function adminSql(sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The app's command line as production runs it (`npm run start:prod`, the Dockerfile's CMD: a test
+ * keeps them equal), after `node`, with its paths made absolute under `root`: the benchmarks run
+ * ours with the same V8 and loader flags as a deployment, read from one place.
+ */
+export function appArgs(root: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const [node, ...args] = pkg.scripts['start:prod'].split(/\s+/);
+  if (node !== 'node') throw new Error(`start:prod does not start with node: ${pkg.scripts['start:prod']}`);
+  return args.map((arg) => (arg.startsWith('-') || isAbsolute(arg) ? arg : join(root, arg)));
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

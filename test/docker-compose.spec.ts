@@ -409,10 +409,18 @@ describe('Dockerfile', () => {
     expect(instructions('HEALTHCHECK').join(' ')).toMatch(/fetch\(.*\/health\/live/);
     expect(JSON.parse(instructions('CMD').at(-1) ?? 'null')).toEqual([
       'node',
+      '--max-semi-space-size=16',
       '--import',
       './dist/otel.js',
       'dist/main.js',
     ]);
+  });
+
+  it('starts the app with the same command as `npm run start:prod` and `npm start` (the benchmarks read it)', () => {
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    const cmd = (JSON.parse(instructions('CMD').at(-1) ?? '[]') as string[]).join(' ');
+    expect(scripts['start:prod']).toBe(cmd);
+    expect(scripts.start.endsWith(` ${cmd}`)).toBe(true);
   });
 });
 

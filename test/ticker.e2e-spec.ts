@@ -40,7 +40,10 @@ describe('ticker over SSE and polls (e2e, two instances)', () => {
     expect(client.status).toBe(200);
     expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(client.headers['x-content-type-options']).toBe('nosniff');
-    expect(client.headers['content-security-policy']).toMatch(/default-src 'self'/);
+    // A stream is not a document: the API's CSP, not the dashboard's, and no frame/page policies.
+    expect(client.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(client.headers['x-frame-options']).toBeUndefined();
+    expect(client.headers['strict-transport-security']).toMatch(/max-age=/);
     expect(client.headers['x-accel-buffering']).toBe('no');
     await client.waitFor((frames) => frames.some((frame) => frame.event === 'snapshot'));
   });

@@ -29,7 +29,7 @@ import pg from 'pg';
 import { dataStorePids, readCpuMs, readMachineCpuMs, repoRoot, sumCpuMs } from '../ticker/targets.js';
 import { type UserSpec, sleep } from './common.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
-import { adminSql, databaseUrl as benchDatabaseUrl, freePort } from '../processes.js';
+import { adminSql, appArgs, databaseUrl as benchDatabaseUrl, freePort } from '../processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -99,7 +99,7 @@ async function startOurs(root: string, databaseUrl: string, prefix: string): Pro
     const profile = process.env.BENCH_PROFILE_DIR
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
       : [];
-    const child = spawnTracked([...profile, join(root, 'dist', 'main.js')], {
+    const child = spawnTracked([...profile, ...appArgs(root)], {
       NODE_ENV: 'production',
       PORT: String(port),
       HOST: '127.0.0.1',

@@ -22,7 +22,7 @@ import pg from 'pg';
 import { dataStorePids, dropRedisPrefix, readCpuMs, readMachineCpuMs, sumCpuMs } from '../ticker/targets.js';
 import { LoadGenerator, type LoadResult } from './load.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
-import { freePort, stopper, waitReady } from '../processes.js';
+import { appArgs, freePort, stopper, waitReady } from '../processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -71,11 +71,11 @@ interface Running {
 }
 
 function spawnServer(
-  file: string,
+  args: string[],
   env: Record<string, string>,
   cwd: string,
 ): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [file], {
+  const child = spawn(process.execPath, args, {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,12 +95,12 @@ async function start(target: Target, repo: string): Promise<Running> {
   const { child, output } =
     target === 'bare'
       ? spawnServer(
-          join(here, 'baseline-bare.js'),
+          [join(here, 'baseline-bare.js')],
           { PORT: String(port), DATABASE_URL: `${PG}/${DATABASES.bare}`, STRIPE_SECRET: SECRET, POOL_SIZE: '20' },
           repo,
         )
       : spawnServer(
-          join(repo, 'dist', 'main.js'),
+          appArgs(repo),
           {
             NODE_ENV: 'production',
             PORT: String(port),

@@ -26,6 +26,7 @@ import pg from 'pg';
 import { dataStorePids, dropRedisPrefix, readCpuMs, readMachineCpuMs, sumCpuMs } from '../ticker/targets.js';
 import { Helper, eventData, sleep } from './common.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
+import { appArgs } from '../processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N = Number(process.env.BENCH_N ?? (QUICK ? 2_000 : 10_000));
@@ -206,7 +207,7 @@ async function startOurs(
   const prefix = `bench:${randomBytes(4).toString('hex')}:`;
   // BENCH_APP_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to see where ours spends its time.
   const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, ...appArgs(root)], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',

@@ -38,7 +38,7 @@ import {
 } from '../ticker/targets.js';
 import { ADMIN_API_KEY, ADMIN_HEADERS, eventsPath, matchesPath, sleep } from './common.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
-import { freePort, stopper, waitReady } from '../processes.js';
+import { appArgs, freePort, stopper, waitReady } from '../processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const PLAN = QUICK
@@ -105,7 +105,7 @@ async function startOurs(root: string, redisPrefix: string): Promise<Server> {
   await admin(`DROP DATABASE IF EXISTS ${DATABASES.ours} WITH (FORCE)`);
   const port = await freePort();
   const { child, tail } = spawnServer(
-    [join(root, 'dist', 'main.js')],
+    appArgs(root),
     {
       NODE_ENV: 'production',
       // Feed clients read without credentials (feed access by plan: the anonymous plan reads everything).

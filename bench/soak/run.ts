@@ -31,7 +31,7 @@ import { nextEvent } from '../inbound/load.js';
 import { httpJson } from '../ticker/publisher.js';
 import { dropRedisPrefix, readRssBytes } from '../ticker/targets.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
-import { freePort } from '../processes.js';
+import { appArgs, freePort } from '../processes.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const P = {
@@ -145,7 +145,7 @@ interface Instance {
 
 async function startInstance(repo: string, i: number): Promise<Instance> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(repo, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, appArgs(repo), {
     cwd: repo,
     env: {
       ...process.env,

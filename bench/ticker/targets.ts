@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { httpJson } from './publisher.js';
 import { BENCH_RATE_LIMITS } from '../rate-limits.js';
-import { freePort, stopper } from '../processes.js';
+import { appArgs, freePort, stopper } from '../processes.js';
 
 export type TargetName = 'bare' | 'better-sse' | 'ours' | 'ours-ws';
 /** Run order at each N: bare first (its sustained rate sets everyone's latency load). */
@@ -199,7 +199,7 @@ async function startOurs(
     DEMO_MODE: 'false',
     MAX_SSE_CONNECTIONS: '20000',
   };
-  const child = spawn(process.execPath, [join(root, 'dist', 'main.js')], {
+  const child = spawn(process.execPath, appArgs(root), {
     cwd: root,
     env,
     stdio: ['pipe', 'pipe', 'pipe'],

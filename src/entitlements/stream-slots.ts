@@ -2,13 +2,17 @@
  * Open streams per viewer across instances, for `maxStreams`: a sorted set per viewer in Redis
  * (member: this instance and a stream number, score: when the entry lapses), refreshed while the
  * stream is open, so a crashed instance's streams stop counting within SLOT_TTL_MS. Taking a slot
- * is one script call that drops lapsed entries, counts, and adds if there is room.
+ * is one script call that drops lapsed entries, counts, and adds if there is room. The refresh is
+ * one `ZADD XX` per viewer for all of its streams here (in chunks), not one per stream: 10,000 idle
+ * streams of one address cost 10 commands every 10 s, not 10,000.
  */
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '#src/config/app-config.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 
 const SLOT_TTL_MS = 30_000;
+/** Members per refresh command (a bound on one command's size). */
+const REFRESH_CHUNK = 1_000;
 
 const TAKE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -24,8 +28,8 @@ interface SlotCommands {
 @Injectable()
 export class StreamSlots implements OnModuleDestroy {
   private next = 0;
-  /** This instance's slots: member → Redis key. */
-  private readonly held = new Map<string, string>();
+  /** This instance's slots: Redis key (one per viewer) → its members. */
+  private readonly held = new Map<string, Set<string>>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -49,20 +53,33 @@ export class StreamSlots implements OnModuleDestroy {
     const commands = this.redis.command as unknown as SlotCommands;
     const taken = await commands.streamSlotTake(key, now, now + SLOT_TTL_MS, max, member, SLOT_TTL_MS * 2);
     if (taken !== 1) return undefined;
-    this.held.set(member, key);
+    let members = this.held.get(key);
+    if (!members) this.held.set(key, (members = new Set()));
+    members.add(member);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.held.delete(member);
+      members.delete(member);
+      if (members.size === 0 && this.held.get(key) === members) this.held.delete(key);
       this.redis.command.zrem(key, member).catch(() => undefined);
     };
   }
 
   private async refresh(): Promise<void> {
     const expires = Date.now() + SLOT_TTL_MS;
-    await Promise.all(
-      [...this.held].map(([member, key]) => this.redis.command.zadd(key, 'XX', expires, member).catch(() => 0)),
-    );
+    const commands: Promise<unknown>[] = [];
+    for (const [key, members] of this.held) {
+      let args: (string | number)[] = [];
+      for (const member of members) {
+        args.push(expires, member);
+        if (args.length === REFRESH_CHUNK * 2) {
+          commands.push(this.redis.command.zadd(key, 'XX', ...args).catch(() => 0));
+          args = [];
+        }
+      }
+      if (args.length > 0) commands.push(this.redis.command.zadd(key, 'XX', ...args).catch(() => 0));
+    }
+    await Promise.all(commands);
   }
 }

@@ -16,6 +16,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AppConfig } from '#src/config/app-config.js';
+import { streamHeaders } from '#src/platform/http/security-headers.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
 import { Feed } from './feed.js';
@@ -277,33 +278,56 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     return { count: this.sockets.size, maxBufferedBytes: max };
   }
 
-  /** Connections per transport, streams per feed, and the `slowest` connections by buffered bytes. */
+  /**
+   * Connections per transport, streams per feed, and the `slowest` connections by buffered bytes
+   * (then age). Runs every heartbeat over every open connection, so it allocates nothing per
+   * connection: it counts, keeps the `slowest` best candidates in a small sorted array, and builds
+   * views of those alone.
+   */
   report(slowest: number): ConnectionsReport {
     const connections = { sse: 0, ndjson: 0, ws: this.sockets.size, longPoll: this.longPolls };
     const subscribers: Record<string, number> = {};
     for (const name of this.feeds.keys()) subscribers[name] = 0;
-    const views: ConnectionView[] = [];
-    const now = Date.now();
+    const top: [SseConnection | WsConnection, TrackedConnection][] = [];
+    const before = (
+      a: SseConnection | WsConnection,
+      ta: TrackedConnection,
+      b: SseConnection | WsConnection,
+      tb: TrackedConnection,
+    ) => a.bufferedBytes > b.bufferedBytes || (a.bufferedBytes === b.bufferedBytes && ta.openedAt < tb.openedAt);
     for (const [connection, tracked] of this.tracked) {
       if (tracked.transport !== 'ws') connections[tracked.transport]++;
-      const feeds: string[] = [];
+      for (const stream of tracked.streams) subscribers[stream.feedName] = (subscribers[stream.feedName] ?? 0) + 1;
+      if (slowest <= 0) continue;
+      if (top.length === slowest) {
+        const [lastConnection, lastTracked] = top[top.length - 1];
+        if (!before(connection, tracked, lastConnection, lastTracked)) continue;
+        top.pop();
+      }
+      let at = top.length;
+      top.push([connection, tracked]);
+      while (at > 0 && before(connection, tracked, top[at - 1][0], top[at - 1][1])) {
+        top[at] = top[at - 1];
+        at--;
+      }
+      top[at] = [connection, tracked];
+    }
+    const now = Date.now();
+    const views = top.map(([connection, tracked]): ConnectionView => {
       let topics: number | null = 0;
       for (const stream of tracked.streams) {
-        feeds.push(stream.feedName);
-        subscribers[stream.feedName] = (subscribers[stream.feedName] ?? 0) + 1;
         const served = stream.topics();
         topics = served === undefined || topics === null ? null : topics + served.size;
       }
-      views.push({
+      return {
         transport: tracked.transport,
-        feeds,
+        feeds: tracked.streams.map((stream) => stream.feedName),
         topics,
         bufferedBytes: connection.bufferedBytes,
         ageSeconds: Math.round((now - tracked.openedAt) / 1000),
-      });
-    }
-    views.sort((a, b) => b.bufferedBytes - a.bufferedBytes || b.ageSeconds - a.ageSeconds);
-    return { connections, subscribers, slowest: views.slice(0, slowest) };
+      };
+    });
+    return { connections, subscribers, slowest: views };
   }
 
   /** Whether this instance takes another stream, poll or socket (MAX_SSE_CONNECTIONS counts them all). */
@@ -349,7 +373,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     });
     options.onOpen?.(stream);
     reply.hijack();
-    connection.open(reply.getHeaders());
+    connection.open(streamHeaders(reply.getHeaders()));
     await stream.start(options.lastEventId);
   }
 

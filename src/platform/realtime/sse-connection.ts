@@ -78,9 +78,10 @@ export class SseConnection implements StreamSink {
     return this.out.writableLength + pending;
   }
 
-  open(headers: Record<string, string | string[] | number | undefined>): void {
+  /** `headers`: the reply's own (security headers for a stream: security-headers.ts `streamHeaders`). */
+  open(headers: Record<string, string | string[] | number>): void {
     this.res.writeHead(200, {
-      ...Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)),
+      ...headers,
       'content-type': this.format === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       ...(this.http2 ? {} : { connection: 'keep-alive' }),
