@@ -481,6 +481,47 @@ describe('outbound webhooks (e2e)', () => {
       expect(retry.webhookId).toBe(first.webhookId);
     });
 
+    it('jobs of an older release (one per delivery, one per ordered endpoint) left in Redis hand over to the pump', async () => {
+      const e = await endpoint({ eventTypes: ['score.updated'] });
+      await api(a.url, 'POST', `/admin/webhooks/endpoints/${e.id}/pause`);
+      await emitEvent(a, 'score.updated', { seq: 1 });
+      const [held] = (await waitFor(async () => {
+        const rows = await sql(
+          `SELECT id, message_id::text AS "messageId" FROM webhook_deliveries WHERE endpoint_id = $1`,
+          [e.id],
+        );
+        return rows.length > 0 ? rows : undefined;
+      }))!;
+      // Active again behind the app's back (no kick): only the old jobs can start it before the reconciler.
+      await sql(`UPDATE webhook_endpoints SET status = 'active' WHERE id = $1`, [e.id]);
+      const { queue } = a.app.get(DeliveryQueue);
+      const redis = a.app.get(RedisService).command;
+      const [last] = await redis.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
+      const legacy = [
+        {
+          name: 'deliver',
+          id: `${e.id}_${held.messageId}`,
+          data: { deliveryId: held.id, endpointId: e.id, messageId: held.messageId },
+        },
+        { name: 'sequence', id: `seq_${e.id}`, data: { endpointId: e.id } },
+      ];
+      for (const job of legacy) await queue.add(job.name, job.data, { jobId: job.id });
+      await waitFor(() => receiver.succeeded(e.path).length === 1, 10_000);
+      const finished = await waitFor(async () => {
+        const entries = await redis.xrange(queue.keys.events, last ? `(${last[0]}` : '-', '+');
+        const events = entries.map(([, fields]) => {
+          const event: Record<string, string> = {};
+          for (let i = 0; i < fields.length; i += 2) event[fields[i]] = fields[i + 1];
+          return event;
+        });
+        const done = events.filter((ev) => ev.event === 'completed' && legacy.some((job) => job.id === ev.jobId));
+        return done.length === 2 ? done : undefined;
+      });
+      expect(finished!.map((ev) => JSON.parse(ev.returnvalue))).toEqual(['handed to pump', 'handed to pump']);
+      await sleep(500);
+      expect(receiver.received(e.path)).toHaveLength(1);
+    });
+
     it('exhausted → failed and visible; POST …/retry sends it again', async () => {
       let healthy = false;
       const e = await endpoint({ eventTypes: ['score.updated'] }, () => ({ status: healthy ? 200 : 503 }));
