@@ -188,7 +188,7 @@ export class DeliveryProcessor {
     const { endpointId } = job.data;
     const began = Date.now();
     let misses = 0;
-    for (let sent = 0; sent < RUN_SENDS && Date.now() - began < RUN_MS; ) {
+    for (let sent = 0; sent < RUN_SENDS && Date.now() - began < RUN_MS;) {
       const head = await this.store.head(endpointId);
       if (!head) return 'idle';
       if (head.waitMs > 0) return delay(job, token, head.waitMs); // the head blocks the rest

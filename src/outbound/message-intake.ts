@@ -99,7 +99,9 @@ export class MessageIntake implements OnModuleInit, BeforeApplicationShutdown {
   /** Never fails: a failed kick is logged, and the reconciler kicks those endpoints later. */
   private async kickLogged(endpointIds: string[]): Promise<void[]> {
     await this.queue.kick(endpointIds).catch((error: Error) => {
-      this.logger.warn(`kick of ${endpointIds.length} endpoint(s) failed (the reconciler will retry): ${error.message}`);
+      this.logger.warn(
+        `kick of ${endpointIds.length} endpoint(s) failed (the reconciler will retry): ${error.message}`,
+      );
     });
     return endpointIds.map(() => undefined);
   }
