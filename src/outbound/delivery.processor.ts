@@ -111,8 +111,12 @@ export class DeliveryProcessor {
     if (run.error) throw run.error; // BullMQ retries the job; unrecorded leases run out and go again
     if ('result' in end) return end.result;
     await job.moveToDelayed(Date.now() + Math.max(0, Math.round(end.delayMs)), token);
-    // A delivery committed after the last look could not wake the job (it was still active).
-    if (end.recheck && (await this.store.nextWake(endpointId)) === 0) await this.queue.kick([endpointId]);
+    // A delivery committed after the last look could not wake the job (it was still active). The job
+    // is delayed already: if this check fails, the reconciler wakes it instead.
+    if (end.recheck) {
+      const due = await this.store.nextWake(endpointId).catch(() => null);
+      if (due === 0) await this.queue.kick([endpointId]).catch(() => undefined);
+    }
     throw new DelayedError();
   }
 
