@@ -142,7 +142,7 @@ const SCENARIOS = [
     title: 'Outbound webhooks',
     unit: 'deliveries/s (signed, logged)',
     method:
-      'A burst of domain events through the outbox to signed POSTs on a local sink (BullMQ, every attempt logged in Postgres), vs a raw undici loop that signs and POSTs from memory; latency enqueue → receive at half ours’ rate.',
+      'A burst of domain events through the outbox to signed POSTs on a local sink (one BullMQ pump job per endpoint claiming deliveries from Postgres in batches, every attempt logged), vs a raw undici loop that signs and POSTs from memory; latency enqueue → receive at half ours’ rate.',
     baselineName: 'raw undici loop',
     quickEnv: { BENCH_ROUNDS: '1', BENCH_N: '1000' },
     limitS: { quick: 150, full: 900 },

@@ -7,7 +7,9 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DOMAIN_EVENT_TYPES } from '#src/platform/events/domain-event.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
+import { DeliveryQueue } from '#src/outbound/delivery-queue.js';
 import { MessageIntake } from '#src/outbound/message-intake.js';
+import { RedisService } from '#src/platform/redis/redis.service.js';
 import { query } from './helpers/databases.js';
 import { type TestApp, type TestEnv, api, createTestEnv, sleep, startTestApp, waitFor } from './helpers/test-app.js';
 import { type ReceivedRequest, type ReplyFn, WebhookReceiver } from './helpers/webhook-receiver.js';
@@ -411,6 +413,113 @@ describe('outbound webhooks (e2e)', () => {
       expect(gap).toBeGreaterThanOrEqual(1_900);
       expect(gap).toBeLessThan(3_500);
       expect(second.webhookId).toBe(first.webhookId);
+    });
+
+    it('a burst of 300 events to one endpoint goes out through a handful of BullMQ jobs, not one per delivery', async () => {
+      const e = await endpoint({ eventTypes: ['score.updated'] });
+      // BullMQ's event stream of the outbound queue (shared by both instances) says which jobs were added.
+      const { queue } = a.app.get(DeliveryQueue);
+      const redis = a.app.get(RedisService).command;
+      const [last] = await redis.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
+      const dataSource = a.app.get<DataSource>(getDataSourceToken());
+      await dataSource.transaction(async (manager) => {
+        for (let seq = 1; seq <= 300; seq++) {
+          await a.app.get(OutboxService).record(manager, { type: 'score.updated', data: { seq } });
+        }
+      });
+      await waitFor(() => receiver.succeeded(e.path).length === 300, 30_000);
+      expect(new Set(receiver.received(e.path).map((r) => r.webhookId)).size).toBe(300);
+      expect(new Set(seqs(receiver.received(e.path)))).toEqual(new Set(Array.from({ length: 300 }, (_, i) => i + 1)));
+      await waitFor(async () => (await deliveries(e.id, 'succeeded')).total === 300);
+
+      const entries = await redis.xrange(queue.keys.events, last ? `(${last[0]}` : '-', '+');
+      const added = entries
+        .map(([, fields]) => {
+          const event: Record<string, string> = {};
+          for (let i = 0; i < fields.length; i += 2) event[fields[i]] = fields[i + 1];
+          return event;
+        })
+        .filter((event) => event.event === 'added');
+      expect(added.length).toBeGreaterThan(0);
+      // Every job added was this endpoint's pump (each time it had finished and was kicked again).
+      expect(added.every((event) => event.jobId === `pump_${e.id}`)).toBe(true);
+      expect(added.length).toBeLessThanOrEqual(30); // one per delivery would be 300
+    });
+
+    it('a failing delivery is retried at its next attempt time while the endpoint’s others, and new ones, go on', async () => {
+      let failed = false;
+      const e = await endpoint({ eventTypes: ['score.updated'] }, (request) => {
+        if (request.payload.data.seq !== 1 || failed) return { status: 200 };
+        failed = true;
+        return { status: 429, headers: { 'retry-after': '2' } };
+      });
+      const dataSource = a.app.get<DataSource>(getDataSourceToken());
+      await dataSource.transaction(async (manager) => {
+        for (let seq = 1; seq <= 3; seq++) {
+          await a.app.get(OutboxService).record(manager, { type: 'score.updated', data: { seq } });
+        }
+      });
+      await waitFor(() => receiver.succeeded(e.path).length === 2, 10_000);
+      // The pump now waits for the retry (about 2 s); a new delivery must not wait behind it.
+      await emitEvent(b, 'score.updated', { seq: 4 });
+      await waitFor(() => receiver.succeeded(e.path).length === 4, 15_000);
+      const requests = receiver.received(e.path);
+      const answered = (r: ReceivedRequest) => [r.payload.data.seq, r.status];
+      // One batch (sent concurrently, so in any order), then the new one, then the retry.
+      expect(requests.slice(0, 3).map(answered).sort()).toEqual([
+        [1, 429],
+        [2, 200],
+        [3, 200],
+      ]);
+      expect(requests.slice(3).map(answered)).toEqual([
+        [4, 200],
+        [1, 200],
+      ]);
+      const [first, retry] = requests.filter((r) => r.payload.data.seq === 1);
+      expect(retry.at - first.at).toBeGreaterThanOrEqual(1_900);
+      expect(retry.at - first.at).toBeLessThan(3_500);
+      expect(retry.webhookId).toBe(first.webhookId);
+    });
+
+    it('jobs of an older release (one per delivery, one per ordered endpoint) left in Redis hand over to the pump', async () => {
+      const e = await endpoint({ eventTypes: ['score.updated'] });
+      await api(a.url, 'POST', `/admin/webhooks/endpoints/${e.id}/pause`);
+      await emitEvent(a, 'score.updated', { seq: 1 });
+      const [held] = (await waitFor(async () => {
+        const rows = await sql(
+          `SELECT id, message_id::text AS "messageId" FROM webhook_deliveries WHERE endpoint_id = $1`,
+          [e.id],
+        );
+        return rows.length > 0 ? rows : undefined;
+      }))!;
+      // Active again behind the app's back (no kick): only the old jobs can start it before the reconciler.
+      await sql(`UPDATE webhook_endpoints SET status = 'active' WHERE id = $1`, [e.id]);
+      const { queue } = a.app.get(DeliveryQueue);
+      const redis = a.app.get(RedisService).command;
+      const [last] = await redis.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
+      const legacy = [
+        {
+          name: 'deliver',
+          id: `${e.id}_${held.messageId}`,
+          data: { deliveryId: held.id, endpointId: e.id, messageId: held.messageId },
+        },
+        { name: 'sequence', id: `seq_${e.id}`, data: { endpointId: e.id } },
+      ];
+      for (const job of legacy) await queue.add(job.name, job.data, { jobId: job.id });
+      await waitFor(() => receiver.succeeded(e.path).length === 1, 10_000);
+      const finished = await waitFor(async () => {
+        const entries = await redis.xrange(queue.keys.events, last ? `(${last[0]}` : '-', '+');
+        const events = entries.map(([, fields]) => {
+          const event: Record<string, string> = {};
+          for (let i = 0; i < fields.length; i += 2) event[fields[i]] = fields[i + 1];
+          return event;
+        });
+        const done = events.filter((ev) => ev.event === 'completed' && legacy.some((job) => job.id === ev.jobId));
+        return done.length === 2 ? done : undefined;
+      });
+      expect(finished!.map((ev) => JSON.parse(ev.returnvalue))).toEqual(['handed to pump', 'handed to pump']);
+      await sleep(500);
+      expect(receiver.received(e.path)).toHaveLength(1);
     });
 
     it('exhausted → failed and visible; POST …/retry sends it again', async () => {

@@ -6,7 +6,6 @@ import { type Page, page } from '#src/platform/http/page.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import type { ListDeliveriesQueryDto } from './dto/list-query.dto.js';
 import { EndpointsService } from './endpoints.service.js';
-import { deliveryJobId } from './outbound.constants.js';
 import { rows } from '#src/platform/database/sql.js';
 
 export interface AttemptView {
@@ -127,24 +126,18 @@ export class DeliveriesService {
    * a pending one keeps its count and is just due now. Held while the endpoint is paused or disabled.
    */
   async retry(id: string): Promise<DeliveryView> {
-    const [row] = await rows<{ endpointId: string; messageId: string }>(
+    const [row] = await rows<{ endpointId: string }>(
       this.dataSource,
       `UPDATE webhook_deliveries SET
          attempts = CASE WHEN status = 'pending' THEN attempts ELSE 0 END,
          lease_until = CASE WHEN status = 'pending' THEN lease_until END,
          status = 'pending', next_attempt_at = now()
-       WHERE id = $1 RETURNING endpoint_id AS "endpointId", message_id AS "messageId"`,
+       WHERE id = $1 RETURNING endpoint_id AS "endpointId"`,
       [id],
     );
     if (!row) throw new NotFoundException(`delivery ${id} not found`);
     const endpoint = await this.endpoints.find(row.endpointId);
-    if (endpoint.status === 'active') {
-      if (endpoint.ordered) await this.queue.kickSequence(endpoint.id, true);
-      else {
-        await this.queue.enqueueDeliveries([{ deliveryId: id, endpointId: row.endpointId, messageId: row.messageId }]);
-        await this.queue.promote(deliveryJobId(row.endpointId, row.messageId));
-      }
-    }
+    if (endpoint.status === 'active') await this.queue.kick([endpoint.id]);
     return this.get(id);
   }
 }

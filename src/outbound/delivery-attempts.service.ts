@@ -26,7 +26,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class DeliveryAttemptsService {
   private readonly logger = new Logger('OutboundDelivery');
   private readonly signer = new Signer();
-  private readonly background = new Set<Promise<unknown>>();
   readonly policy: RetryPolicy;
 
   constructor(
@@ -61,17 +60,18 @@ export class DeliveryAttemptsService {
   }
 
   /**
-   * Signs (every active secret), sends, records the attempt and decides what happens next. With
-   * `recordSuccessLater`, a 2xx is recorded in the background (the caller's job can finish a round
-   * trip sooner): until the record lands the delivery keeps its lease, so nothing re-sends it; if the
-   * process dies first, the lease runs out and the reconciler sends it again (at least once).
+   * Signs (every active secret), sends, records the attempt and decides what happens next. `onSent`
+   * is told as soon as the request has its answer (the pump gives its send slot back then, while the
+   * record is still on its way). Until the record lands the delivery keeps its lease, so nothing
+   * re-sends it; if the process dies first, the lease runs out and it is sent again (at least once).
    */
-  async attempt(delivery: ClaimedDelivery, options: { recordSuccessLater?: boolean } = {}): Promise<Outcome> {
+  async attempt(delivery: ClaimedDelivery, onSent?: (latencyMs: number) => void): Promise<Outcome> {
     const secrets = activeSecrets(delivery.secret, delivery.previousSecrets);
     const headers = this.signer.sign(delivery.webhookId, delivery.body, secrets);
     const result = tracingEnabled()
       ? await this.tracedSend(delivery, headers)
       : await this.sender.send(delivery.url, { ...headers }, delivery.body);
+    onSent?.(result.latencyMs);
     this.metrics.observe(result.statusCode, result.latencyMs);
 
     const attemptNo = delivery.attempts + 1;
@@ -110,11 +110,11 @@ export class DeliveryAttemptsService {
     };
     const metric = { succeeded: 'succeeded', retry: 'retrying', failed: 'failed', disabled: 'gone' } as const;
     this.metrics.attempts.inc({ outcome: metric[outcome.kind] });
-    if (ok && options.recordSuccessLater) {
-      const pending = this.recordWithRetries(record)
-        .catch((error: Error) => this.logger.error(`attempt of ${delivery.id} not recorded: ${error.message}`))
-        .finally(() => this.background.delete(pending));
-      this.background.add(pending);
+    if (code === 410) {
+      // Disabled before the record frees the delivery (still pending, due at once): the endpoint's
+      // pump, claiming beside this attempt, must not send it again in between.
+      await this.disable(delivery.endpointId, `410 Gone from the endpoint (delivery ${delivery.id})`);
+      await this.recordWithRetries(record);
       return outcome;
     }
     const failingSince = await this.recordWithRetries(record);
@@ -124,9 +124,7 @@ export class DeliveryAttemptsService {
         `delivery ${delivery.id} (endpoint ${delivery.endpointId}) failed after ${attemptNo} attempts: ${result.error}`,
       );
     }
-    if (code === 410) {
-      await this.disable(delivery.endpointId, `410 Gone from the endpoint (delivery ${delivery.id})`);
-    } else if (!ok && failingSince) {
+    if (!ok && failingSince) {
       // `failingSince` is the value before this attempt: set by an earlier failure, never by this one.
       const windowMs = this.config.outbound.disableAfterHours * 3_600_000;
       if (Date.now() - new Date(failingSince).getTime() >= windowMs) {
@@ -137,11 +135,6 @@ export class DeliveryAttemptsService {
       }
     }
     return outcome;
-  }
-
-  /** Waits for background records (at shutdown, before the pool closes). */
-  async flush(): Promise<void> {
-    await Promise.all([...this.background]);
   }
 
   /**

@@ -1,20 +1,17 @@
 /**
- * Puts deliveries on the BullMQ queue. The queue only schedules: Postgres says what is pending, and
- * every method here is safe to repeat (deterministic job ids).
+ * Puts endpoints' pumps on the BullMQ queue. The queue only schedules (when an endpoint runs):
+ * Postgres says what is pending, and every method here is safe to repeat (one deterministic job id
+ * per endpoint).
  */
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { QUEUES } from '#src/platform/queue/queue.constants.js';
 import { RedisService } from '#src/platform/redis/redis.service.js';
-import { type DeliverJobData, JOBS, type SequenceJobData, deliveryJobId, sequenceJobId } from './outbound.constants.js';
+import { JOBS, type PumpJobData, pumpJobId } from './outbound.constants.js';
 
-export interface DeliveryRef {
-  deliveryId: string;
-  endpointId: string;
-  messageId: string;
-  delayMs?: number;
-}
+/** Where an endpoint's pump job is: none, waiting out a delay, or anything else (waiting, active). */
+export type PumpState = 'missing' | 'delayed' | 'queued';
 
 @Injectable()
 export class DeliveryQueue {
@@ -23,37 +20,41 @@ export class DeliveryQueue {
     private readonly redis: RedisService,
   ) {}
 
-  async enqueueDeliveries(refs: DeliveryRef[]): Promise<void> {
-    if (refs.length === 0) return;
-    await this.queue.addBulk(
-      refs.map((ref) => ({
-        name: JOBS.deliver,
-        data: { deliveryId: ref.deliveryId, endpointId: ref.endpointId, messageId: ref.messageId } as DeliverJobData,
-        opts: { jobId: deliveryJobId(ref.endpointId, ref.messageId), delay: Math.max(0, Math.round(ref.delayMs ?? 0)) },
+  /**
+   * Makes sure each endpoint's pump runs soon: added when it has no job (one `addBulk`), promoted
+   * when its job waits out a delay (a retry's time, say), so a new delivery is not held behind it.
+   * Nothing when it is already waiting or running: the running pump claims what is due.
+   */
+  async kick(endpointIds: Iterable<string>): Promise<void> {
+    const ids = [...new Set(endpointIds)];
+    if (ids.length === 0) return;
+    const jobs = await this.queue.addBulk(
+      ids.map((endpointId) => ({
+        name: JOBS.pump,
+        data: { endpointId } as PumpJobData,
+        opts: { jobId: pumpJobId(endpointId) },
       })),
     );
+    // Refused (not delayed) for a job just added or already waiting/active: that is the common case.
+    await Promise.all(jobs.map((job) => job.promote().catch(() => undefined)));
   }
 
-  /** Makes sure the endpoint's sequence job exists; `promote` wakes one waiting out a delay. */
-  async kickSequence(endpointId: string, promote = false): Promise<void> {
-    const jobId = sequenceJobId(endpointId);
-    await this.queue.add(JOBS.sequence, { endpointId } as SequenceJobData, { jobId });
-    if (promote) await this.promote(jobId);
-  }
-
-  /** Moves a delayed job to waiting; nothing when it is not delayed (or gone). */
-  async promote(jobId: string): Promise<void> {
-    const job = await this.queue.getJob(jobId);
-    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
-  }
-
-  /** Which of these job ids exist in Redis (any state), one round trip. */
-  async existing(jobIds: string[]): Promise<Set<string>> {
-    if (jobIds.length === 0) return new Set();
+  /** The state of each endpoint's pump job, in one round trip. */
+  async pumpStates(endpointIds: string[]): Promise<Map<string, PumpState>> {
+    const states = new Map<string, PumpState>();
+    if (endpointIds.length === 0) return states;
     const pipeline = this.redis.command.pipeline();
-    for (const id of jobIds) pipeline.exists(this.queue.toKey(id));
+    for (const id of endpointIds) {
+      pipeline.exists(this.queue.toKey(pumpJobId(id)));
+      pipeline.zscore(this.queue.toKey('delayed'), pumpJobId(id));
+    }
     const results = (await pipeline.exec()) ?? [];
-    return new Set(jobIds.filter((_, i) => results[i]?.[1] === 1));
+    endpointIds.forEach((id, i) => {
+      const exists = results[2 * i]?.[1] === 1;
+      const delayed = results[2 * i + 1]?.[1] !== null && results[2 * i + 1]?.[1] !== undefined;
+      states.set(id, !exists ? 'missing' : delayed ? 'delayed' : 'queued');
+    });
+    return states;
   }
 
   /** Waiting/active/delayed counts for the queue-depth gauge. */

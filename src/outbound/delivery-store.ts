@@ -1,8 +1,13 @@
 /**
- * The delivery hot path's Postgres statements: leases, heads of sequences, and attempt records.
- * Claims of `deliver` jobs and attempt records are batched across concurrent jobs (Batcher), so a
- * busy worker pays one round trip per batch rather than per delivery. An attempt record also writes
- * the operational events it causes (`delivery.exhausted`, `endpoint.recovered`) to the outbox.
+ * The delivery hot path's Postgres statements: what an endpoint's pump claims (a batch of due
+ * deliveries in one statement, or an ordered endpoint's head), when it should wake next, and attempt
+ * records. Records are batched across every pump of the instance (Batcher), so a busy worker pays one
+ * round trip per batch rather than per delivery. An attempt record also writes the operational events
+ * it causes (`delivery.exhausted`, `endpoint.recovered`) to the outbox.
+ *
+ * A claim is a lease (`lease_until`, as long as the worker's BullMQ lock): a leased delivery is
+ * being sent or recorded, and nothing else takes it until the record clears the lease or the lease
+ * runs out (its sender died; it is then sent again, same webhook-id: at least once).
  */
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '#src/config/app-config.js';
@@ -29,22 +34,17 @@ export interface ClaimedDelivery {
   traceContext?: string | null;
 }
 
-export interface DeliveryState {
-  status: string;
-  endpointStatus: string;
-  ordered: boolean;
-  attempts: number;
-  /** Until it is due and not leased (0 = now). */
+/** The next delivery of an ordered endpoint, due or not (it blocks the rest until it is done). */
+export interface SequenceHead {
+  id: string;
+  rate: number | null;
   waitMs: number;
 }
 
-export interface SequenceHead {
-  id: string;
-  endpointId: string;
-  messageId: string;
+/** What an endpoint's pump needs to know before it starts. */
+export interface PumpTarget {
   ordered: boolean;
   rate: number | null;
-  waitMs: number;
 }
 
 export interface AttemptRecord {
@@ -76,7 +76,63 @@ const CLAIMABLE = `e.id = d.endpoint_id AND m.id = d.message_id
   AND d.next_attempt_at <= now() + interval '50 milliseconds'
   AND (d.lease_until IS NULL OR d.lease_until < now())`;
 
-const WAIT_MS = `GREATEST(0, EXTRACT(EPOCH FROM (GREATEST(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at)) - now())) * 1000)::float8`;
+/** When a pending delivery can next be claimed: its next attempt, or when its lease runs out. */
+const FREE_AT = `GREATEST(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at))`;
+const msUntil = (at: string) => `GREATEST(0, EXTRACT(EPOCH FROM (${at}) - now()) * 1000)::float8`;
+
+/** Of an unordered endpoint being drained (`drain_up_to`, after a resume or a replay): a held delivery. */
+const HELD = `d.attempts = 0 AND d.message_id <= COALESCE(e.drain_up_to, 0)`;
+
+/**
+ * $1 endpoint, $2 lease ms, $3 at most this many. Due deliveries of an unordered endpoint, lowest
+ * message first, locked and leased in one statement (SKIP LOCKED: a row another transaction holds is
+ * left for the next claim). Held deliveries (a drain) go one at a time in message order, so "resumed:
+ * all arrive, in order" holds: the lowest held one joins the batch only when it is free, that is
+ * when the one before it has been recorded.
+ */
+const CLAIM_DUE_SQL = (columns: string) => `
+WITH e AS (
+  SELECT id, drain_up_to FROM webhook_endpoints WHERE id = $1 AND status = 'active' AND NOT ordered
+), due AS (
+  SELECT d.id FROM webhook_deliveries d JOIN e ON d.endpoint_id = e.id
+  WHERE d.status = 'pending' AND d.next_attempt_at <= now() + interval '50 milliseconds'
+    AND (d.lease_until IS NULL OR d.lease_until < now()) AND NOT (${HELD})
+  ORDER BY d.message_id LIMIT $3
+  FOR UPDATE OF d SKIP LOCKED
+), held AS (
+  SELECT d.id FROM webhook_deliveries d JOIN e ON d.endpoint_id = e.id
+  WHERE d.status = 'pending' AND ${HELD}
+  ORDER BY d.message_id LIMIT 1
+), picked AS (
+  SELECT id FROM held UNION ALL SELECT id FROM due LIMIT $3
+)
+UPDATE webhook_deliveries d SET lease_until = now() + ${msInterval('$2')}
+FROM picked, webhook_endpoints e, webhook_messages m
+WHERE d.id = picked.id AND ${CLAIMABLE}
+RETURNING ${columns}`;
+
+/**
+ * $1 endpoint. Ms until the endpoint's pump has something to claim (0: now), null when it has
+ * nothing pending (or is not active). Counts each pending delivery at its next attempt or lease end,
+ * but of the held ones only the lowest (the rest wait for it). Ends a drain with nothing left.
+ */
+const NEXT_WAKE_SQL = `
+WITH e AS (
+  SELECT id, drain_up_to FROM webhook_endpoints WHERE id = $1 AND status = 'active'
+), undrain AS (
+  UPDATE webhook_endpoints w SET drain_up_to = NULL FROM e
+  WHERE w.id = e.id AND e.drain_up_to IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending' AND ${HELD})
+)
+SELECT CASE WHEN w.at IS NULL THEN NULL ELSE ${msUntil('w.at')} END AS "waitMs"
+FROM (
+  SELECT LEAST(
+    (SELECT min(${FREE_AT}) FROM webhook_deliveries d
+     WHERE d.endpoint_id = e.id AND d.status = 'pending' AND NOT (${HELD})),
+    (SELECT ${FREE_AT} FROM webhook_deliveries d
+     WHERE d.endpoint_id = e.id AND d.status = 'pending' AND ${HELD} ORDER BY d.message_id LIMIT 1)) AS at
+  FROM e
+) w`;
 
 /** A timestamp as ISO 8601 UTC with milliseconds, as message bodies write it. */
 const iso = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -155,7 +211,6 @@ FROM webhook_endpoints e WHERE e.id IN (SELECT endpoint_id FROM per_endpoint)`;
 @Injectable()
 export class DeliveryStore {
   private readonly leaseMs: number;
-  private readonly claims: Batcher<string, ClaimedDelivery | null>;
   private readonly records: Batcher<AttemptRecord, Date | null>;
 
   constructor(
@@ -163,104 +218,70 @@ export class DeliveryStore {
     config: AppConfig,
   ) {
     this.leaseMs = outboundTiming(config).lockDurationMs;
-    this.claims = new Batcher((ids) => this.claimMany(ids), { maxBatch: 200, maxInFlight: 4 });
     this.records = new Batcher((records) => this.recordMany(records), { maxBatch: 200, maxInFlight: 4 });
   }
 
-  /**
-   * Takes the lease of a due, pending delivery of an active endpoint. A `deliver` job may not take
-   * one of an ordered endpoint (its sequence job owns those); `freshOnly` (a drain) takes only
-   * never-attempted ones.
-   */
-  async claim(
-    deliveryId: string,
-    options: { sequence: boolean; freshOnly?: boolean },
-  ): Promise<ClaimedDelivery | null> {
-    if (!options.sequence) return this.claims.submit(deliveryId);
+  /** Whether the endpoint is active, and how its pump sends; null when it is not active (or gone). */
+  async target(endpointId: string): Promise<PumpTarget | null> {
+    const [row] = await this.db.rows<PumpTarget>(
+      `SELECT ordered, rate_limit_per_second AS rate FROM webhook_endpoints WHERE id = $1 AND status = 'active'`,
+      [endpointId],
+    );
+    return row ?? null;
+  }
+
+  /** Leases up to `limit` due deliveries of an active unordered endpoint (CLAIM_DUE_SQL), in one statement. */
+  claimDue(endpointId: string, limit: number): Promise<ClaimedDelivery[]> {
+    return this.db.rows<ClaimedDelivery>(CLAIM_DUE_SQL(claimedColumns()), [endpointId, this.leaseMs, limit]);
+  }
+
+  /** Leases one delivery (an ordered endpoint's head) if it is due, not leased and its endpoint active. */
+  async claim(deliveryId: string): Promise<ClaimedDelivery | null> {
     const [row] = await this.db.rows<ClaimedDelivery>(
       `UPDATE webhook_deliveries d SET lease_until = now() + ${msInterval('$2')}
        FROM webhook_endpoints e, webhook_messages m
-       WHERE d.id = $1 AND ${CLAIMABLE} AND (NOT $3::boolean OR d.attempts = 0)
+       WHERE d.id = $1 AND ${CLAIMABLE}
        RETURNING ${claimedColumns()}`,
-      [deliveryId, this.leaseMs, options.freshOnly ?? false],
+      [deliveryId, this.leaseMs],
     );
     return row ?? null;
   }
 
-  private async claimMany(ids: string[]): Promise<(ClaimedDelivery | null)[]> {
-    const claimed = await this.db.rows<ClaimedDelivery>(
-      `UPDATE webhook_deliveries d SET lease_until = now() + ${msInterval('$2')}
-       FROM webhook_endpoints e, webhook_messages m
-       WHERE d.id = ANY($1::uuid[]) AND ${CLAIMABLE} AND NOT e.ordered
-       RETURNING ${claimedColumns()}`,
-      [ids, this.leaseMs],
-    );
-    const byId = new Map(claimed.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+  /** Gives leases back without an attempt (the rate limit said "much later"). */
+  async release(deliveryIds: string[]): Promise<void> {
+    await this.db.count('UPDATE webhook_deliveries SET lease_until = NULL WHERE id = ANY($1::uuid[])', [deliveryIds]);
   }
 
-  /** Gives a lease back without an attempt (the rate limit said "later"). */
-  async release(deliveryId: string): Promise<void> {
-    await this.db.count('UPDATE webhook_deliveries SET lease_until = NULL WHERE id = $1', [deliveryId]);
-  }
-
-  async state(deliveryId: string): Promise<DeliveryState | null> {
-    const [row] = await this.db.rows<DeliveryState>(
-      `SELECT d.status, e.status AS "endpointStatus", e.ordered, d.attempts, ${WAIT_MS} AS "waitMs"
-       FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1`,
-      [deliveryId],
-    );
-    return row ?? null;
+  /** Ms until the unordered endpoint has something to claim; null when nothing is pending (NEXT_WAKE_SQL). */
+  async nextWake(endpointId: string): Promise<number | null> {
+    const [row] = await this.db.rows<{ waitMs: number | null }>(NEXT_WAKE_SQL, [endpointId]);
+    return row?.waitMs ?? null;
   }
 
   /**
-   * The next delivery an endpoint's sequence job must send: the lowest pending message for an
-   * ordered endpoint (even if not due yet: it blocks the rest), or the lowest never-attempted one up
-   * to `drain_up_to` for an unordered endpoint being drained. Null when there is none.
+   * The next delivery an ordered endpoint must send: its lowest pending message, even if not due yet
+   * (it blocks the rest). Null when there is none or the endpoint is not active and ordered.
    */
   async head(endpointId: string): Promise<SequenceHead | null> {
     const [row] = await this.db.rows<SequenceHead>(
-      `SELECT d.id, e.id AS "endpointId", d.message_id AS "messageId", e.ordered,
-              e.rate_limit_per_second AS rate, ${WAIT_MS} AS "waitMs"
+      `SELECT d.id, e.rate_limit_per_second AS rate, ${msUntil(FREE_AT)} AS "waitMs"
        FROM webhook_endpoints e
        CROSS JOIN LATERAL (
-         SELECT d.* FROM webhook_deliveries d
-         WHERE d.endpoint_id = e.id AND d.status = 'pending'
-           AND (e.ordered OR (d.attempts = 0 AND d.message_id <= e.drain_up_to
-                              AND (d.lease_until IS NULL OR d.lease_until < now())))
+         SELECT d.* FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending'
          ORDER BY d.message_id LIMIT 1
        ) d
-       WHERE e.id = $1 AND e.status = 'active' AND (e.ordered OR e.drain_up_to IS NOT NULL)`,
+       WHERE e.id = $1 AND e.status = 'active' AND e.ordered`,
       [endpointId],
     );
     return row ?? null;
   }
 
-  /** Ends a drain that has nothing left; false when a replay widened it meanwhile (keep going). */
-  async finishDrain(endpointId: string): Promise<boolean> {
-    const count = await this.db.count(
-      `UPDATE webhook_endpoints e SET drain_up_to = NULL
-       WHERE e.id = $1 AND e.drain_up_to IS NOT NULL AND NOT EXISTS (
-         SELECT 1 FROM webhook_deliveries d
-         WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.attempts = 0 AND d.message_id <= e.drain_up_to)`,
-      [endpointId],
-    );
-    if (count > 0) return true;
-    const [row] = await this.db.rows<{ draining: boolean }>(
-      `SELECT drain_up_to IS NOT NULL AND status = 'active' AND NOT ordered AS draining
-       FROM webhook_endpoints WHERE id = $1`,
-      [endpointId],
-    );
-    return !row?.draining;
-  }
-
-  /** Whether the endpoint still needs its sequence job (checked after one completes). */
-  async needsSequence(endpointId: string): Promise<boolean> {
+  /** Whether the endpoint still needs its pump (checked after one completes): active, something pending. */
+  async needsPump(endpointId: string): Promise<boolean> {
     const [row] = await this.db.rows<{ needed: boolean }>(
       `SELECT EXISTS (
          SELECT 1 FROM webhook_endpoints e JOIN webhook_deliveries d ON d.endpoint_id = e.id AND d.status = 'pending'
          WHERE e.id = $1 AND e.status = 'active'
-           AND (e.ordered OR (d.attempts = 0 AND d.message_id <= e.drain_up_to))
        ) AS needed`,
       [endpointId],
     );

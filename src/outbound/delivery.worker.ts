@@ -1,7 +1,8 @@
 /**
  * The BullMQ worker of the outbound queue (QueueWorkers: options from the validated config, here
- * concurrency and a lock longer than the longest HTTP attempt, see outbound-timing.ts). Started once
- * the app is up, closed before the database goes away.
+ * a lock longer than the longest HTTP attempt, see outbound-timing.ts). Its concurrency is how many
+ * endpoints' pumps run at once here (OUTBOUND_CONCURRENCY; their requests share that many send slots,
+ * see DeliveryProcessor). Started once the app is up, closed before the database goes away.
  */
 import { InjectQueue } from '@nestjs/bullmq';
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
@@ -10,7 +11,7 @@ import { AppConfig } from '#src/config/app-config.js';
 import { QUEUES } from '#src/platform/queue/queue.constants.js';
 import { QueueWorkers } from '#src/platform/queue/workers.js';
 import { DeliveryProcessor } from './delivery.processor.js';
-import { JOBS, type SequenceJobData } from './outbound.constants.js';
+import { JOBS, type PumpJobData } from './outbound.constants.js';
 import { outboundTiming } from './outbound-timing.js';
 
 @Injectable()
@@ -31,14 +32,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, BeforeApplication
       concurrency: this.config.outbound.concurrency,
       lockDuration: lockDurationMs,
       stalledInterval: stalledIntervalMs,
-      // A job cut off by a crash is retried; past this many crashes it fails and the reconciler
-      // (Postgres still says pending) enqueues it again.
+      // A pump cut off by a crash is retried; past this many crashes it fails and the reconciler
+      // (Postgres still says pending) kicks it again.
       maxStalledCount: 5,
     });
     this.worker.on('completed', (job) => {
-      if (job.name !== JOBS.sequence) return;
-      this.processor.afterSequence((job.data as SequenceJobData).endpointId).catch((error: Error) => {
-        this.logger.warn(`after sequence: ${error.message}`);
+      if (job.name !== JOBS.pump) return;
+      this.processor.afterPump((job.data as PumpJobData).endpointId).catch((error: Error) => {
+        this.logger.warn(`after pump: ${error.message}`);
       });
     });
     this.worker.on('failed', (job, error) => {

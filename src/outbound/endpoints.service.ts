@@ -236,36 +236,23 @@ export class EndpointsService {
   }
 
   /**
-   * Puts an active endpoint's pending deliveries back in motion. Ordered: its sequence job. Unordered:
-   * never-attempted ones are drained in message order by the sequence job (`drain_up_to`), ones
-   * already in their retry schedule get their own job, delayed to their next attempt.
+   * Puts an active endpoint's pending deliveries back in motion: kicks its pump. Unordered: the
+   * never-attempted ones are marked as a drain (`drain_up_to`), which the pump sends one at a time in
+   * message order; ones already in their retry schedule go when due. Ordered: in order anyway.
    */
   async schedulePending(id: string): Promise<void> {
     const endpoint = await this.find(id);
     if (endpoint.status !== 'active') return;
-    if (endpoint.ordered) {
-      await this.queue.kickSequence(id, true);
-      return;
+    if (!endpoint.ordered) {
+      await this.dataSource.query(
+        `UPDATE webhook_endpoints e SET drain_up_to = NULLIF(GREATEST(COALESCE(e.drain_up_to, 0), (
+           SELECT max(d.message_id) FROM webhook_deliveries d
+           WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.attempts = 0)), 0)
+         WHERE e.id = $1`,
+        [id],
+      );
     }
-    const [drain] = await rows<{ upTo: string | null }>(
-      this.dataSource,
-      `UPDATE webhook_endpoints e SET drain_up_to = NULLIF(GREATEST(COALESCE(e.drain_up_to, 0), (
-         SELECT max(d.message_id) FROM webhook_deliveries d
-         WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.attempts = 0)), 0)
-       WHERE e.id = $1 RETURNING drain_up_to AS "upTo"`,
-      [id],
-    );
-    if (drain?.upTo) await this.queue.kickSequence(id);
-    const retrying = await rows<{ id: string; messageId: string; waitMs: number }>(
-      this.dataSource,
-      `SELECT id, message_id AS "messageId",
-              GREATEST(0, EXTRACT(EPOCH FROM next_attempt_at - now()) * 1000)::float8 AS "waitMs"
-       FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending' AND attempts > 0`,
-      [id],
-    );
-    await this.queue.enqueueDeliveries(
-      retrying.map((d) => ({ deliveryId: d.id, endpointId: id, messageId: d.messageId, delayMs: d.waitMs })),
-    );
+    await this.queue.kick([id]);
   }
 
   async stats(id: string): Promise<EndpointStats> {

@@ -4,17 +4,18 @@
  * matching endpoint that is not disabled (unique on endpoint + message; a `webhook.test` event goes to
  * the one endpoint it names), in one statement, so in one
  * transaction (committed without waiting for the WAL flush: outbound-db.ts says why that is safe).
- * Deliveries of active endpoints are then enqueued; a paused endpoint's are held in Postgres.
+ * The pump of each active endpoint that got deliveries is then kicked (one job per endpoint, not per
+ * delivery: DeliveryProcessor); a paused endpoint's deliveries are held in Postgres.
  *
  * The relay hands over a batch (events of several partition keys, each key's in id order): one
  * statement takes them all. It is idempotent: a batch handed over again (a retry, another
- * instance after a crash) finds its messages (ON CONFLICT) and only re-enqueues their pending
- * deliveries. Message ids follow event ids within a statement, so an endpoint gets each key's
- * events in order.
+ * instance after a crash) finds its messages (ON CONFLICT) and only kicks the endpoints of their
+ * pending deliveries again. Message ids follow event ids within a statement, and a pump claims the
+ * lowest messages first, so an endpoint gets each key's events in order (strictly so when ordered).
  *
- * Enqueueing is off the relay's path: jobs go to a Batcher that runs one `addBulk` at a time. If that
- * fails (Redis down) or the process dies first, nothing is lost: the rows are committed and the
- * reconciler enqueues pending deliveries that have no job.
+ * Kicking is off the relay's path: endpoint ids go to a Batcher that runs one kick (`addBulk`) at a
+ * time. If that fails (Redis down) or the process dies first, nothing is lost: the rows are committed
+ * and the reconciler kicks endpoints that have pending deliveries and no pump job.
  */
 import { type BeforeApplicationShutdown, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { type DomainEvent, WEBHOOK_TEST_EVENT } from '#src/platform/events/domain-event.js';
@@ -25,16 +26,9 @@ import { patternMatchSql } from './event-type-patterns.js';
 import { OutboundDb } from './outbound-db.js';
 import { OUTBOX_HANDLER } from './outbound.constants.js';
 
-interface IntakeRow {
-  deliveryId: string;
-  endpointId: string;
-  messageId: string;
-  ordered: boolean;
-  status: string;
-}
-
 /**
- * $1 = the events handed over (ids). The body is `{ type, timestamp, data }` with the
+ * $1 = the events handed over (ids); answers the active endpoints that got deliveries (new ones, or
+ * pending ones of events handed over again). The body is `{ type, timestamp, data }` with the
  * timestamp as ISO 8601 UTC with milliseconds (what `Date.toISOString()` gives).
  */
 const INTAKE_SQL = `
@@ -61,23 +55,22 @@ WITH ev AS (
   ON CONFLICT (endpoint_id, message_id) DO NOTHING
   RETURNING id, endpoint_id, message_id
 )
-SELECT d.id AS "deliveryId", d.endpoint_id AS "endpointId", d.message_id AS "messageId", e.ordered, e.status
-FROM d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-UNION ALL
-SELECT d.id, d.endpoint_id, d.message_id, e.ordered, e.status
-FROM webhook_messages m
-JOIN webhook_deliveries d ON d.message_id = m.id AND d.status = 'pending'
-JOIN webhook_endpoints e ON e.id = d.endpoint_id
-WHERE m.event_id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM msg WHERE msg.event_id = m.event_id)`;
+SELECT DISTINCT e.id AS "endpointId"
+FROM (
+  SELECT endpoint_id FROM d
+  UNION ALL
+  SELECT d.endpoint_id FROM webhook_messages m JOIN webhook_deliveries d ON d.message_id = m.id AND d.status = 'pending'
+  WHERE m.event_id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM msg WHERE msg.event_id = m.event_id)
+) x JOIN webhook_endpoints e ON e.id = x.endpoint_id AND e.status = 'active'`;
 
 @Injectable()
 export class MessageIntake implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(MessageIntake.name);
-  /** One `addBulk` in flight at a time; what arrives meanwhile goes in the next one. */
-  private readonly enqueues = new Batcher<IntakeRow, void>((batch) => this.enqueueLogged(batch), {
+  /** One kick in flight at a time; what arrives meanwhile goes in the next one. */
+  private readonly kicks = new Batcher<string, void>((endpointIds) => this.kickLogged(endpointIds), {
     maxBatch: 10_000,
   });
-  /** Enqueues not yet done, for shutdown. */
+  /** Kicks not yet done, for shutdown. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
@@ -91,34 +84,25 @@ export class MessageIntake implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   async take(events: DomainEvent[]): Promise<void> {
-    const rows = await this.db.rows<IntakeRow>(INTAKE_SQL, [events.map((event) => event.id)]);
-    const active = rows.filter((row) => row.status === 'active');
-    if (active.length === 0) return;
-    const done = Promise.all(active.map((row) => this.enqueues.submit(row)));
+    const rows = await this.db.rows<{ endpointId: string }>(INTAKE_SQL, [events.map((event) => event.id)]);
+    if (rows.length === 0) return;
+    const done = Promise.all(rows.map((row) => this.kicks.submit(row.endpointId)));
     this.inFlight.add(done);
     void done.finally(() => this.inFlight.delete(done));
   }
 
-  /** Lets the last buffered jobs reach Redis before the queue closes (else the reconciler would). */
+  /** Lets the last buffered kicks reach Redis before the queue closes (else the reconciler would). */
   async beforeApplicationShutdown(): Promise<void> {
     await Promise.all(this.inFlight);
   }
 
-  /** Never fails: a failed enqueue is logged, and the reconciler enqueues those deliveries later. */
-  private async enqueueLogged(deliveries: IntakeRow[]): Promise<void[]> {
-    await this.enqueue(deliveries).catch((error: Error) => {
+  /** Never fails: a failed kick is logged, and the reconciler kicks those endpoints later. */
+  private async kickLogged(endpointIds: string[]): Promise<void[]> {
+    await this.queue.kick(endpointIds).catch((error: Error) => {
       this.logger.warn(
-        `enqueue of ${deliveries.length} deliveries failed (the reconciler will retry): ${error.message}`,
+        `kick of ${endpointIds.length} endpoint(s) failed (the reconciler will retry): ${error.message}`,
       );
     });
-    return deliveries.map(() => undefined);
-  }
-
-  private async enqueue(deliveries: IntakeRow[]): Promise<void> {
-    const sequences = new Set(deliveries.filter((d) => d.ordered).map((d) => d.endpointId));
-    await Promise.all([
-      this.queue.enqueueDeliveries(deliveries.filter((d) => !d.ordered)),
-      ...[...sequences].map((endpointId) => this.queue.kickSequence(endpointId)),
-    ]);
+    return endpointIds.map(() => undefined);
   }
 }

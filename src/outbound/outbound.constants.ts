@@ -1,29 +1,25 @@
 /**
- * Outbound job names and ids. BullMQ refuses `:` in a custom job id (it separates Redis key parts:
- * `Custom Id cannot contain :`), so the deterministic id of a delivery is `${endpointId}_${messageId}`
- * (a uuid and a bigint: never an integer, never a colon). Adding a job whose id exists is a no-op,
- * which is what makes enqueueing from the intake, a resume and the reconciler safe to repeat.
+ * Outbound job names and ids. Each active endpoint with pending deliveries has one job, its pump
+ * (`pump_<endpointId>`, see DeliveryProcessor); Postgres says what it sends. BullMQ refuses `:` in a
+ * custom job id (`Custom Id cannot contain :`), hence the `_`. Adding a job whose id exists is a
+ * no-op, which is what makes kicking an endpoint from the intake, a resume and the reconciler safe to
+ * repeat.
  */
 export const JOBS = {
-  /** One delivery of an unordered endpoint. */
-  deliver: 'deliver',
-  /** The one dispatcher of an endpoint that must go in message order (see DeliveryProcessor). */
-  sequence: 'sequence',
+  /** The one dispatcher of an endpoint: claims its due deliveries from Postgres and sends them. */
+  pump: 'pump',
+  /**
+   * Job names of earlier releases (one job per delivery; one per ordered endpoint). A worker that
+   * meets one left in Redis by an older instance kicks that endpoint's pump and completes it.
+   */
+  legacyDeliver: 'deliver',
+  legacySequence: 'sequence',
 } as const;
 
-export const deliveryJobId = (endpointId: string, messageId: string) => `${endpointId}_${messageId}`;
-export const sequenceJobId = (endpointId: string) => `seq_${endpointId}`;
+export const pumpJobId = (endpointId: string) => `pump_${endpointId}`;
 
-export interface DeliverJobData {
-  deliveryId: string;
-  endpointId: string;
-  messageId: string;
-  /** A rate-limit slot reserved for the attempt numbered `slot.attempt`, at epoch ms `slot.at`. */
-  slot?: { attempt: number; at: number };
-}
-
-/** The endpoint whose sequence runs; what to send is read from Postgres each step. */
-export interface SequenceJobData {
+/** The endpoint a job is about (every outbound job's data has it, old kinds too). */
+export interface PumpJobData {
   endpointId: string;
 }
 

@@ -1,6 +1,7 @@
 /**
- * Outbound metrics: deliveries by outcome, attempt latency, queue depth and endpoints by status. The
- * two gauges are read on scrape (from BullMQ and Postgres), so they cost nothing between scrapes.
+ * Outbound metrics: deliveries by outcome, attempt latency, queue depth (pump jobs: one per endpoint
+ * with work) and endpoints by status. The two gauges are read on scrape (from BullMQ and Postgres),
+ * so they cost nothing between scrapes.
  */
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -29,11 +30,11 @@ export class OutboundMetrics {
     );
     this.reconciled = metrics.counter(
       'outbound_reconciled_total',
-      'Pending deliveries re-enqueued because the queue had lost them',
+      'Endpoint pumps put back because the queue had lost them (endpoints with pending deliveries and no job)',
     );
     this.heldBack = metrics.counter(
       'outbound_slow_endpoint_held_total',
-      'Deliveries put back to wait because their slow endpoint had its share of slots in flight',
+      "Times a slow endpoint's pump, its share of slots in flight and more due, waited for one to end",
     );
     if (!metrics.registry.getSingleMetric('outbound_queue_jobs')) {
       new Gauge({

@@ -23,8 +23,9 @@ import { RateLimiter } from './rate-limiter.js';
 import { WebhookSender } from './webhook-sender.js';
 
 /**
- * Outbound webhooks: endpoints, messages from the outbox, signed deliveries on BullMQ with retries,
- * ordering, rate limits and a network guard; Postgres is the record, a reconciler repairs the queue.
+ * Outbound webhooks: endpoints, messages from the outbox, signed deliveries with retries, ordering,
+ * rate limits and a network guard, sent by one pump per endpoint (a BullMQ job that claims due
+ * deliveries from Postgres in batches); Postgres is the record, a reconciler repairs the queue.
  */
 @Module({
   imports: [

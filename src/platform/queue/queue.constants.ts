@@ -22,9 +22,9 @@ export function jobOptions(config: AppConfig): Record<QueueName, DefaultJobOptio
       removeOnComplete: { count: config.queue.keepCompleted },
       removeOnFail: { count: config.queue.keepFailed },
     },
-    // Postgres keeps the outbound log; a finished job is removed so its deterministic id can be
-    // used again (a manual retry, a replay). A job that throws (Postgres down) is retried, then
-    // removed and re-enqueued by the reconciler.
+    // Postgres keeps the outbound log; a finished pump job is removed so its deterministic id (one
+    // per endpoint) can be used again by the next kick. A job that throws (Postgres down) is
+    // retried, then removed and put back by the reconciler.
     [QUEUES.outbound]: {
       attempts: 5,
       backoff: { type: 'exponential', delay: 1_000 },
