@@ -91,7 +91,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.enableCors({ origin: config.app.corsOrigins.length > 0 ? config.app.corsOrigins : false, credentials: true });
   if (options.shutdownHooks) app.enableShutdownHooks();
 
-  // Helmet's headers on every response (security-headers.ts: computed once, not per request).
+  // Helmet's headers on every response (security-headers.ts: computed once, not per request; set on send, below).
   const security = securityHeaders({
     contentSecurityPolicy: {
       directives: {
@@ -110,10 +110,6 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     crossOriginEmbedderPolicy: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(security);
-    done();
-  });
   await serveDashboardAssets(app);
 
   const metrics = app.get(MetricsService);
@@ -154,8 +150,10 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     }
     done();
   });
+  // On send, not on request: a stream (hijacked) never sends through Fastify and writes its own
+  // security headers (security-headers.ts), so its reply does not keep a copy of these.
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
+    reply.headers(security).header('x-request-id', request.id);
     done(null, payload);
   });
   // One access line per request, at info (2xx/3xx), warn (4xx) or error (5xx). The route pattern,

@@ -162,7 +162,7 @@ export class PresenceService {
     const where = new Map<string, Set<string>>();
     if (userIds.length === 0) return where;
     const now = Date.now();
-    // Issued together: written together (auto-pipelining), per node on a cluster.
+    // Issued together: all in flight at once (one round trip), each to its node on a cluster.
     const results = await Promise.all(
       userIds.map((userId) => this.redis.command.zrangebyscore(this.userKey(userId), now, '+inf')),
     );

@@ -78,6 +78,9 @@ export interface WatchedStream {
   end(): void;
 }
 
+/** An operator's streams take no slot. */
+const NO_SLOT = { release: () => undefined };
+
 @Injectable()
 export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(FeedAccessService.name);
@@ -229,18 +232,18 @@ export class FeedAccessService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Takes one of the viewer's `maxStreams` slots for an open stream or held poll (429 past it). */
-  async openSlot(viewer: Viewer, feed: FeedName): Promise<() => void> {
-    if (viewer.slotKey === OPERATOR) return () => undefined;
+  async openSlot(viewer: Viewer, feed: FeedName): Promise<{ release(): void }> {
+    if (viewer.slotKey === OPERATOR) return NO_SLOT;
     const max = this.entitlements.get(viewer.plan).maxStreams;
-    const release = await this.slots.take(viewer.slotKey, max);
-    if (!release) {
+    const slot = await this.slots.take(viewer.slotKey, max);
+    if (!slot) {
       this.refusals.inc({ feed, reason: 'max_streams' });
       throw new HttpException(
         { message: `at most ${max} open streams on your plan (${viewer.plan}); close one first` },
         HttpStatus.TOO_MANY_REQUESTS,
       );
     }
-    return release;
+    return slot;
   }
 
   /** Follows an open stream's rights until `unwatch`. */

@@ -11,7 +11,12 @@ import type { Gauge } from 'prom-client';
 import { AppConfig } from '#src/config/app-config.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import type { StreamPolicy } from '#src/platform/realtime/feed-stream.js';
-import { type OpenStream, RealtimeService, type StreamOptions } from '#src/platform/realtime/realtime.service.js';
+import {
+  type OpenStream,
+  RealtimeService,
+  type StreamHold,
+  type StreamOptions,
+} from '#src/platform/realtime/realtime.service.js';
 import {
   FeedAccessService,
   type Grant,
@@ -27,11 +32,8 @@ export interface GatedFeed {
   catalog: TopicCatalog;
 }
 
-/** A stream's hold on its slot and rights (FeedGate.admit). */
-export interface Admission {
-  follow(open: OpenStream): void;
-  release(): void;
-}
+/** A stream's hold on its slot and rights (FeedGate.admit): what an SSE stream keeps as its `hold`. */
+export type Admission = StreamHold;
 
 @Injectable()
 export class FeedGate {
@@ -66,9 +68,7 @@ export class FeedGate {
     reply: FastifyReply,
     feed: GatedFeed,
     topics: ReadonlySet<string> | undefined,
-    options: Pick<StreamOptions, 'lastEventId'> & {
-      snapshot: (topics: ReadonlySet<string> | undefined, asOfMs?: number) => Promise<unknown>;
-    },
+    options: Pick<StreamOptions, 'lastEventId' | 'snapshot'>,
   ): Promise<void> {
     const grant = await this.access.authorize(request, feed.name, topics, feed.catalog);
     const admission = await this.admit(grant, feed);
@@ -76,10 +76,9 @@ export class FeedGate {
       await this.realtime.stream(request, reply, feed.feed, {
         topics: grant.topics,
         lastEventId: options.lastEventId,
-        snapshot: (asOfMs, topics) => options.snapshot(topics ?? grant.topics, asOfMs),
+        snapshot: options.snapshot,
         policy: grant.policy,
-        onOpen: (open) => admission.follow(open),
-        onClose: () => admission.release(),
+        hold: admission,
       });
     } catch (error) {
       admission.release();
@@ -93,8 +92,8 @@ export class FeedGate {
    * expiry) and in the gauge; `release` (idempotent) gives all of it back when the stream ends.
    */
   async admit(grant: Grant, feed: GatedFeed): Promise<Admission> {
-    const giveBack = await this.access.openSlot(grant.viewer, feed.name);
-    return new StreamAdmission(this.watcher, grant, feed, giveBack);
+    const slot = await this.access.openSlot(grant.viewer, feed.name);
+    return new StreamAdmission(this.watcher, grant, feed, slot);
   }
 
   async poll(
@@ -107,12 +106,12 @@ export class FeedGate {
   ) {
     const grant = await this.access.authorize(request, feed.name, topics, feed.catalog);
     // A held poll is an open stream while it waits.
-    const release =
+    const slot =
       cursor !== undefined && timeoutMs > 0 ? await this.access.openSlot(grant.viewer, feed.name) : undefined;
     try {
       return await this.realtime.poll(reply, feed.feed, grant.topics, cursor, timeoutMs, grant.policy.delayMs);
     } finally {
-      release?.();
+      slot?.release();
     }
   }
 }
@@ -146,7 +145,7 @@ class StreamAdmission implements Admission, WatchedStream {
     private readonly watcher: Watcher,
     grant: Grant,
     feed: GatedFeed,
-    private readonly giveBack: () => void,
+    private readonly slot: { release(): void },
   ) {
     this.viewer = grant.viewer;
     this.feed = feed.name;
@@ -169,7 +168,7 @@ class StreamAdmission implements Admission, WatchedStream {
     clearTimeout(this.warnTimer);
     clearTimeout(this.endTimer);
     this.watcher.open.dec(this.labels);
-    this.giveBack();
+    this.slot.release();
   }
 
   revoke(topics: string[], reason: string): void {

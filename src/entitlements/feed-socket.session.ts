@@ -170,7 +170,7 @@ export class FeedSocketSession {
     const stream = this.deps.realtime.socketStream(this.connection, feed.feed, {
       topics: grant.topics,
       policy: grant.policy,
-      snapshot: (asOfMs, only) => feed.snapshot(only ?? stream.topics(), asOfMs),
+      snapshot: (only, asOfMs) => feed.snapshot(only ?? stream.topics(), asOfMs),
       onClose: () => {
         admission.release();
         if (this.open.get(feed.name)?.stream === stream) this.open.delete(feed.name);

@@ -25,6 +25,23 @@ interface SlotCommands {
   streamSlotTake(key: string, now: number, expires: number, max: number, member: string, ttl: number): Promise<number>;
 }
 
+/** One open stream's slot (a class, not a closure: one is kept per open stream). */
+export class Slot {
+  private released = false;
+
+  constructor(
+    private readonly slots: StreamSlots,
+    private readonly key: string,
+    private readonly member: string,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.slots.give(this.key, this.member);
+  }
+}
+
 @Injectable()
 export class StreamSlots implements OnModuleDestroy {
   private next = 0;
@@ -45,8 +62,8 @@ export class StreamSlots implements OnModuleDestroy {
     clearInterval(this.timer);
   }
 
-  /** A slot of `max` for `viewer`, and the function that gives it back; undefined when all are taken. */
-  async take(viewer: string, max: number): Promise<(() => void) | undefined> {
+  /** A slot of `max` for `viewer` (`release` gives it back); undefined when all are taken. */
+  async take(viewer: string, max: number): Promise<Slot | undefined> {
     const key = this.redis.key(`streams:${viewer}`);
     const member = `${this.config.app.instanceId}:${++this.next}`;
     const now = Date.now();
@@ -56,14 +73,15 @@ export class StreamSlots implements OnModuleDestroy {
     let members = this.held.get(key);
     if (!members) this.held.set(key, (members = new Set()));
     members.add(member);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      members.delete(member);
-      if (members.size === 0 && this.held.get(key) === members) this.held.delete(key);
-      this.redis.command.zrem(key, member).catch(() => undefined);
-    };
+    return new Slot(this, key, member);
+  }
+
+  /** What `Slot.release` does (once per slot). */
+  give(key: string, member: string): void {
+    const members = this.held.get(key);
+    members?.delete(member);
+    if (members?.size === 0) this.held.delete(key);
+    this.redis.command.zrem(key, member).catch(() => undefined);
   }
 
   private async refresh(): Promise<void> {

@@ -12,7 +12,7 @@ import { type Position, compareIds } from './cursor.js';
 import { type FeedDefinition, FeedEvent, type FeedListener } from './feed-event.js';
 import { FeedFanout, type FanoutHooks } from './feed-fanout.js';
 import { type FeedKeys, type NewFeedEvent, feedKeys, publishBatch } from './feed-publish.js';
-import { type ChannelRedis, TopicChannels } from './topic-channels.js';
+import { type ChannelHold, type ChannelRedis, TopicChannels } from './topic-channels.js';
 
 export type LogRedis = ChannelRedis & Pick<RedisService, 'publisher' | 'publishCommand' | 'confirmWrites'>;
 
@@ -41,6 +41,24 @@ interface HeadCommands {
 
 /** A position check: ok, or why the log cannot replay from there. */
 export type PositionCheck = { ok: true } | { ok: false; reason: string };
+
+/** A listener's subscription to one log (a class: one is kept per open stream; see `Hold`). */
+export class LogSubscription {
+  constructor(
+    private readonly fanout: FeedFanout,
+    private readonly listener: FeedListener,
+    private readonly hold: ChannelHold,
+  ) {}
+
+  get ready(): Promise<void> {
+    return this.hold.ready;
+  }
+
+  unsubscribe(): void {
+    this.fanout.remove(this.listener);
+    this.hold.release();
+  }
+}
 
 export class FeedLog {
   readonly shard: number;
@@ -79,16 +97,9 @@ export class FeedLog {
   }
 
   /** Local listener for these topics of this log (undefined: all of them); resolves once Redis confirmed the channels. */
-  subscribe(listener: FeedListener): { ready: Promise<void>; release(): void } {
+  subscribe(listener: FeedListener): LogSubscription {
     this.fanout.add(listener);
-    const hold = this.channels.hold(listener.topics);
-    return {
-      ready: hold.ready,
-      release: () => {
-        this.fanout.remove(listener);
-        hold.release();
-      },
-    };
+    return new LogSubscription(this.fanout, listener, this.channels.hold(listener.topics));
   }
 
   private dispatch(message: string): void {

@@ -15,7 +15,7 @@
 import type { Logger } from '@nestjs/common';
 import { type Position, type StreamPosition, compareIds } from './cursor.js';
 import type { Feed, FeedSubscription } from './feed.js';
-import type { FeedEvent } from './feed-event.js';
+import type { FeedEvent, FeedListener } from './feed-event.js';
 
 /** Where a stream writes: one SSE / NDJSON response (sse-connection.ts) or one feed of a WebSocket (ws-connection.ts). */
 export interface StreamSink {
@@ -36,7 +36,7 @@ export interface StreamSink {
 }
 
 /** A stream's snapshot: of these topics (undefined: all), now or as of `asOfMs` (a delayed stream). */
-export type SnapshotReader = (asOfMs: number | undefined, topics: ReadonlySet<string> | undefined) => Promise<unknown>;
+export type SnapshotReader = (topics: ReadonlySet<string> | undefined, asOfMs?: number) => Promise<unknown>;
 
 export interface StreamPolicy {
   /** Deliver this long after publish (0: live). */
@@ -52,6 +52,26 @@ const MAX_HELD_DURING_REPLAY = 50_000;
 /** How often a delayed stream reads its log, and how often it checks the log's epoch. */
 const DELAYED_POLL_MS = 200;
 const EPOCH_CHECK_EVERY = 10;
+
+/**
+ * The fan-out listener of one subscription of a stream (a new one per topic change: the fan-out
+ * files it under the topics it had when added). Methods, not two closures per stream.
+ */
+class StreamListener implements FeedListener {
+  constructor(
+    private readonly stream: FeedStream,
+    readonly topics: ReadonlySet<string> | undefined,
+  ) {}
+
+  onEvent(event: FeedEvent): void {
+    this.stream.heard(event);
+  }
+
+  /** Events may have been missed: the client resumes from its Last-Event-ID. */
+  onGap(): void {
+    this.stream.close();
+  }
+}
 
 /**
  * The stream is also the handle its access control and its WebSocket session keep (OpenStream,
@@ -124,7 +144,7 @@ export class FeedStream {
         const asOf = this.policy.delayMs > 0 ? Date.now() - this.policy.delayMs : undefined;
         this.position = asOf === undefined ? await this.feed.startingNow() : await this.feed.positionAt(asOf);
         this.connection.startAt(this.position);
-        this.connection.sendControl('snapshot', await this.snapshot(asOf, this.serving), this.position.cursor);
+        this.connection.sendControl('snapshot', await this.snapshot(this.serving, asOf), this.position.cursor);
       }
       if (this.policy.delayMs === 0) this.release();
       else this.startPump();
@@ -191,7 +211,7 @@ export class FeedStream {
       while (this.pumping) await new Promise((resolve) => setTimeout(resolve, 5));
       if (added.size > 0) {
         const asOf = Date.now() - this.policy.delayMs;
-        this.connection.sendControl('snapshot', await this.snapshot(asOf, added), this.position.cursor);
+        this.connection.sendControl('snapshot', await this.snapshot(added, asOf), this.position.cursor);
       }
       this.startPump();
       return;
@@ -203,7 +223,7 @@ export class FeedStream {
     if (added.size > 0) {
       const heads = await this.feed.currentPositions();
       this.floors = new Map([...added].map((topic) => [topic, heads[this.feed.shardOf(topic)]]));
-      this.connection.sendControl('snapshot', await this.snapshot(undefined, added), this.position.cursor);
+      this.connection.sendControl('snapshot', await this.snapshot(added), this.position.cursor);
     }
     this.release();
     this.floors = undefined;
@@ -225,15 +245,14 @@ export class FeedStream {
 
   private listen(): void {
     this.held = [];
-    this.subscription = this.feed.subscribe({
-      topics: this.serving,
-      onEvent: (event) => {
-        if (!this.held) return this.deliver(event);
-        this.held.push(event);
-        if (this.held.length > MAX_HELD_DURING_REPLAY) this.connection.close();
-      },
-      onGap: () => this.connection.close(), // the client resumes from its Last-Event-ID
-    });
+    this.subscription = this.feed.subscribe(new StreamListener(this, this.serving));
+  }
+
+  /** An event of the fan-out (StreamListener): held while the log is read, else delivered. */
+  heard(event: FeedEvent): void {
+    if (!this.held) return this.deliver(event);
+    this.held.push(event);
+    if (this.held.length > MAX_HELD_DURING_REPLAY) this.connection.close();
   }
 
   private unlisten(): void {

@@ -140,13 +140,21 @@ export class Feed {
 
   /** Hands the listener this feed's events for its topics, subscribing their Redis channels if needed. */
   subscribe(listener: FeedListener): FeedSubscription {
-    const holds = this.involved(listener.topics).map(([log, topics]) =>
-      log.subscribe(topics === listener.topics ? listener : { ...listener, topics, onEvent: listener.onEvent }),
+    const involved = this.involved(listener.topics);
+    // One log (one shard, or topics that all hash to one: the same set): the listener goes to it as
+    // it is, and that log's subscription is the stream's (no wrapper kept per stream).
+    if (involved.length === 1) return involved[0][0].subscribe(listener);
+    const parts = involved.map(([log, topics]) =>
+      log.subscribe({
+        topics,
+        onEvent: (event) => listener.onEvent(event),
+        onGap: listener.onGap && (() => listener.onGap!()),
+      }),
     );
     return {
-      ready: Promise.all(holds.map((hold) => hold.ready)).then(() => undefined),
+      ready: Promise.all(parts.map((part) => part.ready)).then(() => undefined),
       unsubscribe: () => {
-        for (const hold of holds) hold.release();
+        for (const part of parts) part.unsubscribe();
       },
     };
   }

@@ -68,10 +68,16 @@ export interface StreamOptions {
   snapshot: SnapshotReader;
   /** How the stream delivers (default live); `OpenStream.setPolicy` changes it while open. */
   policy?: StreamPolicy;
-  /** Once the stream is open: the handle its access control keeps (feed access by plan). */
-  onOpen?: (stream: OpenStream) => void;
-  /** When the stream ends, however it ends. */
-  onClose?: () => void;
+  /** The stream's access control (feed access by plan): one object, not two closures per stream. */
+  hold?: StreamHold;
+}
+
+/** What keeps an SSE/NDJSON stream under its rights: told once it is open, and once it ends. */
+export interface StreamHold {
+  /** The stream is open: `stream` is the handle to revoke topics or change its policy by. */
+  follow(stream: OpenStream): void;
+  /** The stream ended, however it ended (once). */
+  release(): void;
 }
 
 /** An open SSE stream, for what watches its rights. */
@@ -99,7 +105,15 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   private heartbeat?: NodeJS.Timeout;
   private readonly feedState = new Map<
     string,
-    { stats: SseStats; reported: SseStats; sseOptions: SseOptions; ws: SseStats; wsReported: SseStats }
+    {
+      /** The feed's metric labels, one object for all of its streams. */
+      labels: { feed: string };
+      stats: SseStats;
+      reported: SseStats;
+      sseOptions: SseOptions;
+      ws: SseStats;
+      wsReported: SseStats;
+    }
   >();
   /** Received from Redis per feed, as plain numbers on the hot path (handed to prom-client on scrape). */
   private readonly received = new Map<string, { events: number; bytes: number }>();
@@ -248,6 +262,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     const rt = this.config.realtime;
     const stats: SseStats = { written: 0, conflated: 0, slowCloses: 0 };
     this.feedState.set(definition.name, {
+      labels,
       stats,
       reported: { written: 0, conflated: 0, slowCloses: 0 },
       ws: { written: 0, conflated: 0, slowCloses: 0 },
@@ -295,13 +310,17 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
       b: SseConnection | WsConnection,
       tb: TrackedConnection,
     ) => a.bufferedBytes > b.bufferedBytes || (a.bufferedBytes === b.bufferedBytes && ta.openedAt < tb.openedAt);
-    for (const [connection, tracked] of this.tracked) {
+    // forEach, not for…of: a Map's entries iterator makes a [key, value] pair per connection.
+    this.tracked.forEach((tracked, connection) => {
       if (tracked.transport !== 'ws') connections[tracked.transport]++;
-      for (const stream of tracked.streams) subscribers[stream.feedName] = (subscribers[stream.feedName] ?? 0) + 1;
-      if (slowest <= 0) continue;
+      for (let i = 0; i < tracked.streams.length; i++) {
+        const feed = tracked.streams[i].feedName;
+        subscribers[feed] = (subscribers[feed] ?? 0) + 1;
+      }
+      if (slowest <= 0) return;
       if (top.length === slowest) {
         const [lastConnection, lastTracked] = top[top.length - 1];
-        if (!before(connection, tracked, lastConnection, lastTracked)) continue;
+        if (!before(connection, tracked, lastConnection, lastTracked)) return;
         top.pop();
       }
       let at = top.length;
@@ -311,7 +330,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
         at--;
       }
       top[at] = [connection, tracked];
-    }
+    });
     const now = Date.now();
     const views = top.map(([connection, tracked]): ConnectionView => {
       let topics: number | null = 0;
@@ -351,9 +370,10 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
    */
   async stream(request: FastifyRequest, reply: FastifyReply, feed: Feed, options: StreamOptions): Promise<void> {
     this.assertCapacity(reply);
-    const labels = { feed: feed.name };
+    const state = this.feedState.get(feed.name)!;
+    const labels = state.labels;
     const format = streamFormatOf(request.headers.accept);
-    const connection = new SseConnection(reply.raw, this.feedState.get(feed.name)!.sseOptions, format);
+    const connection = new SseConnection(reply.raw, state.sseOptions, format);
     const stream = new FeedStream(
       feed,
       connection,
@@ -365,13 +385,14 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     this.connections.add(connection);
     this.tracked.set(connection, { transport: format, openedAt: Date.now(), streams: [stream] });
     this.openGauge.inc(labels);
+    const hold = options.hold; // what the close handler keeps (not the whole options)
     connection.onClose(() => {
       this.connections.delete(connection);
       this.tracked.delete(connection);
       this.openGauge.dec(labels);
-      options.onClose?.();
+      hold?.release();
     });
-    options.onOpen?.(stream);
+    hold?.follow(stream);
     reply.hijack();
     connection.open(streamHeaders(reply.getHeaders()));
     await stream.start(options.lastEventId);
@@ -399,7 +420,7 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
   socketStream(
     connection: WsConnection,
     feed: Feed,
-    options: Omit<StreamOptions, 'lastEventId' | 'onOpen'>,
+    options: Omit<StreamOptions, 'lastEventId' | 'hold'> & { onClose?: () => void },
   ): SocketStream {
     const sink = connection.sink(feed.name, feed.definition.policy, this.feedState.get(feed.name)!.ws);
     const stream = new FeedStream(feed, sink, options.topics, options.policy ?? LIVE, options.snapshot, this.logger);

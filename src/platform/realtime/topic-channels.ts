@@ -51,8 +51,32 @@ interface Channel {
 
 export interface ChannelHold {
   /** Resolves once Redis delivers the held topics to this instance. */
-  ready: Promise<void>;
+  readonly ready: Promise<void>;
   release(): void;
+}
+
+/** The `ready` of a hold whose channels Redis already delivers (one promise for all of them). */
+export const READY: Promise<void> = Promise.resolve();
+
+/**
+ * One listener's hold on its channels. A class, not a closure: one is kept per open stream, and
+ * its fields cost less than a closure's context (idle memory per connection).
+ */
+class Hold implements ChannelHold {
+  private released = false;
+
+  constructor(
+    private readonly owner: TopicChannels,
+    private readonly held: Channel[],
+    private readonly everything: boolean,
+    readonly ready: Promise<void>,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.owner.releaseHold(this.held, this.everything);
+  }
 }
 
 export class TopicChannels {
@@ -91,17 +115,14 @@ export class TopicChannels {
       held = [this.holdChannel(feedChannel(this.options.base))];
     }
     for (const channel of held) if (!channel.confirmed) waits.push(channel.subscribed);
-    let released = false;
-    return {
-      // Channels Redis already delivers (the common case: other streams hold them) need no wait.
-      ready: waits.length === 0 ? Promise.resolve() : this.bounded(Promise.all(waits)),
-      release: () => {
-        if (released) return;
-        released = true;
-        for (const channel of held) this.releaseChannel(channel);
-        if (!topics && --this.everythingHolders === 0) this.stopRefreshing();
-      },
-    };
+    // Channels Redis already delivers (the common case: other streams hold them) need no wait.
+    return new Hold(this, held, !topics, waits.length === 0 ? READY : this.bounded(Promise.all(waits)));
+  }
+
+  /** What `Hold.release` does (once per hold). */
+  releaseHold(held: Channel[], everything: boolean): void {
+    for (const channel of held) this.releaseChannel(channel);
+    if (everything && --this.everythingHolders === 0) this.stopRefreshing();
   }
 
   /** Re-announces at once (after a Redis reconnect, which may have lost the ZSET). */

@@ -9,9 +9,16 @@
  * In Cluster mode (`REDIS_CLUSTER_NODES`) each of them is an ioredis `Cluster`, and what differs
  * is said here once: pub/sub is sharded (SSUBSCRIBE / SPUBLISH, `publishCommand`), keys that one
  * script or transaction touches together share a hash tag (`tagged`), and commands on many keys
- * are grouped by slot (`bySlot`). Commands issued together are written together either way
- * (auto-pipelining, per node on a cluster), so features issue them with `Promise.all` rather than
- * explicit pipelines, which a cluster would refuse across nodes.
+ * are grouped by slot (`bySlot`). Features issue independent commands with `Promise.all` rather
+ * than explicit pipelines, which a cluster would refuse across nodes: each is written at once and
+ * all are in flight together.
+ *
+ * No connection auto-pipelines. ioredis's auto-pipelining builds a `Pipeline` per tick and node,
+ * several KB of objects that live until Redis answers; under a burst of new streams most of them
+ * outlive a scavenge and are promoted, and old space grows by ~10 KB per new stream that then
+ * sits there as holes (idle RSS per connection, docs/ARCHITECTURE.md). Written one by one, the
+ * same commands cost a write each and die young: 1.07× the bare server's RSS per connection
+ * against 1.4× with it, in the same probe.
  */
 import { Injectable, Logger, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import calculateSlot from 'cluster-key-slot';
@@ -300,13 +307,9 @@ export class RedisService implements OnApplicationShutdown {
     const options: RedisOptions = {
       ...this.baseOptions,
       connectionName: `${this.prefix}${role}`,
-      enableAutoPipelining: !subscriber,
       ...extra,
     };
-    const client = openRedis(this.target, options, {
-      shardedSubscribers: subscriber,
-      enableAutoPipelining: options.enableAutoPipelining,
-    });
+    const client = openRedis(this.target, options, { shardedSubscribers: subscriber });
     let lastError = '';
     let readyBefore = false;
     client.on('error', (error: Error) => {
@@ -343,20 +346,16 @@ export class RedisService implements OnApplicationShutdown {
 
   /**
    * Defines a script on the command connection whose key count is its first argument (any number
-   * of keys, all of one slot on a cluster: `bySlot`). On a cluster it is left out of
-   * auto-pipelining: ioredis would route such a call by its first argument, the count (ioredis#2109).
+   * of keys, all of one slot on a cluster: `bySlot`). (With auto-pipelining, which no connection
+   * uses, ioredis would route such a call on a cluster by the count: ioredis#2109.)
    */
   defineVariadicScript(name: string, lua: string): void {
     this.command.defineCommand(name, { lua });
-    if (this.command instanceof Cluster) {
-      const ignored = (this.command.options.autoPipeliningIgnoredCommands ??= []);
-      ignored.push(name);
-    }
   }
 
   /** BullMQ's shared connection on a cluster (made on first use, closed with the others). */
   bullConnection(): RedisClient {
-    this.bull ??= this.connect('bullmq', { maxRetriesPerRequest: null, enableAutoPipelining: false });
+    this.bull ??= this.connect('bullmq', { maxRetriesPerRequest: null });
     return this.bull;
   }
 
