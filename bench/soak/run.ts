@@ -632,10 +632,15 @@ async function main(): Promise<void> {
 
   // Outbound: every domain event of a subscribed type became one message; each message was delivered
   // to every subscribed endpoint, and each endpoint's receiver processed each webhook-id once.
+  // The facts' types only: operational events (endpoint.recovered after a failing endpoint's first
+  // success, …) are messages too, of types no soak endpoint subscribes to.
+  const FACTS = `(type LIKE 'score.%' OR type LIKE 'match.%' OR type LIKE 'payment.%')`;
   const [{ events }] = await sql<{ events: number }>(
-    `SELECT count(*)::int AS events FROM outbox_events WHERE type LIKE 'score.%' OR type LIKE 'match.%' OR type LIKE 'payment.%'`,
+    `SELECT count(*)::int AS events FROM outbox_events WHERE ${FACTS}`,
   );
-  const messages = await sql<{ webhook_id: string; type: string }>(`SELECT webhook_id, type FROM webhook_messages`);
+  const messages = await sql<{ webhook_id: string; type: string }>(
+    `SELECT webhook_id, type FROM webhook_messages WHERE ${FACTS}`,
+  );
   const deliveries = await sql<{ endpoint_id: string; webhook_id: string; status: string }>(
     `SELECT d.endpoint_id, m.webhook_id, d.status FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id`,
   );
