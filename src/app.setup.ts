@@ -22,7 +22,7 @@ import { serveDashboardAssets } from './dashboard/dashboard.static.js';
 import { ADMIN_AUTH, USER_AUTH } from './platform/auth/decorators.js';
 import { ErrorFilter, toErrorBody } from './platform/http/error.filter.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from './platform/http/json-depth.js';
-import { securityHeaders } from './platform/http/security-headers.js';
+import { SECURITY_HEADERS } from './platform/http/security-headers.js';
 import { closeTlsConnectionsOnClose } from './platform/http/tls-connections.js';
 import { invalidTextMessage, invalidTextPath } from './platform/http/safe-text.js';
 import { accessLogLevel, requestId } from './platform/observability/logger.js';
@@ -91,24 +91,6 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
   app.enableCors({ origin: config.app.corsOrigins.length > 0 ? config.app.corsOrigins : false, credentials: true });
   if (options.shutdownHooks) app.enableShutdownHooks();
 
-  // Helmet's headers on every response (security-headers.ts: computed once, not per request; set on send, below).
-  const security = securityHeaders({
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        // The dashboard's bundle is a same-origin file: no inline script, no eval, no CDN.
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        // EventSource, fetch and the socket.io WebSocket (CSP3 'self' covers ws:/wss: to this host).
-        connectSrc: ["'self'"],
-        // Helmet's default would rewrite the page's http:// requests to https:// behind a plain-HTTP
-        // proxy or on a LAN address, and the page would load nothing.
-        upgradeInsecureRequests: null,
-      },
-    },
-    crossOriginEmbedderPolicy: false,
-  });
   const fastify = app.getHttpAdapter().getInstance();
   await serveDashboardAssets(app);
 
@@ -150,10 +132,11 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     }
     done();
   });
-  // On send, not on request: a stream (hijacked) never sends through Fastify and writes its own
+  // Helmet's headers on every response (security-headers.ts: computed once, not per request). On
+  // send, not on request: a stream (hijacked) never sends through Fastify and writes its own
   // security headers (security-headers.ts), so its reply does not keep a copy of these.
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    reply.headers(security).header('x-request-id', request.id);
+    reply.headers(SECURITY_HEADERS).header('x-request-id', request.id);
     done(null, payload);
   });
   // One access line per request, at info (2xx/3xx), warn (4xx) or error (5xx). The route pattern,

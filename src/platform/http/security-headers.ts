@@ -1,5 +1,5 @@
 /**
- * The security headers (helmet's) of every response, computed once at boot. For a fixed policy
+ * The security headers (helmet's) of every response, computed once at load. For a fixed policy
  * helmet sets the same headers on every response, so it runs once here against a recorder, and
  * an `onSend` hook hands the result to the Fastify reply, which writes it out with the reply's
  * other headers. A hijacked stream never sends through Fastify, so its reply never carries them:
@@ -17,7 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet, { type HelmetOptions } from 'helmet';
 
-export function securityHeaders(options: HelmetOptions): Readonly<Record<string, string>> {
+function securityHeaders(options: HelmetOptions): Readonly<Record<string, string>> {
   const headers: Record<string, string> = {};
   const recorder = {
     setHeader: (name: string, value: string) => {
@@ -33,14 +33,32 @@ export function securityHeaders(options: HelmetOptions): Readonly<Record<string,
   return Object.freeze(headers);
 }
 
-/** Of helmet's headers, those that apply to a response nothing renders (see the header). */
+/** The app's policy: every response sent through Fastify carries these (app.setup.ts, `onSend`). */
+export const SECURITY_HEADERS = securityHeaders({
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: ["'self'"],
+      // The dashboard's bundle is a same-origin file: no inline script, no eval, no CDN.
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      // EventSource, fetch and the socket.io WebSocket (CSP3 'self' covers ws:/wss: to this host).
+      connectSrc: ["'self'"],
+      // Helmet's default would rewrite the page's http:// requests to https:// behind a plain-HTTP
+      // proxy or on a LAN address, and the page would load nothing.
+      upgradeInsecureRequests: null,
+    },
+  },
+  crossOriginEmbedderPolicy: false,
+});
+
+/** Of the app's headers, those that apply to a response nothing renders (see the header). */
 const STREAM_KEEPS = ['x-content-type-options', 'strict-transport-security', 'referrer-policy'];
 
-/** A stream's security headers: helmet's (defaults) that apply to any response, and the API's CSP. */
+/** A stream's security headers: the app's that apply to any response, and the API's CSP. */
 export const STREAM_SECURITY_HEADERS: Readonly<Record<string, string>> = (() => {
-  const all = securityHeaders({});
   const kept: Record<string, string> = {};
-  for (const name of STREAM_KEEPS) kept[name] = all[name];
+  for (const name of STREAM_KEEPS) kept[name] = SECURITY_HEADERS[name];
   kept['content-security-policy'] = "default-src 'none'; frame-ancestors 'none'";
   return Object.freeze(kept);
 })();
