@@ -303,13 +303,10 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
     const connections = { sse: 0, ndjson: 0, ws: this.sockets.size, longPoll: this.longPolls };
     const subscribers: Record<string, number> = {};
     for (const name of this.feeds.keys()) subscribers[name] = 0;
-    const top: [SseConnection | WsConnection, TrackedConnection][] = [];
-    const before = (
-      a: SseConnection | WsConnection,
-      ta: TrackedConnection,
-      b: SseConnection | WsConnection,
-      tb: TrackedConnection,
-    ) => a.bufferedBytes > b.bufferedBytes || (a.bufferedBytes === b.bufferedBytes && ta.openedAt < tb.openedAt);
+    type Entry = [SseConnection | WsConnection, TrackedConnection];
+    const top: Entry[] = [];
+    const before = ([a, ta]: Entry, [b, tb]: Entry) =>
+      a.bufferedBytes > b.bufferedBytes || (a.bufferedBytes === b.bufferedBytes && ta.openedAt < tb.openedAt);
     // forEach, not for…of: a Map's entries iterator makes a [key, value] pair per connection.
     this.tracked.forEach((tracked, connection) => {
       if (tracked.transport !== 'ws') connections[tracked.transport]++;
@@ -318,18 +315,19 @@ export class RealtimeService implements OnModuleInit, BeforeApplicationShutdown 
         subscribers[feed] = (subscribers[feed] ?? 0) + 1;
       }
       if (slowest <= 0) return;
+      const entry: Entry = [connection, tracked];
       if (top.length === slowest) {
-        const [lastConnection, lastTracked] = top[top.length - 1];
-        if (!before(connection, tracked, lastConnection, lastTracked)) return;
+        if (!before(entry, top[top.length - 1])) return;
         top.pop();
       }
+      // Insertion into the sorted candidates (at most `slowest` of them).
       let at = top.length;
-      top.push([connection, tracked]);
-      while (at > 0 && before(connection, tracked, top[at - 1][0], top[at - 1][1])) {
+      top.push(entry);
+      while (at > 0 && before(entry, top[at - 1])) {
         top[at] = top[at - 1];
         at--;
       }
-      top[at] = [connection, tracked];
+      top[at] = entry;
     });
     const now = Date.now();
     const views = top.map(([connection, tracked]): ConnectionView => {
