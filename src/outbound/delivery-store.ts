@@ -71,10 +71,11 @@ const claimedColumns = () =>
     ? `${CLAIMED_COLUMNS}, (SELECT o.trace_context FROM outbox_events o WHERE o.id = m.event_id) AS "traceContext"`
     : CLAIMED_COLUMNS;
 
-const CLAIMABLE = `e.id = d.endpoint_id AND m.id = d.message_id
-  AND d.status = 'pending' AND e.status = 'active'
-  AND d.next_attempt_at <= now() + interval '50 milliseconds'
+/** A delivery that can be taken now: pending, due (within 50 ms) and not leased. */
+const FREE_NOW = `d.status = 'pending' AND d.next_attempt_at <= now() + interval '50 milliseconds'
   AND (d.lease_until IS NULL OR d.lease_until < now())`;
+
+const CLAIMABLE = `e.id = d.endpoint_id AND m.id = d.message_id AND e.status = 'active' AND ${FREE_NOW}`;
 
 /** When a pending delivery can next be claimed: its next attempt, or when its lease runs out. */
 const FREE_AT = `GREATEST(d.next_attempt_at, COALESCE(d.lease_until, d.next_attempt_at))`;
@@ -95,8 +96,7 @@ WITH e AS (
   SELECT id, drain_up_to FROM webhook_endpoints WHERE id = $1 AND status = 'active' AND NOT ordered
 ), due AS (
   SELECT d.id FROM webhook_deliveries d JOIN e ON d.endpoint_id = e.id
-  WHERE d.status = 'pending' AND d.next_attempt_at <= now() + interval '50 milliseconds'
-    AND (d.lease_until IS NULL OR d.lease_until < now()) AND NOT (${HELD})
+  WHERE ${FREE_NOW} AND NOT (${HELD})
   ORDER BY d.message_id LIMIT $3
   FOR UPDATE OF d SKIP LOCKED
 ), held AS (
