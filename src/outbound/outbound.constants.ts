@@ -7,13 +7,9 @@
  */
 export const JOBS = {
   /** The one dispatcher of an endpoint: claims its due deliveries from Postgres and sends them. */
+  // Earlier releases' `deliver` (one per delivery) and `sequence` (one per ordered endpoint) jobs
+  // are any other name: DeliveryProcessor kicks their endpoint's pump and completes them.
   pump: 'pump',
-  /**
-   * Job names of earlier releases (one job per delivery; one per ordered endpoint). A worker that
-   * meets one left in Redis by an older instance kicks that endpoint's pump and completes it.
-   */
-  legacyDeliver: 'deliver',
-  legacySequence: 'sequence',
 } as const;
 
 export const pumpJobId = (endpointId: string) => `pump_${endpointId}`;
