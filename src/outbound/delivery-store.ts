@@ -89,26 +89,31 @@ const HELD = `d.attempts = 0 AND d.message_id <= COALESCE(e.drain_up_to, 0)`;
  * message first, locked and leased in one statement (SKIP LOCKED: a row another transaction holds is
  * left for the next claim). Held deliveries (a drain) go one at a time in message order, so "resumed:
  * all arrive, in order" holds: the lowest held one joins the batch only when it is free, that is
- * when the one before it has been recorded.
+ * when the one before it has been recorded. Plans that stay right whatever the table's statistics
+ * said when the prepared statement was planned (OutboundDb): `d.endpoint_id = $1` lets the pending
+ * index give message order (the scan stops at the limit instead of sorting the backlog), the held
+ * bound is a scalar (an index bound, not a filter on every pending row: HELD, written out), and the
+ * leased rows are found by primary key (`= ANY (ARRAY(…))`).
  */
 const CLAIM_DUE_SQL = (columns: string) => `
 WITH e AS (
   SELECT id, drain_up_to FROM webhook_endpoints WHERE id = $1 AND status = 'active' AND NOT ordered
 ), due AS (
   SELECT d.id FROM webhook_deliveries d JOIN e ON d.endpoint_id = e.id
-  WHERE ${FREE_NOW} AND NOT (${HELD})
+  WHERE d.endpoint_id = $1 AND ${FREE_NOW} AND NOT (${HELD})
   ORDER BY d.message_id LIMIT $3
   FOR UPDATE OF d SKIP LOCKED
 ), held AS (
-  SELECT d.id FROM webhook_deliveries d JOIN e ON d.endpoint_id = e.id
-  WHERE d.status = 'pending' AND ${HELD}
+  SELECT d.id FROM webhook_deliveries d
+  WHERE d.endpoint_id = $1 AND d.status = 'pending' AND d.attempts = 0
+    AND d.message_id <= (SELECT COALESCE(drain_up_to, 0) FROM e)
   ORDER BY d.message_id LIMIT 1
 ), picked AS (
   SELECT id FROM held UNION ALL SELECT id FROM due LIMIT $3
 )
 UPDATE webhook_deliveries d SET lease_until = now() + ${msInterval('$2')}
-FROM picked, webhook_endpoints e, webhook_messages m
-WHERE d.id = picked.id AND ${CLAIMABLE}
+FROM webhook_endpoints e, webhook_messages m
+WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) AND ${CLAIMABLE}
 RETURNING ${columns}`;
 
 /**
