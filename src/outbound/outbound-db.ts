@@ -18,7 +18,13 @@
  * Every statement here is a named prepared statement (named by a hash of its text; pg prepares it
  * once per connection). The hot path's statements are large CTEs: planning one afresh costs as much
  * as running it (0.5 to 0.8 ms each, measured with pg_stat_statements' track_planning), and a named
- * statement lets Postgres settle on a generic plan after a few runs.
+ * statement lets Postgres settle on a generic plan after a few runs. A generic plan is kept for the
+ * connection's life, so it must not depend on how big the tables were when it was made (a fresh
+ * database: a few rows, where a sequential scan looks cheapest, then a backlog of thousands): every
+ * statement here is written to be answered from an index, and the pool runs with
+ * `enable_seqscan = off` so that a plan made on small tables still uses them, and `jit = off`
+ * (compiling costs more than any of these statements; with seq scans priced out, the estimates
+ * would otherwise cross the JIT threshold).
  */
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { createHash } from 'node:crypto';
