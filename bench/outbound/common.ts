@@ -14,8 +14,11 @@ export function messageBody(seq: number, t0: number, run: string): string {
 }
 
 /** The event data ours records in the outbox (the app wraps it into the same body shape). */
+/** Events come from this many matches (a feature keys each by its match: `match:<id>`). */
+export const MATCHES = 64;
+
 export function eventData(seq: number, t0: number, run: string) {
-  return { run, seq, t0, matchId: 'bench-match', home: seq % 7, away: seq % 5, status: 'live' };
+  return { run, seq, t0, matchId: `bench-match-${seq % MATCHES}`, home: seq % 7, away: seq % 5, status: 'live' };
 }
 
 /** The sink reads `"t0":<digits>` (spaces allowed after the colon) without parsing JSON. */

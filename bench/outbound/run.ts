@@ -3,7 +3,7 @@
  *
  * Same run, same sink, same concurrency C, two senders:
  *   raw  — a raw undici loop (raw-loop.ts): in-memory queue, C workers, sign + POST, nothing else;
- *   ours — `node dist/main.js`: domain events recorded in the outbox (Postgres), the relay and intake
+ *   ours — `node dist/main.js`: domain events of 64 matches recorded in the outbox (Postgres), keyed by match as the scores feature keys them, the relay and intake
  *          turn them into messages + deliveries, BullMQ workers (concurrency C) sign and POST, and
  *          every attempt is written back to Postgres.
  * A third sender, `bullmq` (bullmq-loop.ts), does the raw loop's work inside BullMQ jobs: the gap to
@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { dataStorePids, dropRedisPrefix, readCpuMs, readMachineCpuMs, sumCpuMs } from '../ticker/targets.js';
 import { Helper, eventData, sleep } from './common.js';
@@ -258,13 +258,22 @@ async function startOurs(
   return { child, port, prefix, tail: () => tail };
 }
 
-/** Records events the way a feature does (outbox row, then NOTIFY), `batch` rows per statement. */
+/** The app's own key → outbox partition hash (dist/platform/events/domain-event.js), loaded with the app. */
+let partitionOf: (key: string) => number = () => 0;
+
+/**
+ * Records events the way a feature does (outbox row keyed by its match, then NOTIFY), `count` rows per
+ * statement. The key matters: the relay keeps each key's events in order and runs keys in parallel.
+ */
 async function emit(db: pg.Client, first: number, count: number, run: string): Promise<void> {
   const t0 = Date.now();
-  const data = Array.from({ length: count }, (_, i) => JSON.stringify(eventData(first + i, t0, run)));
-  await db.query(`INSERT INTO outbox_events (type, data) SELECT 'score.updated', d FROM unnest($1::jsonb[]) AS d`, [
-    data,
-  ]);
+  const events = Array.from({ length: count }, (_, i) => eventData(first + i, t0, run));
+  const keys = events.map((event) => `match:${event.matchId}`);
+  await db.query(
+    `INSERT INTO outbox_events (type, data, partition_key, partition)
+     SELECT 'score.updated', d, k, p FROM unnest($1::jsonb[], $2::varchar[], $3::smallint[]) AS t(d, k, p)`,
+    [events.map((event) => JSON.stringify(event)), keys, keys.map((key) => partitionOf(key))],
+  );
   await db.query(`SELECT pg_notify('outbox_events', '')`);
 }
 
@@ -283,6 +292,7 @@ async function freshDatabase(): Promise<void> {
 }
 
 async function prepareOurs(root: string, sink: Helper, sinkUrl: string) {
+  ({ partitionOf } = await import(pathToFileURL(join(root, 'dist/platform/events/domain-event.js')).href));
   await freshDatabase();
   const app = await startOurs(root);
   const db = new pg.Client({ connectionString: `${PG_URL}/${BENCH_DB}` });

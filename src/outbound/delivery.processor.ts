@@ -13,8 +13,10 @@
  * batched record path. The window is the endpoint's share (EndpointGate: a slow endpoint gets only a
  * few in flight) and the instance's send slots (SendSlots: OUTBOUND_CONCURRENCY requests in flight in
  * all, first come first served between pumps); a rate-limited endpoint's batch has its slots reserved
- * in one call and each delivery goes at its slot. The next claim comes once half the window has its
- * answers, so claiming overlaps sending. When nothing is due the job delays itself until the
+ * in one call and each delivery goes at its slot. A fast endpoint without a rate limit reads ahead:
+ * up to two windows claimed, the next claim once no more than one is outstanding, each delivery
+ * taking its send slot when it goes, so a claim's round trip overlaps the sending. A slow or
+ * rate-limited one claims only what it has slots for, once half its window has its answers. When nothing is due the job delays itself until the
  * endpoint's next due time (its earliest retry, or a lease running out), and completes when nothing
  * is pending; the `completed` hook checks once more (a delivery committed as it finished could not
  * kick it: same id), and a delay is followed by the same check. A failed attempt is just recorded with
@@ -134,22 +136,34 @@ export class DeliveryProcessor {
         MAX_CLAIM,
         rate ? Math.max(1, Math.floor(rate)) : Infinity, // a rate-limited batch: a second's worth
       );
-      const room = window - run.sending;
-      if (room <= 0 || (run.sending > 0 && room < Math.ceil(window / 2))) {
-        if (room <= 0 && full && this.gate.isSlow(endpointId)) this.metrics.heldBack.inc();
-        await run.answered();
-        continue;
-      }
-      const granted = await this.slots.take(room);
+      // A fast endpoint without a rate limit reads ahead: up to two windows claimed, so the next claim
+      // is on its way while a window is being sent, and each delivery takes its send slot when it
+      // goes (first come, first served). A slow or rate-limited one claims only what it can send now.
+      const ahead = rate === null && !this.gate.isSlow(endpointId);
       let batch: ClaimedDelivery[];
-      try {
-        batch = await this.store.claimDue(endpointId, granted);
-      } catch (error) {
-        this.slots.give(granted);
-        throw error;
+      if (ahead) {
+        if (run.sending > window) {
+          await run.answered();
+          continue;
+        }
+        batch = await this.store.claimDue(endpointId, 2 * window - run.sending);
+      } else {
+        const room = window - run.sending;
+        if (room <= 0 || (run.sending > 0 && room < Math.ceil(window / 2))) {
+          if (room <= 0 && full && this.gate.isSlow(endpointId)) this.metrics.heldBack.inc();
+          await run.answered();
+          continue;
+        }
+        const granted = await this.slots.take(room);
+        try {
+          batch = await this.store.claimDue(endpointId, granted);
+        } catch (error) {
+          this.slots.give(granted);
+          throw error;
+        }
+        this.slots.give(granted - batch.length);
+        full = batch.length === granted;
       }
-      this.slots.give(granted - batch.length);
-      full = batch.length === granted;
       if (batch.length === 0) {
         // Records still on their way may free more (a drain's next held delivery): look again after them.
         if (run.size > 0) {
@@ -169,6 +183,11 @@ export class DeliveryProcessor {
       let firstAt = 0;
       let spacing = 0;
       const limit = batch[0].rate;
+      if (limit && ahead) {
+        // Rate-limited since the run began: hand these back and start over with the limit.
+        await this.store.release(batch.map((d) => d.id));
+        return { delayMs: 0 };
+      }
       if (limit) {
         try {
           firstAt = await this.limiter.reserve(endpointId, limit, batch.length);
@@ -183,7 +202,8 @@ export class DeliveryProcessor {
         }
         spacing = intervalMs(limit);
       }
-      batch.forEach((delivery, i) => run.start((onAnswer) => this.send(delivery, onAnswer, firstAt + i * spacing)));
+      if (ahead) batch.forEach((delivery) => run.start((onAnswer) => this.sendInTurn(delivery, onAnswer)));
+      else batch.forEach((delivery, i) => run.start((onAnswer) => this.send(delivery, onAnswer, firstAt + i * spacing)));
     }
   }
 
@@ -222,6 +242,12 @@ export class DeliveryProcessor {
       if (outcome.kind === 'retry') return delay(job, token, outcome.delayMs);
     }
     return delay(job, token, 0); // yield; same job, same id
+  }
+
+  /** A read-ahead delivery: waits for its send slot, then goes. */
+  private async sendInTurn(delivery: ClaimedDelivery, onAnswer: () => void): Promise<Outcome> {
+    await this.slots.take(1);
+    return this.send(delivery, onAnswer);
   }
 
   /**
