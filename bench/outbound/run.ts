@@ -3,9 +3,10 @@
  *
  * Same run, same sink, same concurrency C, two senders:
  *   raw  — a raw undici loop (raw-loop.ts): in-memory queue, C workers, sign + POST, nothing else;
- *   ours — `node dist/main.js`: domain events of 64 matches recorded in the outbox (Postgres), keyed by match as the scores feature keys them, the relay and intake
- *          turn them into messages + deliveries, BullMQ workers (concurrency C) sign and POST, and
- *          every attempt is written back to Postgres.
+ *   ours — `node dist/main.js`: domain events of 64 matches recorded in the outbox (Postgres),
+ *          keyed by match as the scores feature keys them; the relay and intake turn them into
+ *          messages + deliveries, endpoint pumps (BullMQ, concurrency C) sign and POST, and every
+ *          attempt is written back to Postgres.
  * A third sender, `bullmq` (bullmq-loop.ts), does the raw loop's work inside BullMQ jobs: the gap to
  * raw is the queue's cost, the gap to ours is Postgres bookkeeping's. After a warm-up of each, bursts
  * go in rounds (raw, bullmq, ours; ROUNDS times) so that load from outside the bench hits all alike;
