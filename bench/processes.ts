@@ -28,13 +28,15 @@ export async function adminSql(sql: string): Promise<void> {
 /**
  * The app's command line as production runs it (`npm run start:prod`, the Dockerfile's CMD: a test
  * keeps them equal), after `node`, with its paths made absolute under `root`: the benchmarks run
- * ours with the same V8 and loader flags as a deployment, read from one place.
+ * ours with the same V8 and loader flags as a deployment, read from one place. BENCH_APP_NODE_ARGS
+ * adds flags in front, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where ours spends its time.
  */
 export function appArgs(root: string): string[] {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const [node, ...args] = pkg.scripts['start:prod'].split(/\s+/);
   if (node !== 'node') throw new Error(`start:prod does not start with node: ${pkg.scripts['start:prod']}`);
-  return args.map((arg) => (arg.startsWith('-') || isAbsolute(arg) ? arg : join(root, arg)));
+  const extra = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return [...extra, ...args.map((arg) => (arg.startsWith('-') || isAbsolute(arg) ? arg : join(root, arg)))];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

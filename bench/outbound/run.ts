@@ -206,9 +206,7 @@ async function startOurs(
     });
   });
   const prefix = `bench:${randomBytes(4).toString('hex')}:`;
-  // BENCH_APP_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to see where ours spends its time.
-  const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, ...appArgs(root)], {
+  const child = spawn(process.execPath, appArgs(root), {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',

@@ -5,7 +5,10 @@
  *
  * Keys map to OUTBOX_PARTITIONS partitions (domain-event.ts), and relays lease partitions, so the
  * lease table holds at most 64 rows however many keys there are (a lease per key cost two row
- * writes per event where keys are many: users, matches).
+ * writes per event where keys are many: users, matches). A partition's row stays once made: a
+ * lease ends by moving `until` to now, not by a DELETE, so the claims' many small writes are HOT
+ * updates in a page or two (inserted and deleted rows left 68 pages of dead rows to read per
+ * claim between autovacuums, 0.6 ms of each claim).
  *
  * A lane claims, handles, then records, and holds no transaction while a handler runs:
  *  1. Claim: take the lease (`outbox_leases`) of its share of the partitions among those of the
@@ -19,7 +22,7 @@
  *     handler), so in the batch a failure blocks only its own key, and each key stays in order.
  *  3. Record (one statement): what each handler finished of the events that stay pending
  *     (`outbox_handled`, also the record of a dead-letter), events every handler finished
- *     (`processed_at`), attempts and the last error of failed events; drop the leases, and put a
+ *     (`processed_at`), attempts and the last error of failed events; end the leases, and put a
  *     failed key in backoff (`outbox_backoffs`: none of its events is claimed for 100 ms, doubling
  *     per failure in a row up to 5 s; the other keys of its partition go on). A key that gets
  *     through again leaves the backoff. After OUTBOX_MAX_ATTEMPTS a failing event is dead-lettered for that
@@ -95,14 +98,19 @@ interface Outcome {
 const NOT_BACKING_OFF = `NOT EXISTS (SELECT 1 FROM outbox_backoffs b WHERE b.partition_key = e.partition_key AND b.until > now())`;
 
 /**
- * Claim, first statement: leases. $1 owner, $2 lease (ms), $3 partitions per claim, $4 scan: how
- * many of the oldest pending events are looked at for free partitions.
+ * Claim, first statement: leases. $1 owner, $2 lease (ms), $3 partitions per claim. Each partition's
+ * oldest pending event (not backing off) is one probe of the pending (partition, id) index, so the
+ * statement costs the same however long the backlog is; the partitions whose oldest events are the
+ * oldest go first.
  */
 const LEASE_SQL = `
 WITH pending AS (
-  SELECT partition, min(id) AS first FROM (
-    SELECT partition, id FROM outbox_events e WHERE processed_at IS NULL AND ${NOT_BACKING_OFF} ORDER BY id LIMIT $4
-  ) oldest GROUP BY partition
+  SELECT t.partition, f.first FROM generate_series(0, ${OUTBOX_PARTITIONS - 1}) AS t(partition)
+  CROSS JOIN LATERAL (
+    SELECT e.id AS first FROM outbox_events e
+    WHERE e.partition = t.partition AND e.processed_at IS NULL AND ${NOT_BACKING_OFF}
+    ORDER BY e.id LIMIT 1
+  ) f
 ), free AS (
   SELECT p.partition, p.first FROM pending p
   LEFT JOIN outbox_leases l ON l.partition = p.partition
@@ -147,7 +155,7 @@ WITH handled AS (
   FROM unnest($4::bigint[], $5::boolean[], $6::text[]) AS f(id, complete, error)
   WHERE e.id = f.id AND (f.complete OR f.error IS NOT NULL)
 ), freed AS (
-  DELETE FROM outbox_leases WHERE owner = $7 AND partition = ANY($8::smallint[])
+  UPDATE outbox_leases SET until = now() WHERE owner = $7 AND partition = ANY($8::smallint[])
 ), recovered AS (
   DELETE FROM outbox_backoffs WHERE partition_key = ANY($10::varchar[])
 )
@@ -256,12 +264,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     const { batchSize, leaseMs } = this.config.outbox;
     // A lane takes its share of the partitions, so that the instance's other lanes find work too.
     const perClaim = Math.max(1, Math.ceil(OUTBOX_PARTITIONS / this.config.outbox.lanes));
-    const leased = await sqlRows<{ partition: number }>(this.dataSource, LEASE_SQL, [
-      this.owner,
-      leaseMs,
-      perClaim,
-      batchSize * 4,
-    ]);
+    const leased = await sqlRows<{ partition: number }>(this.dataSource, LEASE_SQL, [this.owner, leaseMs, perClaim]);
     if (leased.length === 0) return { claimed: 0, full: false, failed: false };
     const partitions = leased.map((lease) => lease.partition);
     const rows = await sqlRows<Row>(this.dataSource, EVENTS_SQL, [partitions, batchSize]);
@@ -425,7 +428,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  /** Retention: processed events older than OUTBOX_RETENTION_HOURS are deleted, and leases and backoffs long run out. */
+  /** Retention: processed events older than OUTBOX_RETENTION_HOURS are deleted, and backoffs long run out. */
   async cleanup(): Promise<number> {
     const hours = this.config.outbox.retentionHours;
     try {
@@ -436,7 +439,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
          SELECT id FROM gone`,
         [hours],
       );
-      await this.dataSource.query(`DELETE FROM outbox_leases WHERE until < now() - interval '1 hour'`);
       await this.dataSource.query(`DELETE FROM outbox_backoffs WHERE until < now() - interval '1 hour'`);
       return deleted.length;
     } catch (error) {
