@@ -15,59 +15,34 @@
  * A Postgres crash can therefore cause a duplicate delivery, which at-least-once allows, but no loss.
  * Everything else (admin changes, disabling with its domain event) goes through TypeORM as usual.
  *
- * Every statement here is a named prepared statement (named by a hash of its text; pg prepares it
- * once per connection). The hot path's statements are large CTEs: planning one afresh costs as much
- * as running it (0.5 to 0.8 ms each, measured with pg_stat_statements' track_planning), and a named
- * statement lets Postgres settle on a generic plan after a few runs. A generic plan is kept for the
- * connection's life, so it must not depend on how big the tables were when it was made (a fresh
- * database: a few rows, where a sequential scan looks cheapest, then a backlog of thousands): every
- * statement here is written to be answered from an index, and the pool runs with
- * `enable_seqscan = off` so that a plan made on small tables still uses them, and `jit = off`
- * (compiling costs more than any of these statements; with seq scans priced out, the estimates
- * would otherwise cross the JIT threshold).
+ * Its statements run as named prepared statements with generic plans (platform PreparedPool: why,
+ * and why every one of them is written to be answered from indexes).
  */
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { createHash } from 'node:crypto';
-import pg from 'pg';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '#src/config/app-config.js';
+import { PreparedPool } from '#src/platform/database/prepared-pool.js';
 
 @Injectable()
 export class OutboundDb implements OnApplicationShutdown {
-  private readonly logger = new Logger(OutboundDb.name);
-  private readonly pool: pg.Pool;
-  /** Statement text → its prepared statement's name. */
-  private readonly names = new Map<string, string>();
+  private readonly pool: PreparedPool;
 
   constructor(config: AppConfig) {
-    this.pool = new pg.Pool({
-      connectionString: config.database.url,
+    this.pool = new PreparedPool(config.database.url, {
+      name: 'outbound',
       max: Math.max(2, Math.min(config.database.poolSize, 10)),
-      options: '-c synchronous_commit=off -c enable_seqscan=off -c jit=off',
-      connectionTimeoutMillis: 3_000,
-      idleTimeoutMillis: 30_000,
+      synchronousCommit: false,
     });
-    // An idle client losing its connection (Postgres restarting) must not crash the process.
-    this.pool.on('error', (error) => this.logger.warn(`postgres: ${error.message}`));
   }
 
-  async rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.query(sql, params)).rows as T[];
+  rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.pool.rows<T>(sql, params);
   }
 
-  async count(sql: string, params: unknown[] = []): Promise<number> {
-    return (await this.query(sql, params)).rowCount ?? 0;
-  }
-
-  private query(text: string, values: unknown[]): Promise<pg.QueryResult> {
-    let name = this.names.get(text);
-    if (name === undefined) {
-      name = `ob_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-      this.names.set(text, name);
-    }
-    return this.pool.query({ name, text, values });
+  count(sql: string, params: unknown[] = []): Promise<number> {
+    return this.pool.count(sql, params);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.pool.end().catch(() => undefined);
+    await this.pool.end();
   }
 }

@@ -33,6 +33,10 @@
  * seen: only committed rows are read.
  *
  * Latency: LISTEN/NOTIFY wakes the relay on commit; a slow poll covers lost notifications.
+ *
+ * The claim, read and record statements run on a pool of their own as prepared statements with
+ * generic plans (platform/database/prepared-pool.ts), written to be answered from indexes; the
+ * record of a dead-letter, which writes its notice in the same transaction, goes through TypeORM.
  */
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
@@ -42,6 +46,7 @@ import { Counter } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
 import { msInterval, rows as sqlRows } from '#src/platform/database/sql.js';
+import { PreparedPool } from '#src/platform/database/prepared-pool.js';
 import { MetricsService } from '#src/platform/observability/metrics.service.js';
 import { QueueWorkers } from '#src/platform/queue/workers.js';
 import { SpanKind, inSpan } from '#src/platform/observability/tracing.js';
@@ -179,6 +184,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private stopped = true;
   private readonly delivered: Counter;
   private readonly failed: Counter;
+  /** The claim, read and record statements' own pool (prepared-pool.ts): a lane and a renewal each. */
+  private readonly db: PreparedPool;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -189,6 +196,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   ) {
     workers.every('outbox.retention', 3_600_000, () => this.cleanup());
     this.owner = `${config.app.instanceId}:${randomBytes(4).toString('hex')}`.slice(0, 200);
+    this.db = new PreparedPool(config.database.url, {
+      name: 'outbox',
+      max: config.outbox.lanes + 1,
+      synchronousCommit: true,
+    });
     this.delivered = metrics.counter('outbox_handled_total', 'Outbox events handled, by handler', ['handler']);
     this.failed = metrics.counter('outbox_handler_failures_total', 'Outbox handler failures, by handler', ['handler']);
   }
@@ -217,6 +229,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     clearTimeout(this.retryTimer);
     await Promise.all(this.lanes);
     await this.listener?.end().catch(() => undefined);
+    await this.db.end();
   }
 
   /** Ask for work: starts a lane if one is free, else the next lane to finish looks again. */
@@ -264,10 +277,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     const { batchSize, leaseMs } = this.config.outbox;
     // A lane takes its share of the partitions, so that the instance's other lanes find work too.
     const perClaim = Math.max(1, Math.ceil(OUTBOX_PARTITIONS / this.config.outbox.lanes));
-    const leased = await sqlRows<{ partition: number }>(this.dataSource, LEASE_SQL, [this.owner, leaseMs, perClaim]);
+    const leased = await this.db.rows<{ partition: number }>(LEASE_SQL, [this.owner, leaseMs, perClaim]);
     if (leased.length === 0) return { claimed: 0, full: false, failed: false };
     const partitions = leased.map((lease) => lease.partition);
-    const rows = await sqlRows<Row>(this.dataSource, EVENTS_SQL, [partitions, batchSize]);
+    const rows = await this.db.rows<Row>(EVENTS_SQL, [partitions, batchSize]);
     const renew = setInterval(() => void this.renew(partitions), Math.max(100, Math.floor(leaseMs / 3)));
     let outcome: Outcome;
     try {
@@ -280,8 +293,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private async renew(partitions: number[]): Promise<void> {
-    await this.dataSource
-      .query(
+    await this.db
+      .count(
         `UPDATE outbox_leases SET until = now() + ${msInterval('$3')}
          WHERE owner = $1 AND partition = ANY($2::smallint[])`,
         [this.owner, partitions, this.config.outbox.leaseMs],
@@ -396,7 +409,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     ];
     const notices = deadLetterNotices(rows, handled, errors);
     if (notices.length === 0) {
-      await this.dataSource.query(RECORD_SQL, params);
+      await this.db.count(RECORD_SQL, params);
       return;
     }
     await this.dataSource.transaction(async (manager) => {
