@@ -1,6 +1,7 @@
 /**
- * Matches and their timelines. Persistence first: an accepted match event is one transaction that
- * appends to the timeline, updates the match and records the domain event in the outbox. Only the
+ * Matches and their timelines. Persistence first: an accepted match event is one statement (so one
+ * transaction) that appends to the timeline, updates the match and records the domain event in the
+ * outbox. Only the
  * outbox handler (`scores.feed`) publishes to the `scores` feed, after the commit, in outbox order
  * and retrying while Redis is down, so a subscriber never hears of a score Postgres does not have
  * and never misses one that it has.
@@ -10,16 +11,18 @@ import {
   ConflictException,
   Injectable,
   NotFoundException,
+  type OnApplicationShutdown,
   type OnModuleInit,
   UnprocessableEntityException,
 } from '@nestjs/common';
-import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { type DataSource, In, MoreThan, Not, type Repository } from 'typeorm';
+import { randomUUID } from 'node:crypto';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, MoreThan, Not, type Repository } from 'typeorm';
 import { AppConfig } from '#src/config/app-config.js';
 import type { DomainEvent } from '#src/platform/events/domain-event.js';
 import { OutboxRelay } from '#src/platform/events/outbox.relay.js';
 import { OutboxService } from '#src/platform/events/outbox.service.js';
-import { rows } from '#src/platform/database/sql.js';
+import { PreparedPool } from '#src/platform/database/prepared-pool.js';
 import { type Page, page } from '#src/platform/http/page.js';
 import type { Feed } from '#src/platform/realtime/feed.js';
 import { KeyedQueue } from '#src/platform/keyed-queue.js';
@@ -44,6 +47,9 @@ export interface ScoreEventData extends ScoreFrame {
 }
 
 /** A match row as the Match entity names its fields (for the hot path's plain SQL). */
+/** Posts that lose the race for a match to another instance, in a row, before a 409. */
+const MAX_POST_RACES = 100;
+
 const SELECT_MATCH = `SELECT id, sport, home_team AS "homeTeam", away_team AS "awayTeam", starts_at AS "startsAt",
   status, home_score AS "homeScore", away_score AS "awayScore", period, last_seq AS "lastSeq" FROM matches`;
 
@@ -81,20 +87,27 @@ export function eventView(event: MatchEvent): MatchEventView {
 }
 
 @Injectable()
-export class ScoresService implements OnModuleInit {
+export class ScoresService implements OnModuleInit, OnApplicationShutdown {
   feed: Feed;
   /** Posts to one match wait their turn here rather than each holding a pooled connection. */
   private readonly perMatch = new KeyedQueue();
+  /** The post's read and write: the hot path's own pool of prepared statements (prepared-pool.ts). */
+  private readonly db: PreparedPool;
 
   constructor(
     @InjectRepository(Match) private readonly matches: Repository<Match>,
     @InjectRepository(MatchEvent) private readonly events: Repository<MatchEvent>,
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly outbox: OutboxService,
     private readonly relay: OutboxRelay,
     private readonly realtime: RealtimeService,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.db = new PreparedPool(config.database.url, { name: 'scores', max: 4, synchronousCommit: true });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.db.end();
+  }
 
   onModuleInit(): void {
     this.feed = this.realtime.createFeed({
@@ -155,115 +168,134 @@ export class ScoresService implements OnModuleInit {
   }
 
   /**
-   * Applies one event under a row lock on the match, so concurrent posts to one match serialize
-   * (across instances too): the timeline's seq order, the outbox order and the feed order are the
-   * same order. Four statements in one transaction (lock, event + match, outbox), in plain SQL: this
-   * is the hot path of every score, and the ORM's entity bookkeeping cost more than the statements.
+   * Applies one event: read the match, check and compute, then one statement that moves the match
+   * on only if no other post moved it since the read (`last_seq` as read), appends to the timeline
+   * and records the domain event (OutboxService.inStatement): one round trip, one implicit
+   * transaction, instead of a transaction of five. The match row's lock, held by that statement to
+   * its commit, orders concurrent posts to one match (across instances too): the timeline's seq
+   * order, the outbox order and the feed order are the same order. A post that lost the race reads
+   * again (posts to one match on one instance already wait their turn: perMatch).
    */
   async postEvent(id: string, dto: PostMatchEventDto): Promise<{ match: MatchView; event: MatchEventView }> {
-    return this.perMatch.run(id, () => this.apply(id, dto));
+    return this.perMatch.run(id, async () => {
+      for (let attempt = 1; ; attempt++) {
+        const applied = await this.apply(id, dto);
+        if (applied) return applied;
+        if (attempt >= MAX_POST_RACES) {
+          throw new ConflictException(`match ${id} is being updated elsewhere; post again`);
+        }
+      }
+    });
   }
 
-  private apply(id: string, dto: PostMatchEventDto): Promise<{ match: MatchView; event: MatchEventView }> {
-    return this.dataSource.transaction(async (manager) => {
-      const [match] = await rows<Match>(manager, `${SELECT_MATCH} WHERE id = $1 FOR UPDATE`, [id]);
-      if (!match) throw new NotFoundException(`match ${id} not found`);
-      const required = REQUIRED_STATUS[dto.kind];
-      if (match.status !== required) {
-        throw new ConflictException(`cannot post ${dto.kind}: match is ${match.status} (needs ${required})`);
-      }
-      const rules = SPORTS[match.sport];
-      const event = {
-        seq: match.lastSeq + 1,
-        kind: dto.kind,
-        team: null as MatchEvent['team'],
-        points: null as number | null,
-        period: match.period,
-      };
-      switch (dto.kind) {
-        case 'kickoff':
-          match.status = 'live';
-          match.period = event.period = 1;
-          break;
-        case 'score': {
-          if (!dto.team) throw new UnprocessableEntityException('team is required for a score (home or away)');
-          const points = dto.points ?? rules.defaultPoints;
-          if (points === undefined || !(rules.points as readonly number[]).includes(points)) {
-            throw new UnprocessableEntityException(
-              `points must be one of ${rules.points.join(', ')} for ${match.sport} (got ${dto.points ?? 'none'})`,
-            );
-          }
-          event.team = dto.team;
-          event.points = points;
-          if (dto.team === 'home') match.homeScore += points;
-          else match.awayScore += points;
-          break;
+  /** One try; null when another post moved the match between the read and the write. */
+  private async apply(id: string, dto: PostMatchEventDto): Promise<{ match: MatchView; event: MatchEventView } | null> {
+    const [match] = await this.db.rows<Match>(`${SELECT_MATCH} WHERE id = $1`, [id]);
+    if (!match) throw new NotFoundException(`match ${id} not found`);
+    const readSeq = match.lastSeq;
+    const required = REQUIRED_STATUS[dto.kind];
+    if (match.status !== required) {
+      throw new ConflictException(`cannot post ${dto.kind}: match is ${match.status} (needs ${required})`);
+    }
+    const rules = SPORTS[match.sport];
+    const event = {
+      seq: match.lastSeq + 1,
+      kind: dto.kind,
+      team: null as MatchEvent['team'],
+      points: null as number | null,
+      period: match.period,
+    };
+    switch (dto.kind) {
+      case 'kickoff':
+        match.status = 'live';
+        match.period = event.period = 1;
+        break;
+      case 'score': {
+        if (!dto.team) throw new UnprocessableEntityException('team is required for a score (home or away)');
+        const points = dto.points ?? rules.defaultPoints;
+        if (points === undefined || !(rules.points as readonly number[]).includes(points)) {
+          throw new UnprocessableEntityException(
+            `points must be one of ${rules.points.join(', ')} for ${match.sport} (got ${dto.points ?? 'none'})`,
+          );
         }
-        case 'period': {
-          const next = dto.period ?? match.period + 1;
-          const last = rules.periods + MAX_EXTRA_PERIODS;
-          if (next <= match.period || next > last) {
-            throw new UnprocessableEntityException(
-              `period must be after the current one (${match.period}) and at most ${last} for ${match.sport}`,
-            );
-          }
-          match.period = event.period = next;
-          break;
-        }
-        case 'final':
-          match.status = 'finished';
-          break;
+        event.team = dto.team;
+        event.points = points;
+        if (dto.team === 'home') match.homeScore += points;
+        else match.awayScore += points;
+        break;
       }
-      match.lastSeq = event.seq;
-      const [saved] = await rows<{ id: string; createdAt: Date }>(
-        manager,
-        `WITH event AS (
-           INSERT INTO match_events (match_id, seq, kind, team, points, period, home_score, away_score)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, created_at
-         ), match AS (
-           UPDATE matches SET status = $9, home_score = $7, away_score = $8, period = $10, last_seq = $2,
-             updated_at = now()
-           WHERE id = $1
-         )
-         SELECT id, created_at AS "createdAt" FROM event`,
-        [
-          match.id,
-          event.seq,
-          event.kind,
-          event.team,
-          event.points,
-          event.period,
-          match.homeScore,
-          match.awayScore,
-          match.status,
-          match.period,
-        ],
-      );
-      const view = eventView({
-        ...event,
-        id: saved.id,
-        homeScore: match.homeScore,
-        awayScore: match.awayScore,
-        createdAt: saved.createdAt,
-      } as MatchEvent);
-      const data: ScoreEventData = {
-        matchId: match.id,
-        sport: match.sport,
-        homeTeam: match.homeTeam,
-        awayTeam: match.awayTeam,
-        home: match.homeScore,
-        away: match.awayScore,
-        status: match.status,
-        period: match.period,
-        event: view,
-      };
-      await this.outbox.record(manager, {
-        type: DOMAIN_EVENT_OF[dto.kind],
-        key: `match:${match.id}`,
-        data: { ...data },
-      });
-      return { match: matchView(match), event: view };
-    });
+      case 'period': {
+        const next = dto.period ?? match.period + 1;
+        const last = rules.periods + MAX_EXTRA_PERIODS;
+        if (next <= match.period || next > last) {
+          throw new UnprocessableEntityException(
+            `period must be after the current one (${match.period}) and at most ${last} for ${match.sport}`,
+          );
+        }
+        match.period = event.period = next;
+        break;
+      }
+      case 'final':
+        match.status = 'finished';
+        break;
+    }
+    match.lastSeq = event.seq;
+    const eventId = randomUUID();
+    const createdAt = new Date();
+    const view = eventView({
+      ...event,
+      id: eventId,
+      homeScore: match.homeScore,
+      awayScore: match.awayScore,
+      createdAt,
+    } as MatchEvent);
+    const data: ScoreEventData = {
+      matchId: match.id,
+      sport: match.sport,
+      homeTeam: match.homeTeam,
+      awayTeam: match.awayTeam,
+      home: match.homeScore,
+      away: match.awayScore,
+      status: match.status,
+      period: match.period,
+      event: view,
+    };
+    const outbox = this.outbox.inStatement(
+      [{ type: DOMAIN_EVENT_OF[dto.kind], key: `match:${match.id}`, data: { ...data } }],
+      14,
+      'EXISTS (SELECT 1 FROM event)',
+    );
+    const [row] = await this.db.rows<{ written: boolean }>(
+      `WITH moved AS (
+         UPDATE matches SET status = $9, home_score = $7, away_score = $8, period = $10, last_seq = $2,
+           updated_at = now()
+         WHERE id = $1 AND last_seq = $11
+         RETURNING id
+       ), event AS (
+         INSERT INTO match_events (id, match_id, seq, kind, team, points, period, home_score, away_score, created_at)
+         SELECT $12::uuid, id, $2::int, $3::varchar, $4::varchar, $5::int, $6::int, $7::int, $8::int, $13::timestamptz
+         FROM moved
+         RETURNING id
+       )${outbox.ctes}
+       SELECT EXISTS (SELECT 1 FROM event) AS written, ${outbox.notify} AS notified`,
+      [
+        match.id,
+        event.seq,
+        event.kind,
+        event.team,
+        event.points,
+        event.period,
+        match.homeScore,
+        match.awayScore,
+        match.status,
+        match.period,
+        readSeq,
+        eventId,
+        createdAt,
+        ...outbox.params,
+      ],
+    );
+    return row.written ? { match: matchView(match), event: view } : null;
   }
 
   /**

@@ -105,33 +105,50 @@ export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
       .sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  /** The last `minutes`, one point per heartbeat interval, summed over the instances alive then; oldest first. */
+  /**
+   * The last `minutes`, one point per heartbeat interval, summed over the instances alive then
+   * (each counted once per interval); oldest first.
+   */
   async history(minutes: number): Promise<HistoryPoint[]> {
     const since = Date.now() - minutes * 60_000;
     const ids = await this.liveIds(since);
     // Newest first: the points of the last `minutes` are the head of each list (one more for a late beat).
     const points = Math.ceil((minutes * 60_000) / this.intervalMs) + 1;
     const lists = await Promise.all(ids.map((id) => this.redis.command.lrange(this.historyKey(id), 0, points - 1)));
-    const buckets = new Map<number, { points: HistoryPoint[] }>();
-    for (const list of lists) {
-      for (const json of list) {
-        const point = JSON.parse(json) as HistoryPoint;
-        const at = Date.parse(point.at);
-        if (at < since) continue;
-        const bucket = Math.floor(at / this.intervalMs) * this.intervalMs;
-        const entry = buckets.get(bucket) ?? { points: [] };
-        entry.points.push(point);
-        buckets.set(bucket, entry);
+    // Each instance's points, oldest first; the buckets are the intervals any of them fell in.
+    const interval = this.intervalMs;
+    const perInstance = lists.map((list) =>
+      list
+        .map((json) => {
+          const point = JSON.parse(json) as HistoryPoint;
+          return { point, at: Date.parse(point.at) };
+        })
+        .filter(({ at }) => at >= since)
+        .sort((x, y) => x.at - y.at),
+    );
+    const buckets = [...new Set(perInstance.flat().map(({ at }) => Math.floor(at / interval) * interval))].sort(
+      (a, b) => a - b,
+    );
+    // Heartbeats drift against the buckets' edges: an instance can beat twice in one interval and
+    // not at all in the next. So a bucket takes, of each instance, its latest point up to the
+    // bucket's end, if that point is no older than the interval before: one point per instance.
+    return buckets.map((bucket) => {
+      const members: HistoryPoint[] = [];
+      for (const list of perInstance) {
+        let latest: HistoryPoint | undefined;
+        for (const { point, at } of list) {
+          if (at >= bucket + interval) break;
+          if (at >= bucket - interval) latest = point;
+        }
+        if (latest) members.push(latest);
       }
-    }
-    return [...buckets.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([bucket, { points }]) => ({
+      return {
         at: new Date(bucket).toISOString(),
-        instances: points.length,
-        connections: sumConnections(points.map((p) => p.connections)),
-        rates: sumRates(points.map((p) => p.rates)),
-      }));
+        instances: members.length,
+        connections: sumConnections(members.map((p) => p.connections)),
+        rates: sumRates(members.map((p) => p.rates)),
+      };
+    });
   }
 
   /** One heartbeat: what is open, the rates since the last one, written with the history point. */
