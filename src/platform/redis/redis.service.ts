@@ -13,7 +13,8 @@
  * than explicit pipelines, which a cluster would refuse across nodes: each is written at once and
  * all are in flight together.
  *
- * No connection auto-pipelines. ioredis's auto-pipelining builds a `Pipeline` per tick and node,
+ * No connection made here auto-pipelines (BullMQ's own do: queue.module.ts; their commands are
+ * per job, not per stream). ioredis's auto-pipelining builds a `Pipeline` per tick and node,
  * several KB of objects that live until Redis answers; under a burst of new streams most of them
  * outlive a scavenge and are promoted, and old space grows by ~10 KB per new stream that then
  * sits there as holes (idle RSS per connection, docs/ARCHITECTURE.md). Written one by one, the
@@ -298,9 +299,8 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   /**
-   * A new connection with the same settings (for blocking reads or a second subscriber). Commands
-   * issued in the same tick are written together (auto-pipelining); a subscriber connection on a
-   * cluster keeps one connection per master for sharded pub/sub.
+   * A new connection with the same settings (for blocking reads or a second subscriber); a
+   * subscriber connection on a cluster keeps one connection per master for sharded pub/sub.
    */
   connect(role: string, extra: RedisOptions = {}, kind: 'commands' | 'subscriber' = 'commands'): RedisClient {
     const subscriber = kind === 'subscriber';
