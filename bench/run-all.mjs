@@ -74,7 +74,7 @@ const SCENARIOS = [
     title: 'Scores fan-out',
     unit: 'events/s (persisted, fanned out)',
     method:
-      'M matches, N SSE subscribers of `/scores/stream`, events POSTed to `/admin/scores/matches/:id/events` in a closed loop (transaction + outbox + relay + Redis feed), vs bare `node:http` + one Postgres INSERT per event + fan-out; latency POST → frame at half ours’ rate.',
+      'M matches, N SSE subscribers of `/scores/stream`, events POSTed to `/admin/scores/matches/:id/events` in a closed loop (one statement: match, timeline and outbox; then relay + Redis feed), vs bare `node:http` + one Postgres INSERT per event + fan-out; latency POST → frame at half ours’ rate.',
     baselineName: 'node:http + pg INSERT + fan-out',
     quickEnv: { BENCH_SUBSCRIBERS: '500' },
     limitS: { quick: 150, full: 900 },

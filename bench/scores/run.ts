@@ -3,7 +3,7 @@
  *
  * Two targets in one run, on this machine, each a child process on 127.0.0.1 with the same load:
  *   - ours: `node dist/main.js`. A posted event (`POST /admin/scores/matches/:id/events`) is one
- *     transaction (row lock on the match, timeline row, match row, outbox row); the outbox relay
+ *     statement (match row, timeline row, outbox row; ScoresService.postEvent); the outbox relay
  *     publishes it to the `scores` feed (Redis XADD + PUBLISH), and every instance writes the frame,
  *     encoded once, to its subscribers of that match;
  *   - baseline: `baseline.ts`, bare node:http + pg: one autocommit INSERT per event, then the frame,
