@@ -16,8 +16,8 @@
  * in one call and each delivery goes at its slot. A fast endpoint without a rate limit reads ahead:
  * up to two windows claimed, the next claim once no more than one is outstanding, each delivery
  * taking its send slot when it goes, so a claim's round trip overlaps the sending. A slow or
- * rate-limited one claims only what it has slots for, once half its window has its answers. When nothing is due the job delays itself until the
- * endpoint's next due time (its earliest retry, or a lease running out), and completes when nothing
+ * rate-limited one claims only what it has slots for, once half its window has its answers. When
+ * nothing is due the job delays itself until the endpoint's next due time (its earliest retry, or a lease running out), and completes when nothing
  * is pending; the `completed` hook checks once more (a delivery committed as it finished could not
  * kick it: same id), and a delay is followed by the same check. A failed attempt is just recorded with
  * its next attempt time: the pump takes it again when it is due, while the rest go on. Held deliveries

@@ -23,26 +23,16 @@ import { AppConfig } from '#src/config/app-config.js';
 import { PreparedPool } from '#src/platform/database/prepared-pool.js';
 
 @Injectable()
-export class OutboundDb implements OnApplicationShutdown {
-  private readonly pool: PreparedPool;
-
+export class OutboundDb extends PreparedPool implements OnApplicationShutdown {
   constructor(config: AppConfig) {
-    this.pool = new PreparedPool(config.database.url, {
+    super(config.database.url, {
       name: 'outbound',
       max: Math.max(2, Math.min(config.database.poolSize, 10)),
       synchronousCommit: false,
     });
   }
 
-  rows<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.pool.rows<T>(sql, params);
-  }
-
-  count(sql: string, params: unknown[] = []): Promise<number> {
-    return this.pool.count(sql, params);
-  }
-
   async onApplicationShutdown(): Promise<void> {
-    await this.pool.end();
+    await this.end();
   }
 }

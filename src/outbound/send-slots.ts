@@ -3,9 +3,8 @@
  * of every endpoint it runs at once. A slow or rate-limited endpoint's pump takes slots before it
  * claims deliveries (so it never leases more than it can send now); a fast endpoint's reads ahead
  * and each delivery takes its slot as it goes. Each slot is given back when its request has an
- * answer. First come,
- * first served: a pump asking while others wait queues behind them, so a busy endpoint that frees a
- * slot cannot take it straight back from an endpoint that was waiting.
+ * answer. First come, first served: a pump asking while others wait queues behind them, so a busy
+ * endpoint that frees a slot cannot take it straight back from an endpoint that was waiting.
  */
 interface Waiter {
   max: number;

@@ -1,10 +1,9 @@
 /**
  * Matches and their timelines. Persistence first: an accepted match event is one statement (so one
  * transaction) that appends to the timeline, updates the match and records the domain event in the
- * outbox. Only the
- * outbox handler (`scores.feed`) publishes to the `scores` feed, after the commit, in outbox order
- * and retrying while Redis is down, so a subscriber never hears of a score Postgres does not have
- * and never misses one that it has.
+ * outbox. Only the outbox handler (`scores.feed`) publishes to the `scores` feed, after the commit,
+ * in outbox order and retrying while Redis is down, so a subscriber never hears of a score Postgres
+ * does not have and never misses one that it has.
  */
 import {
   BadRequestException,
@@ -46,10 +45,10 @@ export interface ScoreEventData extends ScoreFrame {
   period: number;
 }
 
-/** A match row as the Match entity names its fields (for the hot path's plain SQL). */
 /** Posts that lose the race for a match to another instance, in a row, before a 409. */
 const MAX_POST_RACES = 100;
 
+/** A match row as the Match entity names its fields (for the hot path's plain SQL). */
 const SELECT_MATCH = `SELECT id, sport, home_team AS "homeTeam", away_team AS "awayTeam", starts_at AS "startsAt",
   status, home_score AS "homeScore", away_score AS "awayScore", period, last_seq AS "lastSeq" FROM matches`;
 

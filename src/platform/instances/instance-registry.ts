@@ -132,16 +132,15 @@ export class InstanceRegistry implements OnModuleInit, OnApplicationShutdown {
     // Heartbeats drift against the buckets' edges: an instance can beat twice in one interval and
     // not at all in the next. So a bucket takes, of each instance, its latest point up to the
     // bucket's end, if that point is no older than the interval before: one point per instance.
+    // Buckets and points are both oldest first: one cursor per instance walks its list once.
+    const next = perInstance.map(() => 0);
     return buckets.map((bucket) => {
       const members: HistoryPoint[] = [];
-      for (const list of perInstance) {
-        let latest: HistoryPoint | undefined;
-        for (const { point, at } of list) {
-          if (at >= bucket + interval) break;
-          if (at >= bucket - interval) latest = point;
-        }
-        if (latest) members.push(latest);
-      }
+      perInstance.forEach((list, i) => {
+        while (next[i] < list.length && list[next[i]].at < bucket + interval) next[i]++;
+        const latest = list[next[i] - 1];
+        if (latest && latest.at >= bucket - interval) members.push(latest.point);
+      });
       return {
         at: new Date(bucket).toISOString(),
         instances: members.length,
